@@ -1,0 +1,139 @@
+# mtm: one non-recursive Makefile for every binary, test and helper target.
+#
+#   make                 release build (build/release/)
+#   make MODE=asan       ASan+UBSan build used by the tests (build/asan/)
+#   make MODE=tsan       ThreadSanitizer build for the consumer pool's tests
+#   make run|start|stop|status|reset   the local stack (deploy/stack.sh)
+#   make test            every suite against throwaway services
+#   make fmt | lint      formatting and static checks
+#   make deps            install missing Debian packages
+
+MODE ?= release
+BUILD := build/$(MODE)
+PKGS := librabbitmq json-c libjwt libpq
+
+CC ?= gcc
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
+CPPFLAGS_ALL := -D_GNU_SOURCE -iquote lib -DMTM_DEFAULT_SQL_DIR='"$(CURDIR)/sql"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(MODE),release)
+  MODE_CFLAGS := -O2 -g
+  MODE_LDFLAGS :=
+else ifeq ($(MODE),asan)
+  MODE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),tsan)
+  MODE_CFLAGS := -O1 -g -fsanitize=thread
+  MODE_LDFLAGS := -fsanitize=thread
+else
+  $(error MODE must be release, asan or tsan)
+endif
+
+CFLAGS_ALL = -std=c17 $(WARN) $(MODE_CFLAGS) -pthread -MMD -MP $(CPPFLAGS_ALL) $(PKG_CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lfcgi -lcrypt -pthread
+
+LIB_SRC := $(wildcard lib/*.c)
+API_SRC := $(filter-out cgi-bin/mtm-api.c,$(wildcard cgi-bin/*.c))
+CONSUMERD_SRC := $(filter-out consumerd/consumerd.c consumerd/mtm-migrate.c,$(wildcard consumerd/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+ITEST_SRC := $(wildcard tests/integration/itest_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_A := $(BUILD)/libmtm.a
+API_A := $(BUILD)/libapi.a
+CONSUMERD_A := $(BUILD)/libconsumerd.a
+BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+
+.PHONY: all tests deps run start stop status reset test test-unit fmt fmt-check lint clean bench
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+tests: $(UNIT_BINS) $(ITEST_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(API_A): $(call obj,$(API_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CONSUMERD_A): $(call obj,$(CONSUMERD_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/mtm-api: $(call obj,cgi-bin/mtm-api.c) $(API_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bin/consumerd: $(call obj,consumerd/consumerd.c) $(CONSUMERD_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bin/mtm-migrate: $(call obj,consumerd/mtm-migrate.c) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(API_A) $(CONSUMERD_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(API_A) $(CONSUMERD_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+-include $(shell find build/$(MODE)/obj -name '*.d' 2>/dev/null)
+
+# ---- the local stack ------------------------------------------------------
+
+deps:
+	deploy/install-deps.sh
+
+run start: deps
+	$(MAKE) MODE=release all
+	deploy/stack.sh $@
+
+stop status:
+	deploy/stack.sh $@
+
+reset:
+	deploy/stack.sh reset
+
+# ---- tests ----------------------------------------------------------------
+
+test: deps
+	$(MAKE) MODE=asan all tests
+	tests/run.sh
+
+test-unit:
+	$(MAKE) MODE=asan all tests
+	@set -e; for t in build/asan/tests/test_*; do $$t; done
+
+# ---- style ----------------------------------------------------------------
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+
+fmt:
+	clang-format -i $(C_FILES)
+
+fmt-check:
+	@clang-format --dry-run --Werror $(C_FILES)
+
+lint: fmt-check
+	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
+	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --inline-suppr --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem \
+	  lib cgi-bin consumerd tests/unit
+
+clean:
+	rm -rf build

@@ -1,0 +1,86 @@
+/*
+ * dispatch: the route table and the steps every request takes before its
+ * handler: route match (404/405), body size (413), JSON syntax (400).
+ * Handlers see a request whose JSON body, if the route takes one, is
+ * already parsed into r->json.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "problem.h"
+#include "router.h"
+#include "timeutil.h"
+
+static const struct mtm_route routes[] = {
+    {"GET", "/api/health", "health", 0, api_health},
+    {"GET", "/api/ready", "ready", 0, api_ready},
+};
+
+void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
+{
+    memset(t, 0, sizeof(*t));
+    t->ctx = ctx;
+    t->index = index;
+    mtm_pg_init(&t->pg, ctx->cfg->pg_url, 2);
+    mtm_amqp_init(&t->amqp, ctx->cfg->amqp_url, 1000, 0);
+    t->log.component = "mtm-api";
+}
+
+void api_thread_cleanup(struct api_thread *t)
+{
+    mtm_amqp_cleanup(&t->amqp);
+    mtm_pg_cleanup(&t->pg);
+}
+
+static void read_json_body(struct api_thread *t, struct mtm_request *r)
+{
+    char err[256];
+    int rc = mtm_request_read_body(r, (size_t)t->ctx->cfg->max_body);
+    if (rc == MTM_ETOOBIG) {
+        mtm_respond_error(r, 413, "the request body is larger than %d bytes",
+                          t->ctx->cfg->max_body);
+        return;
+    }
+    if (rc) {
+        mtm_respond_error(r, 400, "the request body could not be read");
+        return;
+    }
+    if (mtm_request_parse_json(r, err, sizeof(err)))
+        mtm_respond_error(r, 400, "%s", err);
+}
+
+void api_dispatch(struct api_thread *t, struct mtm_request *r)
+{
+    const struct mtm_route *route = NULL;
+    char allow[128];
+    int64_t start = mtm_mono_ms();
+    struct mtm_log_ctx log = t->log;
+    log.request_id = r->request_id;
+    log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
+
+    switch (mtm_router_match(routes, sizeof(routes) / sizeof(routes[0]), r, &route, allow,
+                             sizeof(allow))) {
+    case MTM_ROUTE_NOT_FOUND: mtm_respond_error(r, 404, "no route for %.200s", r->path); break;
+    case MTM_ROUTE_BAD_METHOD: {
+        struct mtm_header h = {"Allow", allow};
+        struct json_object *p =
+            mtm_problem_new(405, "%.16s is not allowed on %.200s", r->method, r->path);
+        mtm_respond_problem(r, p, &h, 1);
+        json_object_put(p);
+        break;
+    }
+    case MTM_ROUTE_FOUND:
+        if (route->flags & MTM_ROUTE_JSON_BODY)
+            read_json_body(t, r);
+        if (!r->status)
+            route->fn(t, r);
+        if (!r->status) {
+            LOG_ERROR(&log, "handler %s sent no response", route->name);
+            mtm_respond_error(r, 500, "the request was not answered");
+        }
+        break;
+    }
+    LOG_DEBUG(&log, "%s %s -> %d in %lld ms", r->method, r->path, r->status,
+              (long long)(mtm_mono_ms() - start));
+}

@@ -1,0 +1,155 @@
+/*
+ * mtm-api: the FastCGI responder behind lighttpd.
+ *
+ * Threads: the main thread loads the configuration, opens the listening
+ * socket, starts MTM_API_THREADS request threads and then only waits for
+ * SIGTERM/SIGINT (the signals are blocked everywhere else). On a signal it
+ * sets ctx.stopping and shuts the listening socket down, which wakes every
+ * thread blocked in accept(); requests in flight finish, threads exit, main
+ * joins them and frees everything, and the process exits 0.
+ *
+ * Exit status: 0 after a clean stop, 1 when the socket cannot be opened,
+ * 2 for a configuration error (one line on stderr naming the variable).
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "xalloc.h"
+
+struct request_thread {
+    pthread_t tid;
+    struct api_thread state;
+    int listen_fd;
+};
+
+static const char *fcgi_param(void *ud, const char *name)
+{
+    FCGX_Request *req = ud;
+    return FCGX_GetParam(name, req->envp);
+}
+
+static int fcgi_read(void *ud, char *buf, int n)
+{
+    FCGX_Request *req = ud;
+    int got = FCGX_GetStr(buf, n, req->in);
+    return FCGX_GetError(req->in) ? -1 : got;
+}
+
+static int fcgi_write(void *ud, const char *buf, int n)
+{
+    FCGX_Request *req = ud;
+    return FCGX_PutStr(buf, n, req->out);
+}
+
+static void *request_loop(void *arg)
+{
+    struct request_thread *rt = arg;
+    struct api_thread *t = &rt->state;
+    FCGX_Request req;
+    struct mtm_http_io io = {fcgi_param, fcgi_read, fcgi_write, &req};
+
+    if (FCGX_InitRequest(&req, rt->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        LOG_ERROR(&t->log, "thread %d: cannot initialise a FastCGI request", t->index);
+        return NULL;
+    }
+    while (!atomic_load(&t->ctx->stopping)) {
+        if (FCGX_Accept_r(&req) < 0)
+            break;
+        struct mtm_request r;
+        mtm_request_init(&r, &io);
+        api_dispatch(t, &r);
+        mtm_request_cleanup(&r);
+        FCGX_Finish_r(&req);
+    }
+    FCGX_Free(&req, 0);
+    return NULL;
+}
+
+/* Opens the unix socket lighttpd connects to, replacing a stale one. */
+static int open_listener(const char *path, const struct mtm_log_ctx *log)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    mode_t old = umask(0117); /* srw-rw---- */
+    int fd = FCGX_OpenSocket(path, 256);
+    umask(old);
+    if (fd < 0)
+        LOG_ERROR(log, "cannot listen on %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int main(void)
+{
+    struct mtm_config cfg;
+    char err[512];
+    struct mtm_log_ctx log = {.component = "mtm-api"};
+
+    if (mtm_config_load_env(&cfg, MTM_PROG_API, err, sizeof(err))) {
+        fprintf(stderr, "mtm-api: %s\n", err);
+        return 2;
+    }
+    mtm_log_set_level(cfg.log_level);
+
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (FCGX_Init() != 0) {
+        LOG_ERROR(&log, "FCGX_Init failed");
+        mtm_config_cleanup(&cfg);
+        return 1;
+    }
+    int fd = open_listener(cfg.fcgi_socket, &log);
+    if (fd < 0) {
+        mtm_config_cleanup(&cfg);
+        return 1;
+    }
+
+    struct api_ctx ctx = {.cfg = &cfg};
+    atomic_init(&ctx.stopping, false);
+    int n = cfg.api_threads;
+    struct request_thread *threads = xcalloc((size_t)n, sizeof(*threads));
+    int started = 0;
+    for (; started < n; started++) {
+        struct request_thread *rt = &threads[started];
+        rt->listen_fd = fd;
+        api_thread_init(&rt->state, &ctx, started);
+        if (pthread_create(&rt->tid, NULL, request_loop, rt) != 0) {
+            LOG_ERROR(&log, "cannot start request thread %d", started);
+            api_thread_cleanup(&rt->state);
+            break;
+        }
+    }
+    LOG_INFO(&log, "listening on %s with %d threads", cfg.fcgi_socket, started);
+
+    int sig = 0;
+    if (started == n)
+        sigwait(&stop_signals, &sig);
+    LOG_INFO(&log, "stopping (signal %d)", sig);
+    atomic_store(&ctx.stopping, true);
+    shutdown(fd, SHUT_RDWR);
+
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i].tid, NULL);
+        api_thread_cleanup(&threads[i].state);
+    }
+    free(threads);
+    close(fd);
+    unlink(cfg.fcgi_socket);
+    LOG_INFO(&log, "stopped");
+    mtm_config_cleanup(&cfg);
+    return started == n ? 0 : 1;
+}

@@ -1,0 +1,192 @@
+/* daemon: see daemon.h. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "migrate.h"
+#include "timeutil.h"
+
+#define TICK_MS 1000
+#define RECONNECT_BASE_MS 200
+#define RECONNECT_CAP_MS 5000
+
+int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
+{
+    memset(d, 0, sizeof(*d));
+    d->cfg = cfg;
+    d->log.component = "consumerd";
+    mtm_pg_init(&d->pg, cfg->pg_url, 2);
+    mtm_amqp_init(&d->amqp, cfg->amqp_url, 2000, 0);
+    mtm_backoff_init(&d->pg_backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
+    mtm_backoff_init(&d->amqp_backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
+    if (gethostname(d->hostname, sizeof(d->hostname) - 1) != 0)
+        snprintf(d->hostname, sizeof(d->hostname), "unknown");
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (d->signal_fd < 0) {
+        LOG_ERROR(&d->log, "signalfd: %s", strerror(errno));
+        mtm_amqp_cleanup(&d->amqp);
+        mtm_pg_cleanup(&d->pg);
+        return MTM_EIO;
+    }
+    return 0;
+}
+
+void consumerd_cleanup(struct consumerd *d)
+{
+    mtm_amqp_cleanup(&d->amqp);
+    mtm_pg_cleanup(&d->pg);
+    if (d->signal_fd >= 0)
+        close(d->signal_fd);
+    d->signal_fd = -1;
+}
+
+static void pg_lost(struct consumerd *d, const char *why)
+{
+    LOG_WARN(&d->log, "postgres connection lost: %s", why);
+    mtm_pg_disconnect(&d->pg);
+    d->listening = false;
+    d->pg_retry_at = mtm_mono_ms() + mtm_backoff_next(&d->pg_backoff);
+}
+
+/* Connects, migrates and LISTENs; schedules a retry on failure. */
+static void pg_ensure(struct consumerd *d)
+{
+    char err[512];
+    if (d->listening && mtm_pg_connected(&d->pg))
+        return;
+    if (mtm_mono_ms() < d->pg_retry_at)
+        return;
+    int applied = 0;
+    int rc = mtm_pg_connect(&d->pg, err, sizeof(err));
+    if (!rc)
+        rc = mtm_migrate(&d->pg, d->cfg->sql_dir, &d->log, &applied, err, sizeof(err));
+    if (!rc)
+        rc = mtm_pg_exec_fixed(&d->pg, "LISTEN mtm_tenants", err, sizeof(err));
+    if (rc) {
+        uint32_t wait = mtm_backoff_next(&d->pg_backoff);
+        LOG_WARN(&d->log, "postgres not ready (%s); retrying in %u ms", err, wait);
+        if (rc != MTM_EUNAVAIL)
+            mtm_pg_disconnect(&d->pg);
+        d->pg_retry_at = mtm_mono_ms() + wait;
+        return;
+    }
+    mtm_backoff_reset(&d->pg_backoff);
+    d->listening = true;
+    LOG_INFO(&d->log, "postgres connected, %d migration(s) applied, listening", applied);
+}
+
+static void amqp_check(struct consumerd *d)
+{
+    char err[512];
+    if (!mtm_amqp_is_open(&d->amqp) && mtm_mono_ms() < d->amqp_retry_at)
+        return;
+    bool was_open = mtm_amqp_is_open(&d->amqp);
+    int rc = mtm_amqp_ping(&d->amqp, err, sizeof(err));
+    if (rc) {
+        uint32_t wait = mtm_backoff_next(&d->amqp_backoff);
+        LOG_WARN(&d->log, "rabbitmq %s (%s); retrying in %u ms", was_open ? "lost" : "not ready",
+                 err, wait);
+        d->amqp_retry_at = mtm_mono_ms() + wait;
+        return;
+    }
+    if (!was_open)
+        LOG_INFO(&d->log, "rabbitmq connected");
+    mtm_backoff_reset(&d->amqp_backoff);
+}
+
+static void heartbeat(struct consumerd *d)
+{
+    char err[512], pid[16];
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    const char *params[] = {pid, d->hostname, mtm_amqp_is_open(&d->amqp) ? "true" : "false"};
+
+    d->metrics.heartbeat_ms = mtm_wall_ms();
+    if (d->listening) {
+        int rc = mtm_pg_exec(&d->pg, MTM_STMT_HEARTBEAT_BEAT, params, NULL, err, sizeof(err));
+        if (rc == MTM_EUNAVAIL)
+            pg_lost(d, err);
+        else if (rc)
+            LOG_WARN(&d->log, "heartbeat: %s", err);
+    }
+    d->metrics.pg_connected = d->listening && mtm_pg_connected(&d->pg);
+    d->metrics.amqp_connected = mtm_amqp_is_open(&d->amqp);
+
+    struct mtm_buf text;
+    mtm_buf_init(&text, 1 << 20);
+    if (consumerd_metrics_render(&d->metrics, &text) ||
+        consumerd_metrics_write(d->cfg->metrics_dir, mtm_buf_cstr(&text), text.len, err,
+                                sizeof(err)))
+        LOG_WARN(&d->log, "%s", err[0] ? err : "metrics: rendering failed");
+    mtm_buf_cleanup(&text);
+}
+
+/* Drains notifications; returns how many arrived. */
+static int drain_notifications(struct consumerd *d)
+{
+    int n = 0;
+    if (!PQconsumeInput(d->pg.conn)) {
+        pg_lost(d, PQerrorMessage(d->pg.conn));
+        return 0;
+    }
+    PGnotify *note;
+    while ((note = PQnotifies(d->pg.conn))) {
+        LOG_DEBUG(&d->log, "notified: %s %s", note->relname, note->extra);
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
+static void read_signal(struct consumerd *d)
+{
+    struct signalfd_siginfo si;
+    while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        LOG_INFO(&d->log, "signal %u: stopping", si.ssi_signo);
+        d->stop = true;
+    }
+}
+
+int consumerd_run(struct consumerd *d)
+{
+    int64_t next_tick = 0;
+    LOG_INFO(&d->log, "starting (pid %ld)", (long)getpid());
+    while (!d->stop) {
+        int64_t now = mtm_mono_ms();
+        if (now >= next_tick) {
+            pg_ensure(d);
+            amqp_check(d);
+            heartbeat(d);
+            next_tick = now + TICK_MS;
+        }
+        struct pollfd fds[2] = {{.fd = d->signal_fd, .events = POLLIN}, {.fd = -1}};
+        if (d->listening && d->pg.conn) {
+            fds[1].fd = PQsocket(d->pg.conn);
+            fds[1].events = POLLIN;
+        }
+        int wait = (int)(next_tick - mtm_mono_ms());
+        int rc = poll(fds, 2, wait > 0 ? wait : 0);
+        if (rc < 0 && errno != EINTR) {
+            LOG_ERROR(&d->log, "poll: %s", strerror(errno));
+            return MTM_EIO;
+        }
+        if (rc > 0 && (fds[0].revents & POLLIN))
+            read_signal(d);
+        if (rc > 0 && fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            drain_notifications(d);
+    }
+    LOG_INFO(&d->log, "stopped");
+    return 0;
+}

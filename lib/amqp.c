@@ -1,0 +1,150 @@
+/* amqp: see amqp.h. */
+#include "amqp.h"
+
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "xalloc.h"
+
+void mtm_amqp_init(struct mtm_amqp *a, const char *url, int timeout_ms, int heartbeat_s)
+{
+    memset(a, 0, sizeof(*a));
+    a->url = xstrdup(url);
+    a->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    a->heartbeat_s = heartbeat_s;
+}
+
+void mtm_amqp_cleanup(struct mtm_amqp *a)
+{
+    mtm_amqp_close(a);
+    free(a->url);
+    a->url = NULL;
+}
+
+bool mtm_amqp_is_open(const struct mtm_amqp *a)
+{
+    return a->conn != NULL;
+}
+
+static struct timeval tv_of(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* Drops the connection without talking to the broker. */
+static void drop(struct mtm_amqp *a)
+{
+    if (a->conn)
+        amqp_destroy_connection(a->conn);
+    a->conn = NULL;
+    a->confirms = false;
+    a->next_tag = 0;
+}
+
+void mtm_amqp_close(struct mtm_amqp *a)
+{
+    if (!a->conn)
+        return;
+    amqp_channel_close(a->conn, MTM_AMQP_CHANNEL, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+    drop(a);
+}
+
+int mtm_amqp_reply_error(struct mtm_amqp *a, amqp_rpc_reply_t reply, const char *what, char *err,
+                         size_t errlen)
+{
+    switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL: return 0;
+    case AMQP_RESPONSE_NONE:
+        snprintf(err, errlen, "%s: no reply from the broker", what);
+        drop(a);
+        return MTM_EUNAVAIL;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(err, errlen, "%s: %s", what, amqp_error_string2(reply.library_error));
+        drop(a);
+        return reply.library_error == AMQP_STATUS_TIMEOUT ? MTM_ETIMEOUT : MTM_EUNAVAIL;
+    case AMQP_RESPONSE_SERVER_EXCEPTION: break;
+    }
+    int rc = MTM_EAMQP;
+    if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const amqp_connection_close_t *m = reply.reply.decoded;
+        snprintf(err, errlen, "%s: connection closed by broker: %u %.*s", what, m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD,
+                         &(amqp_connection_close_ok_t){0});
+        rc = m->reply_code == AMQP_CONNECTION_FORCED ? MTM_EUNAVAIL : MTM_EAMQP;
+        drop(a);
+    } else if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = reply.reply.decoded;
+        snprintf(err, errlen, "%s: %u %.*s", what, m->reply_code, (int)m->reply_text.len,
+                 (const char *)m->reply_text.bytes);
+        rc = m->reply_code == AMQP_NOT_FOUND ? MTM_ENOTFOUND : MTM_EAMQP;
+        /* The channel is gone; a fresh connection is simpler than tracking
+         * channel numbers, and this path is rare. */
+        amqp_send_method(a->conn, MTM_AMQP_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD,
+                         &(amqp_channel_close_ok_t){0});
+        amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+        drop(a);
+    } else {
+        snprintf(err, errlen, "%s: unexpected broker method 0x%08x", what, reply.reply.id);
+        drop(a);
+    }
+    return rc;
+}
+
+int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
+{
+    if (a->conn)
+        return 0;
+
+    struct amqp_connection_info info;
+    char *url = xstrdup(a->url); /* amqp_parse_url writes into its argument */
+    int st = amqp_parse_url(url, &info);
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "rabbitmq: bad URL: %s", amqp_error_string2(st));
+        free(url);
+        return MTM_EINVAL;
+    }
+
+    a->conn = amqp_new_connection();
+    amqp_socket_t *sock = amqp_tcp_socket_new(a->conn);
+    struct timeval tv = tv_of(a->timeout_ms);
+    int rc = 0;
+    if (!sock) {
+        snprintf(err, errlen, "rabbitmq: cannot create a socket");
+        rc = MTM_EIO;
+    } else if ((st = amqp_socket_open_noblock(sock, info.host, info.port, &tv)) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "rabbitmq connect %s:%d: %s", info.host, info.port,
+                 amqp_error_string2(st));
+        rc = st == AMQP_STATUS_TIMEOUT ? MTM_ETIMEOUT : MTM_EUNAVAIL;
+    } else {
+        amqp_set_handshake_timeout(a->conn, &tv);
+        amqp_set_rpc_timeout(a->conn, &tv);
+        amqp_rpc_reply_t r = amqp_login(a->conn, info.vhost, 0, 131072, a->heartbeat_s,
+                                        AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+        rc = mtm_amqp_reply_error(a, r, "rabbitmq login", err, errlen);
+        if (!rc) {
+            amqp_channel_open(a->conn, MTM_AMQP_CHANNEL);
+            rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "rabbitmq channel.open", err,
+                                      errlen);
+        }
+    }
+    free(url);
+    if (rc)
+        drop(a);
+    return rc;
+}
+
+int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen)
+{
+    int rc = mtm_amqp_connect(a, err, errlen);
+    if (rc)
+        return rc;
+    amqp_exchange_declare(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes("amq.direct"),
+                          amqp_cstring_bytes("direct"), 1, 0, 0, 0, amqp_empty_table);
+    return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "rabbitmq ping", err, errlen);
+}

@@ -1,0 +1,71 @@
+/*
+ * config: mtm's configuration, declared in one table (config.c).
+ *
+ * Each key has a type, a destination field in struct mtm_config, bounds, a
+ * default, the programs that require it, and whether a reload may change it.
+ * Values come from the environment and, for keys the environment leaves
+ * unset, from KEY=VALUE lines in the file named by MTM_CONFIG. Loading
+ * validates every key and the relations between them; the first problem
+ * found is described in one line that starts with the variable's name.
+ */
+#ifndef MTM_CONFIG_H
+#define MTM_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "log.h"
+
+/* Which program is loading: keys can be required by some programs only. */
+enum mtm_program {
+    MTM_PROG_API = 1 << 0,
+    MTM_PROG_CONSUMERD = 1 << 1,
+    MTM_PROG_TOOL = 1 << 2, /* mtm-migrate and other one-shot tools */
+};
+
+struct mtm_config {
+    int http_port;
+    char *pg_url;
+    char *amqp_url;
+    char *jwt_secret;
+    char *admin_user;
+    char *admin_password; /* NULL when unset */
+    int default_concurrency;
+    int max_concurrency;
+    int max_attempts;
+    int max_body;
+    char *metrics_dir;
+    enum mtm_log_level log_level;
+    char *fcgi_socket;
+    int api_threads;
+    char *sql_dir;
+    int heartbeat_max_age;
+};
+
+/* Looks a variable up; returns NULL when it is unset. */
+typedef const char *(*mtm_config_lookup_fn)(const char *name, void *ud);
+
+/*
+ * Fills cfg from lookup (file handling is the caller's, see
+ * mtm_config_load_env). On failure returns MTM_EINVAL with the reason in err
+ * and leaves cfg empty (mtm_config_cleanup is still safe).
+ */
+int mtm_config_load(struct mtm_config *cfg, enum mtm_program prog, mtm_config_lookup_fn lookup,
+                    void *ud, char *err, size_t errlen) MTM_MUST_CHECK;
+
+/* The real thing: the process environment, then the MTM_CONFIG file. */
+int mtm_config_load_env(struct mtm_config *cfg, enum mtm_program prog, char *err,
+                        size_t errlen) MTM_MUST_CHECK;
+
+void mtm_config_cleanup(struct mtm_config *cfg);
+
+/* Iteration over the table, for documentation and tests. */
+struct mtm_config_key_info {
+    const char *name;
+    const char *default_value; /* NULL: no default */
+    const char *help;
+};
+size_t mtm_config_key_count(void);
+struct mtm_config_key_info mtm_config_key(size_t i);
+
+#endif

@@ -1,0 +1,266 @@
+/* http: see http.h. */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "problem.h"
+#include "uuid.h"
+#include "xalloc.h"
+
+static const char *param_or(const struct mtm_request *r, const char *name, const char *dflt)
+{
+    const char *v = r->io->param(r->io->ud, name);
+    return v ? v : dflt;
+}
+
+static bool valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= MTM_REQUEST_ID_MAX || !(isalnum(c) || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0;
+}
+
+static bool all_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* W3C trace context: version 00 "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero. */
+static void parse_traceparent(struct mtm_request *r, const char *tp)
+{
+    if (!tp || strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+        return;
+    if (!all_lower_hex(tp, 2) || !all_lower_hex(tp + 3, 32) || !all_lower_hex(tp + 36, 16) ||
+        !all_lower_hex(tp + 53, 2) || strncmp(tp, "ff", 2) == 0)
+        return;
+    if (strspn(tp + 3, "0") >= 32 || strspn(tp + 36, "0") >= 16)
+        return;
+    memcpy(r->trace_id, tp + 3, 32);
+    r->trace_id[32] = '\0';
+    memcpy(r->traceparent, tp, 55);
+    r->traceparent[55] = '\0';
+}
+
+void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io)
+{
+    memset(r, 0, sizeof(*r));
+    r->io = io;
+    r->method = param_or(r, "REQUEST_METHOD", "GET");
+    /* Routing uses the raw REQUEST_URI (not the decoded PATH_INFO), so an
+     * encoded slash can never split a path segment. */
+    const char *uri = param_or(r, "REQUEST_URI", "/");
+    const char *q = strchr(uri, '?');
+    r->path = q ? xstrndup(uri, (size_t)(q - uri)) : xstrdup(uri);
+    r->query = q ? q + 1 : "";
+    r->remote_addr = param_or(r, "REMOTE_ADDR", "");
+    r->content_length = -1;
+    const char *cl = r->io->param(r->io->ud, "CONTENT_LENGTH");
+    if (cl && isdigit((unsigned char)cl[0])) {
+        char *end;
+        long v = strtol(cl, &end, 10);
+        if (!*end && v >= 0)
+            r->content_length = v;
+    }
+    mtm_buf_init(&r->body, 0);
+    const char *rid = r->io->param(r->io->ud, "HTTP_X_REQUEST_ID");
+    if (rid && valid_request_id(rid)) {
+        snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+    } else {
+        char id[MTM_UUID_STRLEN + 1];
+        if (mtm_uuid7_new(id) == 0)
+            snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+        else
+            snprintf(r->request_id, sizeof(r->request_id), "unknown");
+    }
+    parse_traceparent(r, r->io->param(r->io->ud, "HTTP_TRACEPARENT"));
+}
+
+void mtm_request_cleanup(struct mtm_request *r)
+{
+    free(r->path);
+    r->path = NULL;
+    mtm_buf_cleanup(&r->body);
+    json_object_put(r->json);
+    r->json = NULL;
+}
+
+const char *mtm_request_header(const struct mtm_request *r, const char *name)
+{
+    char key[128] = "HTTP_";
+    size_t o = 5;
+    for (const char *p = name; *p; p++) {
+        if (o + 1 >= sizeof(key))
+            return NULL;
+        key[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    }
+    key[o] = '\0';
+    /* CGI passes these two without the HTTP_ prefix. */
+    if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
+        return r->io->param(r->io->ud, key + 5);
+    return r->io->param(r->io->ud, key);
+}
+
+int mtm_request_read_body(struct mtm_request *r, size_t limit)
+{
+    if (r->content_length > 0 && (size_t)r->content_length > limit)
+        return MTM_ETOOBIG;
+    mtm_buf_init(&r->body, limit);
+    char chunk[16384];
+    for (;;) {
+        int n = r->io->read(r->io->ud, chunk, (int)sizeof(chunk));
+        if (n < 0)
+            return MTM_EIO;
+        if (n == 0)
+            break;
+        int rc = mtm_buf_append(&r->body, chunk, (size_t)n);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mtm_request_parse_json(struct mtm_request *r, char *err, size_t errlen)
+{
+    if (r->body.len == 0) {
+        snprintf(err, errlen, "the request body is empty; a JSON document is required");
+        return MTM_EPARSE;
+    }
+    json_object_put(r->json);
+    r->json = NULL;
+    return mtm_json_parse(mtm_buf_cstr(&r->body), r->body.len, MTM_JSON_MAX_DEPTH, &r->json, err,
+                          errlen);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes src[0..n) into out; '+' is a space. */
+static int url_decode(const char *src, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)src[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= n)
+                return MTM_EPARSE;
+            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0)
+                return MTM_EPARSE;
+            c = hi * 16 + lo;
+            if (c == 0)
+                return MTM_EPARSE;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return MTM_ETOOBIG;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int mtm_query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = query;
+    while (p && *p) {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        if (klen == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : p + plen;
+            return url_decode(v, (size_t)(p + plen - v), out, outlen);
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return MTM_ENOTFOUND;
+}
+
+static int put(struct mtm_request *r, const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return r->io->write(r->io->ud, s, (int)n) == (int)n ? 0 : MTM_EIO;
+}
+
+int mtm_respond(struct mtm_request *r, int status, const char *content_type,
+                const struct mtm_header *extra, size_t nextra, const char *body, size_t len)
+{
+    char head[2048];
+    if (r->status)
+        return MTM_EINTERNAL;
+    r->status = status;
+    int n = snprintf(head, sizeof(head), "Status: %d %s\r\nX-Request-Id: %s\r\n", status,
+                     mtm_http_reason(status), r->request_id);
+    if (content_type && n > 0 && (size_t)n < sizeof(head))
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Type: %s\r\n", content_type);
+    if (body && n > 0 && (size_t)n < sizeof(head))
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n", len);
+    for (size_t i = 0; i < nextra && n > 0 && (size_t)n < sizeof(head); i++)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "%s: %s\r\n", extra[i].name,
+                      extra[i].value);
+    if (n < 0 || (size_t)n + 2 >= sizeof(head))
+        return MTM_EINTERNAL;
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
+    int rc = put(r, head, (size_t)n);
+    if (!rc && body)
+        rc = put(r, body, len);
+    return rc;
+}
+
+int mtm_respond_json(struct mtm_request *r, int status, struct json_object *obj,
+                     const struct mtm_header *extra, size_t nextra)
+{
+    size_t len;
+    const char *text = mtm_json_text(obj, &len);
+    return mtm_respond(r, status, "application/json", extra, nextra, text, len);
+}
+
+int mtm_respond_problem(struct mtm_request *r, struct json_object *problem,
+                        const struct mtm_header *extra, size_t nextra)
+{
+    struct json_object *st;
+    int status = 500;
+    if (json_object_object_get_ex(problem, "status", &st))
+        status = json_object_get_int(st);
+    size_t len;
+    const char *text = mtm_json_text(problem, &len);
+    return mtm_respond(r, status, "application/problem+json", extra, nextra, text, len);
+}
+
+int mtm_respond_error(struct mtm_request *r, int status, const char *detail_fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    struct json_object *p = mtm_problem_new(status, "%s", detail);
+    int rc = mtm_respond_problem(r, p, NULL, 0);
+    json_object_put(p);
+    return rc;
+}

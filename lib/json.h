@@ -1,0 +1,29 @@
+/*
+ * json: strict parsing of request bodies with json-c.
+ *
+ * Bodies are parsed in strict mode, with UTF-8 validation and a nesting cap,
+ * and must hold exactly one JSON value (trailing bytes other than whitespace
+ * are an error). The detail of a failure goes to the caller's buffer.
+ */
+#ifndef MTM_JSON_H
+#define MTM_JSON_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define MTM_JSON_MAX_DEPTH 32
+
+/*
+ * Parses text[0..len) into *out (owned by the caller). Returns MTM_EPARSE
+ * with a reason in err for malformed input, invalid UTF-8 or nesting deeper
+ * than max_depth.
+ */
+int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_object **out, char *err,
+                   size_t errlen) MTM_MUST_CHECK;
+
+/* Compact text of obj; borrowed, valid until obj changes or is freed. */
+const char *mtm_json_text(struct json_object *obj, size_t *len);
+
+#endif

@@ -1,0 +1,154 @@
+/* pg: see pg.h. */
+#include "pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+static const struct {
+    const char *name;
+    const char *sql;
+    int nparams;
+} statements[MTM_STMT_COUNT] = {
+#define MTM_STMT_ROW(id, sql, nparams) [MTM_STMT_##id] = {#id, sql, nparams},
+    MTM_STATEMENTS(MTM_STMT_ROW)
+#undef MTM_STMT_ROW
+};
+
+void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s)
+{
+    memset(pg, 0, sizeof(*pg));
+    pg->url = xstrdup(url);
+    pg->timeout_s = timeout_s > 0 ? timeout_s : 2;
+}
+
+void mtm_pg_cleanup(struct mtm_pg *pg)
+{
+    mtm_pg_disconnect(pg);
+    free(pg->url);
+    pg->url = NULL;
+}
+
+void mtm_pg_disconnect(struct mtm_pg *pg)
+{
+    if (pg->conn)
+        PQfinish(pg->conn);
+    pg->conn = NULL;
+    pg->prepared = 0;
+}
+
+bool mtm_pg_connected(const struct mtm_pg *pg)
+{
+    return pg->conn && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+/* Copies libpq's message without its trailing newline. */
+static void set_err(char *err, size_t errlen, const char *what, const char *msg)
+{
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(err, errlen, "%s: %.*s", what, (int)n, msg);
+}
+
+int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
+{
+    if (mtm_pg_connected(pg))
+        return 0;
+    mtm_pg_disconnect(pg);
+
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", pg->timeout_s);
+    /* expand_dbname lets the URL carry everything; the later keys add
+     * timeouts unless the URL set them. */
+    const char *keys[] = {"dbname",           "connect_timeout",     "keepalives",
+                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "application_name",    NULL};
+    const char *vals[] = {pg->url, timeout, "1", "5", "2", "2", "5000", "mtm", NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1);
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+        set_err(err, errlen, "postgres connect",
+                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        mtm_pg_disconnect(pg);
+        return MTM_EUNAVAIL;
+    }
+    return 0;
+}
+
+int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : "";
+    if (!msg || !*msg)
+        msg = pg->conn ? PQerrorMessage(pg->conn) : "no connection";
+    snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
+    set_err(err, errlen, "postgres", msg);
+
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || !state ||
+        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+        mtm_pg_disconnect(pg);
+        return MTM_EUNAVAIL;
+    }
+    if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0)
+        return MTM_ECONFLICT;
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        return MTM_EINVAL;
+    return MTM_EDB;
+}
+
+static bool result_ok(PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params, PGresult **res,
+                char *err, size_t errlen)
+{
+    if (res)
+        *res = NULL;
+    int rc = mtm_pg_connect(pg, err, errlen);
+    if (rc)
+        return rc;
+    pg->sqlstate[0] = '\0';
+    if (!(pg->prepared & (UINT64_C(1) << stmt))) {
+        PGresult *p = PQprepare(pg->conn, statements[stmt].name, statements[stmt].sql,
+                                statements[stmt].nparams, NULL);
+        if (!p || !result_ok(p)) {
+            rc = mtm_pg_classify(pg, p, err, errlen);
+            PQclear(p);
+            return rc;
+        }
+        PQclear(p);
+        pg->prepared |= UINT64_C(1) << stmt;
+    }
+    PGresult *r = PQexecPrepared(pg->conn, statements[stmt].name, statements[stmt].nparams, params,
+                                 NULL, NULL, 0);
+    if (!r || !result_ok(r)) {
+        rc = mtm_pg_classify(pg, r, err, errlen);
+        PQclear(r);
+        return rc;
+    }
+    if (res)
+        *res = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen)
+{
+    int rc = mtm_pg_connect(pg, err, errlen);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(pg->conn, sql);
+    if (!r || !result_ok(r)) {
+        rc = mtm_pg_classify(pg, r, err, errlen);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * pg: one PostgreSQL connection with lazily prepared named statements.
+ *
+ * A struct mtm_pg is owned by one thread (libpq connections are not
+ * thread-safe). It connects on demand: mtm_pg_exec connects if needed,
+ * prepares the statement on first use on this connection, runs it, and
+ * classifies failures:
+ *   MTM_EUNAVAIL  the server is unreachable or the connection broke
+ *                 (the connection is dropped; the next call reconnects)
+ *   MTM_ECONFLICT a unique or exclusion violation (SQLSTATE 23505/23P01)
+ *   MTM_EINVAL    another integrity or data error (class 22 or 23)
+ *   MTM_EDB       anything else
+ * Connections use a connect timeout and TCP keepalives/user timeout so that
+ * a dead server is noticed in seconds, never a hang.
+ */
+#ifndef MTM_PG_H
+#define MTM_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "statements.h"
+
+struct mtm_pg {
+    char *url;         /* owned */
+    PGconn *conn;      /* owned; NULL while disconnected */
+    uint64_t prepared; /* bit i set: statement i prepared on conn */
+    int timeout_s;     /* connect timeout */
+    char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
+};
+
+_Static_assert(MTM_STMT_COUNT <= 64, "prepared-statement bitmap holds 64 statements");
+
+void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s);
+void mtm_pg_cleanup(struct mtm_pg *pg);
+
+/* Connects if not connected. */
+int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen) MTM_MUST_CHECK;
+void mtm_pg_disconnect(struct mtm_pg *pg);
+bool mtm_pg_connected(const struct mtm_pg *pg);
+
+/*
+ * Runs a named statement. On success *res (if res is not NULL) holds the
+ * result, owned by the caller (PQclear); otherwise the result is cleared.
+ */
+int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params, PGresult **res,
+                char *err, size_t errlen) MTM_MUST_CHECK;
+
+/* Runs fixed SQL text (no parameters) from mtm's own code, e.g. LISTEN,
+ * BEGIN, COMMIT. Never pass text built from input. */
+int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen) MTM_MUST_CHECK;
+
+/* Classifies a failed result (or a NULL one) as described above. */
+int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen);
+
+#endif

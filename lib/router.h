@@ -1,0 +1,46 @@
+/*
+ * router: matches a method and a raw path against a static route table.
+ *
+ * Patterns are literal segments and `{name}` captures, e.g.
+ * "/api/tenants/{id}/messages". A capture takes one whole non-empty segment
+ * of at most 127 bytes and never contains '/'. When the path matches some
+ * route but not with this method, the answer is 405 and `allow` lists the
+ * methods that would match; when nothing matches, 404.
+ */
+#ifndef MTM_ROUTER_H
+#define MTM_ROUTER_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+enum mtm_route_flags {
+    MTM_ROUTE_JSON_BODY = 1 << 0, /* reads and parses a JSON body before the handler */
+};
+
+typedef void (*mtm_route_fn)(void *ctx, struct mtm_request *r);
+
+struct mtm_route {
+    const char *method;
+    const char *pattern;
+    const char *name; /* stable label for metrics and logs */
+    unsigned flags;
+    mtm_route_fn fn;
+};
+
+enum mtm_route_result {
+    MTM_ROUTE_FOUND = 0,
+    MTM_ROUTE_NOT_FOUND = 1,
+    MTM_ROUTE_BAD_METHOD = 2,
+};
+
+/*
+ * On MTM_ROUTE_FOUND stores the route in *out and the captures in
+ * r->params. On MTM_ROUTE_BAD_METHOD writes "GET, DELETE" style text into
+ * allow. HEAD matches GET routes.
+ */
+enum mtm_route_result mtm_router_match(const struct mtm_route *routes, size_t n,
+                                       struct mtm_request *r, const struct mtm_route **out,
+                                       char *allow, size_t allowlen);
+
+#endif
