@@ -109,7 +109,9 @@ const char *mtm_request_header(const struct mtm_request *r, const char *name)
     key[o] = '\0';
     /* CGI passes these two without the HTTP_ prefix. */
     if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
-        return r->io->param(r->io->ud, key + 5);
+        return r->io->param(r->io->ud, key + 5); // cppcheck-suppress returnDanglingLifetime
+    /* param() returns the CGI environment's storage, not its argument. */
+    // cppcheck-suppress returnDanglingLifetime
     return r->io->param(r->io->ud, key);
 }
 

@@ -49,7 +49,7 @@ static size_t put_escaped(char *out, size_t pos, size_t cap, const char *s, size
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; p[i] && i < maxin && pos < cap; i++) {
+    for (size_t i = 0; i < maxin && p[i] && pos < cap; i++) {
         unsigned char c = p[i];
         const char *esc = NULL;
         switch (c) {
