@@ -41,5 +41,13 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r);
 /* Handlers (one file per resource). */
 void api_health(void *t, struct mtm_request *r);
 void api_ready(void *t, struct mtm_request *r);
+void api_tenant_create(void *t, struct mtm_request *r);
+void api_tenant_list(void *t, struct mtm_request *r);
+void api_tenant_get(void *t, struct mtm_request *r);
+void api_tenant_delete(void *t, struct mtm_request *r);
+void api_tenant_set_concurrency(void *t, struct mtm_request *r);
+void api_tenant_pause(void *t, struct mtm_request *r);
+void api_tenant_resume(void *t, struct mtm_request *r);
+void api_messages_publish(void *t, struct mtm_request *r);
 
 #endif

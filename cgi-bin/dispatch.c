@@ -15,6 +15,16 @@
 static const struct mtm_route routes[] = {
     {"GET", "/api/health", "health", 0, api_health},
     {"GET", "/api/ready", "ready", 0, api_ready},
+    {"POST", "/api/tenants", "tenants", MTM_ROUTE_JSON_BODY, api_tenant_create},
+    {"GET", "/api/tenants", "tenants", 0, api_tenant_list},
+    {"GET", "/api/tenants/{id}", "tenant", 0, api_tenant_get},
+    {"DELETE", "/api/tenants/{id}", "tenant", 0, api_tenant_delete},
+    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", MTM_ROUTE_JSON_BODY,
+     api_tenant_set_concurrency},
+    {"POST", "/api/tenants/{id}/pause", "tenant_pause", 0, api_tenant_pause},
+    {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, api_tenant_resume},
+    {"POST", "/api/tenants/{id}/messages", "messages_publish", MTM_ROUTE_JSON_BODY,
+     api_messages_publish},
 };
 
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)

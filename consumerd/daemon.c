@@ -12,7 +12,9 @@
 #include "migrate.h"
 #include "timeutil.h"
 
-#define TICK_MS 1000
+#define TICK_MS 250
+#define BEAT_MS 1000
+#define RECONCILE_EVERY_MS 30000
 #define RECONNECT_BASE_MS 200
 #define RECONNECT_CAP_MS 5000
 
@@ -35,7 +37,10 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    reconciler_init(&d->rec, cfg, &d->log);
+    d->need_reconcile = true;
     if (d->signal_fd < 0) {
+        reconciler_cleanup(&d->rec);
         LOG_ERROR(&d->log, "signalfd: %s", strerror(errno));
         mtm_amqp_cleanup(&d->amqp);
         mtm_pg_cleanup(&d->pg);
@@ -46,6 +51,7 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
 
 void consumerd_cleanup(struct consumerd *d)
 {
+    reconciler_cleanup(&d->rec);
     mtm_amqp_cleanup(&d->amqp);
     mtm_pg_cleanup(&d->pg);
     if (d->signal_fd >= 0)
@@ -85,6 +91,7 @@ static void pg_ensure(struct consumerd *d)
     }
     mtm_backoff_reset(&d->pg_backoff);
     d->listening = true;
+    d->need_reconcile = true; /* notifications may have been missed */
     LOG_INFO(&d->log, "postgres connected, %d migration(s) applied, listening", applied);
 }
 
@@ -102,8 +109,10 @@ static void amqp_check(struct consumerd *d)
         d->amqp_retry_at = mtm_mono_ms() + wait;
         return;
     }
-    if (!was_open)
+    if (!was_open) {
         LOG_INFO(&d->log, "rabbitmq connected");
+        d->need_reconcile = true; /* deletions may wait for the broker */
+    }
     mtm_backoff_reset(&d->amqp_backoff);
 }
 
@@ -121,12 +130,17 @@ static void heartbeat(struct consumerd *d)
         else if (rc)
             LOG_WARN(&d->log, "heartbeat: %s", err);
     }
+    if (d->listening && reconciler_report(&d->rec, &d->pg, &d->amqp, err, sizeof(err)))
+        LOG_WARN(&d->log, "status report: %s", err);
     d->metrics.pg_connected = d->listening && mtm_pg_connected(&d->pg);
     d->metrics.amqp_connected = mtm_amqp_is_open(&d->amqp);
+    d->metrics.worker_threads = reconciler_threads(&d->rec);
+    d->metrics.db_connections = dbpool_open_count(&d->rec.db);
 
     struct mtm_buf text;
-    mtm_buf_init(&text, 1 << 20);
-    if (consumerd_metrics_render(&d->metrics, &text) ||
+    err[0] = '\0';
+    mtm_buf_init(&text, 64 << 20);
+    if (consumerd_metrics_render(&d->metrics, &text) || reconciler_metrics(&d->rec, &text) ||
         consumerd_metrics_write(d->cfg->metrics_dir, mtm_buf_cstr(&text), text.len, err,
                                 sizeof(err)))
         LOG_WARN(&d->log, "%s", err[0] ? err : "metrics: rendering failed");
@@ -147,6 +161,8 @@ static int drain_notifications(struct consumerd *d)
         PQfreemem(note);
         n++;
     }
+    if (n)
+        d->need_reconcile = true;
     return n;
 }
 
@@ -159,16 +175,41 @@ static void read_signal(struct consumerd *d)
     }
 }
 
+static void maybe_reconcile(struct consumerd *d, int64_t now)
+{
+    char err[512];
+    if (!d->listening)
+        return;
+    if (!d->need_reconcile && !d->rec.pending && now < d->next_reconcile)
+        return;
+    int rc = reconcile(&d->rec, &d->pg, &d->amqp, err, sizeof(err));
+    if (rc) {
+        LOG_WARN(&d->log, "reconcile: %s", err);
+        if (rc == MTM_EUNAVAIL)
+            pg_lost(d, err);
+        return;
+    }
+    d->need_reconcile = false;
+    d->next_reconcile = now + RECONCILE_EVERY_MS;
+    d->metrics.last_reconcile_ms = mtm_wall_ms();
+}
+
 int consumerd_run(struct consumerd *d)
 {
-    int64_t next_tick = 0;
+    int64_t next_tick = 0, next_beat = 0;
     LOG_INFO(&d->log, "starting (pid %ld)", (long)getpid());
     while (!d->stop) {
         int64_t now = mtm_mono_ms();
-        if (now >= next_tick) {
+        if (now >= next_tick || d->need_reconcile) {
             pg_ensure(d);
-            amqp_check(d);
-            heartbeat(d);
+            if (now >= next_beat)
+                amqp_check(d);
+            maybe_reconcile(d, now);
+            reconciler_maintain(&d->rec);
+            if (now >= next_beat) {
+                heartbeat(d);
+                next_beat = now + BEAT_MS;
+            }
             next_tick = now + TICK_MS;
         }
         struct pollfd fds[2] = {{.fd = d->signal_fd, .events = POLLIN}, {.fd = -1}};

@@ -1,15 +1,23 @@
 /*
  * daemon: consumerd's main loop.
  *
- * One thread (the main thread) owns two connections: `pg`, on which it
- * LISTENs, writes the heartbeat and reads tenant state, and `amqp`, its
- * administrative broker connection. It waits in poll(2) on the PostgreSQL
- * socket and a signalfd, waking at least once a second to
+ * The main thread owns two connections: `pg`, on which it LISTENs, writes
+ * the heartbeat and status and reads tenant state, and `amqp`, its
+ * administrative broker connection (queue depth, queue deletion). Worker
+ * threads (worker.h) own their own broker connections and borrow database
+ * connections from the reconciler's dbpool; they never touch these two.
+ *
+ * The main thread waits in poll(2) on the PostgreSQL socket and a signalfd,
+ * waking every TICK_MS to
  *   - reconnect whatever is down, with capped exponential backoff; after
  *     (re)connecting to PostgreSQL it applies migrations and LISTENs again;
- *   - write the heartbeat row and the metrics textfile;
- *   - check the broker connection with a round trip.
- * SIGTERM/SIGINT end the loop; consumerd_run returns and main frees.
+ *   - reconcile when asked (NOTIFY, reconnect), when a deletion is pending,
+ *     and every RECONCILE_EVERY_MS regardless;
+ *   - join finished workers and start missing ones;
+ * and once a second writes the heartbeat, the tenants' live status and the
+ * metrics textfile.
+ * SIGTERM/SIGINT end the loop; consumerd_cleanup then stops every worker
+ * (each finishes its batch; unacknowledged deliveries return to the queue).
  */
 #ifndef MTM_CONSUMERD_DAEMON_H
 #define MTM_CONSUMERD_DAEMON_H
@@ -23,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "reconcile.h"
 
 struct consumerd {
     const struct mtm_config *cfg; /* borrowed */
@@ -36,6 +45,9 @@ struct consumerd {
     bool stop;
     struct consumerd_metrics metrics;
     char hostname[256];
+    struct reconciler rec;  /* owns the pools and the shared dbpool */
+    bool need_reconcile;    /* a NOTIFY or a reconnect asked for a pass */
+    int64_t next_reconcile; /* monotonic ms of the periodic pass */
 };
 
 /* Sets up state; blocks SIGTERM/SIGINT and opens the signalfd. */

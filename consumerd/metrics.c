@@ -43,6 +43,16 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *
                              "# TYPE mtm_consumerd_rabbitmq_connected gauge\n"
                              "mtm_consumerd_rabbitmq_connected %d\n",
                              m->pg_connected ? 1 : 0, m->amqp_connected ? 1 : 0);
+    rc = rc ? rc
+            : mtm_buf_printf(out,
+                             "# HELP mtm_consumerd_worker_threads Consumer threads alive.\n"
+                             "# TYPE mtm_consumerd_worker_threads gauge\n"
+                             "mtm_consumerd_worker_threads %d\n"
+                             "# HELP mtm_consumerd_db_connections Shared PostgreSQL connections "
+                             "open.\n"
+                             "# TYPE mtm_consumerd_db_connections gauge\n"
+                             "mtm_consumerd_db_connections %d\n",
+                             m->worker_threads, m->db_connections);
     return rc;
 }
 

@@ -20,6 +20,8 @@ struct consumerd_metrics {
     int64_t last_reconcile_ms; /* wall clock of the last finished reconcile, 0 if none */
     bool pg_connected;
     bool amqp_connected;
+    int worker_threads; /* consumer threads alive */
+    int db_connections; /* shared pool connections open */
 };
 
 /* Renders the metrics in text exposition format into out. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "timeutil.h"
 #include "xalloc.h"
 
 void mtm_amqp_init(struct mtm_amqp *a, const char *url, int timeout_ms, int heartbeat_s)
@@ -147,4 +148,104 @@ int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen)
     amqp_exchange_declare(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes("amq.direct"),
                           amqp_cstring_bytes("direct"), 1, 0, 0, 0, amqp_empty_table);
     return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "rabbitmq ping", err, errlen);
+}
+
+static int enable_confirms(struct mtm_amqp *a, char *err, size_t errlen)
+{
+    if (a->confirms)
+        return 0;
+    amqp_confirm_select(a->conn, MTM_AMQP_CHANNEL);
+    int rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "confirm.select", err, errlen);
+    if (!rc) {
+        a->confirms = true;
+        a->next_tag = 1;
+    }
+    return rc;
+}
+
+/* Sets outcome for tag (or every tag up to it when multiple). */
+static size_t settle(struct mtm_amqp_message *msgs, size_t n, uint64_t first_tag, uint64_t tag,
+                     bool multiple, int outcome)
+{
+    size_t settled = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = first_tag + i;
+        if ((t == tag || (multiple && t <= tag)) && msgs[i].outcome == 1) {
+            msgs[i].outcome = outcome;
+            settled++;
+        }
+    }
+    return settled;
+}
+
+int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
+                               struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
+                               size_t errlen)
+{
+    int rc = mtm_amqp_connect(a, err, errlen);
+    if (!rc)
+        rc = enable_confirms(a, err, errlen);
+    if (rc)
+        return rc;
+
+    uint64_t first_tag = a->next_tag;
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].outcome = 1; /* pending */
+        msgs[i].props._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
+        msgs[i].props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+        amqp_bytes_t body = {msgs[i].len, (void *)msgs[i].body};
+        int st = amqp_basic_publish(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(exchange),
+                                    amqp_cstring_bytes(routing_key), 1, 0, &msgs[i].props, body);
+        if (st != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(st));
+            drop(a);
+            return MTM_EUNAVAIL;
+        }
+        a->next_tag++;
+    }
+
+    /* A returned message arrives as basic.return + header + body, followed by
+     * its basic.ack; remember that the next ack settles a returned one. */
+    size_t pending = n;
+    bool returned_next = false;
+    int64_t deadline = mtm_mono_ms() + timeout_ms;
+    while (pending) {
+        int64_t left = deadline - mtm_mono_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "publish: no confirm within %d ms", timeout_ms);
+            drop(a);
+            return MTM_ETIMEOUT;
+        }
+        struct timeval tv = tv_of((int)left);
+        amqp_frame_t frame;
+        int st = amqp_simple_wait_frame_noblock(a->conn, &frame, &tv);
+        if (st == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (st != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publish: %s", amqp_error_string2(st));
+            drop(a);
+            return MTM_EUNAVAIL;
+        }
+        if (frame.frame_type != AMQP_FRAME_METHOD)
+            continue; /* header/body frames of a returned message */
+        amqp_method_number_t id = frame.payload.method.id;
+        void *m = frame.payload.method.decoded;
+        if (id == AMQP_BASIC_ACK_METHOD) {
+            const amqp_basic_ack_t *ack = m;
+            pending -= settle(msgs, n, first_tag, ack->delivery_tag, ack->multiple,
+                              returned_next ? MTM_ENOTFOUND : 0);
+            returned_next = false;
+        } else if (id == AMQP_BASIC_NACK_METHOD) {
+            const amqp_basic_nack_t *nack = m;
+            pending -= settle(msgs, n, first_tag, nack->delivery_tag, nack->multiple, MTM_EAMQP);
+        } else if (id == AMQP_BASIC_RETURN_METHOD) {
+            returned_next = true;
+        } else if (id == AMQP_CHANNEL_CLOSE_METHOD || id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_rpc_reply_t reply = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
+                                      .reply = frame.payload.method};
+            rc = mtm_amqp_reply_error(a, reply, "publish", err, errlen);
+            return rc ? (rc == MTM_ENOTFOUND ? MTM_EAMQP : rc) : MTM_EAMQP;
+        }
+    }
+    return 0;
 }

@@ -45,6 +45,27 @@ bool mtm_amqp_is_open(const struct mtm_amqp *a);
 /* A round trip to the broker (passive declare of amq.direct). */
 int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHECK;
 
+/* One message to publish through mtm_amqp_publish_confirmed. */
+struct mtm_amqp_message {
+    const char *body; /* borrowed */
+    size_t len;
+    amqp_basic_properties_t props; /* borrowed contents; delivery_mode is forced to 2 */
+    int outcome;                   /* out: 0 confirmed, MTM_ENOTFOUND returned, MTM_EAMQP nacked */
+};
+
+/*
+ * Publishes n persistent messages to exchange/routing_key on a channel in
+ * confirm mode (enabled on first use) with `mandatory` set, then waits up to
+ * the timeout for the broker's verdict on every one. Returns 0 when every
+ * message has an outcome (see each msgs[i].outcome), MTM_ETIMEOUT or
+ * MTM_EUNAVAIL when the broker did not answer for all (the connection is
+ * then dropped: outcomes of unconfirmed messages are unknown, which callers
+ * must treat as not published).
+ */
+int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
+                               struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
+                               size_t errlen) MTM_MUST_CHECK;
+
 /* Readable text for a failed RPC reply; drops the connection when the
  * failure means the connection or channel is gone. Returns the mtm code. */
 int mtm_amqp_reply_error(struct mtm_amqp *a, amqp_rpc_reply_t reply, const char *what, char *err,

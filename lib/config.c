@@ -73,6 +73,10 @@ static const struct key keys[] = {
      "folder of the numbered SQL migrations"},
     {"MTM_HEARTBEAT_MAX_AGE", T_INT, F(heartbeat_max_age), 1, 3600, "5", 0, 0,
      "seconds after which consumerd's heartbeat counts as stale"},
+    {"MTM_DB_POOL_SIZE", T_INT, F(db_pool_size), 1, 90, "8", 0, 0,
+     "PostgreSQL connections consumerd's workers share"},
+    {"MTM_RETRY_BASE_MS", T_INT, F(retry_base_ms), 10, 3600000, "1000", 0, 0,
+     "first retry delay; doubles per attempt (with jitter) up to 64 times it"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

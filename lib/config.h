@@ -40,6 +40,8 @@ struct mtm_config {
     int api_threads;
     char *sql_dir;
     int heartbeat_max_age;
+    int db_pool_size;
+    int retry_base_ms;
 };
 
 /* Looks a variable up; returns NULL when it is unset. */

@@ -24,6 +24,14 @@ int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_obje
     int rc = 0;
 
     if (jerr == json_tokener_continue) {
+        /* A top-level number or literal ("123", "null") ends only at a
+         * delimiter, so json-c waits for more; the end of the body is one. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        if (json_tokener_get_error(tok) == json_tokener_success)
+            jerr = json_tokener_success;
+        used = len;
+    }
+    if (jerr == json_tokener_continue) {
         snprintf(err, errlen, "unexpected end of JSON input");
         rc = MTM_EPARSE;
     } else if (jerr != json_tokener_success) {

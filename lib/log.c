@@ -112,6 +112,12 @@ size_t mtm_log_format(char *out, size_t outlen, const struct mtm_log_ctx *ctx,
     struct tm tm;
     char ts[80];
 
+    if (outlen < 4) { /* no room for a line, and outlen - 4 would wrap */
+        if (outlen)
+            out[0] = '\0';
+        return 0;
+    }
+
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,

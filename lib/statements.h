@@ -22,7 +22,58 @@
     X(HEARTBEAT_AGE,                                                                               \
       "SELECT extract(epoch FROM now() - beat_at)::float8, amqp_connected"                         \
       " FROM consumerd_heartbeat WHERE id = 1",                                                    \
-      0)
+      0)                                                                                           \
+    X(TENANT_INSERT,                                                                               \
+      "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
+    X(TENANT_CREATE_PARTITION, "SELECT mtm_create_partition($1::uuid)", 1)                         \
+    X(TENANT_GET, "SELECT * FROM tenants_live WHERE id = $1::uuid", 1)                             \
+    X(TENANT_STATE, "SELECT status FROM tenants WHERE id = $1::uuid", 1)                           \
+    X(TENANT_LIST, "SELECT * FROM tenants_live WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int", \
+      2)                                                                                           \
+    X(TENANT_SET_CONCURRENCY,                                                                      \
+      "UPDATE tenants SET concurrency = $2::integer"                                               \
+      " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
+      2)                                                                                           \
+    X(TENANT_SET_STATUS,                                                                           \
+      "UPDATE tenants SET status = $2"                                                             \
+      " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
+      2)                                                                                           \
+    X(TENANT_MARK_DELETING,                                                                        \
+      "UPDATE tenants SET status = 'deleting' WHERE id = $1::uuid RETURNING id", 1)                \
+    X(TENANTS_DESIRED, "SELECT id, status, concurrency FROM tenants ORDER BY seq", 0)              \
+    X(TENANT_DROP_PARTITION, "SELECT mtm_drop_partition($1::uuid)", 1)                             \
+    X(TENANT_DELETE, "DELETE FROM tenants WHERE id = $1::uuid AND status = 'deleting'", 1)         \
+    X(TENANT_STATUS_UPSERT,                                                                        \
+      "INSERT INTO tenant_status AS s (tenant_id, workers_running, workers_busy, queue_depth,"     \
+      " consumed, stored, failed, dead_lettered, updated_at)"                                      \
+      " SELECT (e->>'id')::uuid, (e->>'running')::int, (e->>'busy')::int,"                         \
+      " (e->>'depth')::bigint, (e->>'consumed')::bigint, (e->>'stored')::bigint,"                  \
+      " (e->>'failed')::bigint, (e->>'dead_lettered')::bigint, now()"                              \
+      " FROM jsonb_array_elements($1::jsonb) e"                                                    \
+      " WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = (e->>'id')::uuid)"                      \
+      " ON CONFLICT (tenant_id) DO UPDATE SET workers_running = excluded.workers_running,"         \
+      " workers_busy = excluded.workers_busy,"                                                     \
+      " queue_depth = COALESCE(excluded.queue_depth, s.queue_depth),"                              \
+      " consumed = excluded.consumed, stored = excluded.stored, failed = excluded.failed,"         \
+      " dead_lettered = excluded.dead_lettered, updated_at = now()",                               \
+      1)                                                                                           \
+    X(MESSAGES_INSERT,                                                                             \
+      "INSERT INTO messages (tenant_id, id, payload, headers, published_at, attempts, trace_id)"   \
+      " SELECT $1::uuid, e->>'id', e->'payload', e->'headers',"                                    \
+      " to_timestamp((e->>'published_at_ms')::bigint / 1000.0), (e->>'attempts')::int,"            \
+      " e->>'trace_id'"                                                                            \
+      " FROM jsonb_array_elements($2::jsonb) e"                                                    \
+      " ON CONFLICT (tenant_id, id) DO NOTHING",                                                   \
+      2)                                                                                           \
+    X(DEAD_LETTER_INSERT,                                                                          \
+      "INSERT INTO dead_letters (tenant_id, id, reason, attempts, first_failed_at,"                \
+      " last_failed_at, body, properties)"                                                         \
+      " VALUES ($1::uuid, $2, $3, $4::int, to_timestamp($5::bigint / 1000.0), now(),"              \
+      " $6::bytea, $7::jsonb)"                                                                     \
+      " ON CONFLICT (tenant_id, id) DO UPDATE SET reason = excluded.reason,"                       \
+      " attempts = excluded.attempts, last_failed_at = now(), body = excluded.body,"               \
+      " properties = excluded.properties",                                                         \
+      7)
 
 enum mtm_stmt {
 #define MTM_STMT_ENUM(id, sql, nparams) MTM_STMT_##id,

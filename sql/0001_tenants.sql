@@ -7,6 +7,7 @@
 
 CREATE TABLE tenants (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     name        text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 64),
     status      text NOT NULL DEFAULT 'active'
                 CHECK (status IN ('active', 'paused', 'deleting')),
@@ -17,8 +18,7 @@ CREATE TABLE tenants (
 
 -- Names are unique regardless of case, so "Acme" and "acme" cannot coexist.
 CREATE UNIQUE INDEX tenants_name_key ON tenants (lower(name));
--- Keyset pagination of the tenant list (created_at, id).
-CREATE INDEX tenants_created_idx ON tenants (created_at, id);
+-- seq orders the tenant list for keyset pagination (its UNIQUE index).
 
 CREATE FUNCTION mtm_tenants_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$

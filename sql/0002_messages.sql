@@ -11,7 +11,7 @@ CREATE SEQUENCE messages_seq AS bigint;
 
 CREATE TABLE messages (
     tenant_id    uuid NOT NULL,
-    id           text NOT NULL CHECK (char_length(id) BETWEEN 1 AND 200),
+    id           text NOT NULL CHECK (char_length(id) BETWEEN 1 AND 256),
     seq          bigint NOT NULL DEFAULT nextval('messages_seq'),
     payload      jsonb NOT NULL,
     headers      jsonb NOT NULL DEFAULT '{}'::jsonb,

@@ -1,0 +1,346 @@
+/*
+ * messages: publishing.
+ *
+ *   POST /api/tenants/{id}/messages
+ *     {"payload": <any JSON>, "headers"?: {"name": "value", ...}}
+ *     or {"messages": [ <such objects>, ... ]} (1..MTM_BATCH_MAX)
+ *     Idempotency-Key: optional; the message id (batch: "<key>-<index>")
+ *
+ * 202 is sent only after the broker confirmed every message as persisted on
+ * the tenant's durable queue. Messages are published with `mandatory`, so a
+ * queue that vanished (tenant deleted meanwhile) comes back as a return,
+ * never a silent drop. Payload bytes are forwarded exactly as received (see
+ * jsonspan.h for why they are not re-serialised).
+ *
+ * Retrying a failed batch without an Idempotency-Key may store messages of
+ * it twice under different ids (those the broker confirmed before the
+ * failure); with a key, ids repeat and storage is idempotent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fields.h"
+#include "json.h"
+#include "jsonspan.h"
+#include "message.h"
+#include "problem.h"
+#include "timeutil.h"
+#include "topology.h"
+#include "uuid.h"
+#include "xalloc.h"
+
+struct outgoing {
+    char id[MTM_MESSAGE_ID_MAX + 1];
+    struct mtm_span payload;
+    char *headers_json; /* owned; NULL when the message has no headers */
+    amqp_table_entry_t entries[3];
+};
+
+static void add_error(struct json_object *p, const char *prefix, const char *field, const char *msg)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s%s", prefix, field);
+    mtm_problem_add_field(p, name, msg);
+}
+
+/* Validates one message object; prefix is "" or "messages[3]." */
+static int check_message(struct json_object *m, const char *prefix, struct json_object *p)
+{
+    if (!json_object_is_type(m, json_type_object)) {
+        char name[48];
+        snprintf(name, sizeof(name), "%.*s", prefix[0] ? (int)strlen(prefix) - 1 : 4,
+                 prefix[0] ? prefix : "body");
+        mtm_problem_add_field(p, name, "must be an object");
+        return MTM_EINVAL;
+    }
+    int bad = 0;
+    json_object_object_foreach(m, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "payload") != 0 && strcmp(key, "headers") != 0) {
+            add_error(p, prefix, key, "is not a known field");
+            bad = 1;
+        }
+    }
+    if (!json_object_object_get_ex(m, "payload", NULL)) {
+        add_error(p, prefix, "payload", "is required");
+        bad = 1;
+    }
+    struct json_object *h;
+    if (json_object_object_get_ex(m, "headers", &h)) {
+        if (!json_object_is_type(h, json_type_object)) {
+            add_error(p, prefix, "headers", "must be an object of strings");
+            return MTM_EINVAL;
+        }
+        if (json_object_object_length(h) > MTM_HEADERS_MAX) {
+            add_error(p, prefix, "headers", "must have at most 64 entries");
+            return MTM_EINVAL;
+        }
+        json_object_object_foreach(h, name, value)
+        {
+            size_t nlen = strlen(name);
+            if (nlen == 0 || nlen > MTM_HEADER_NAME_MAX) {
+                add_error(p, prefix, "headers", "names must be 1 to 128 characters long");
+                bad = 1;
+            } else if (!json_object_is_type(value, json_type_string) ||
+                       json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX) {
+                add_error(p, prefix, "headers",
+                          "values must be strings of at most 4096 characters");
+                bad = 1;
+            }
+        }
+    }
+    return bad ? MTM_EINVAL : 0;
+}
+
+static int check_idempotency_key(const char *key, struct json_object *p)
+{
+    size_t n = strlen(key);
+    bool ok = n >= 1 && n <= MTM_IDEMPOTENCY_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key[i] >= 0x20 && key[i] <= 0x7e;
+    if (!ok) {
+        mtm_problem_add_field(p, "Idempotency-Key", "must be 1 to 200 printable ASCII characters");
+        return MTM_EINVAL;
+    }
+    return 0;
+}
+
+static void respond_invalid(struct mtm_request *r, struct json_object *p)
+{
+    json_object_object_add(p, "detail", json_object_new_string("the request has invalid fields"));
+    mtm_respond_problem(r, p, NULL, 0);
+}
+
+/* 404, 409 or 0 (active or paused) for the tenant; answers on failure. */
+static int check_tenant(struct api_thread *t, struct mtm_request *r, const char *id)
+{
+    char err[512];
+    PGresult *res;
+    const char *params[] = {id};
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_STATE, params, &res, err, sizeof(err));
+    if (rc) {
+        struct mtm_header h = {"Retry-After", "2"};
+        struct json_object *p = mtm_problem_new(503, "the database is unavailable");
+        LOG_WARN(&t->log, "%s", err);
+        mtm_respond_problem(r, p, &h, 1);
+        json_object_put(p);
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        mtm_respond_error(r, 404, "no tenant %s", id);
+        rc = MTM_ENOTFOUND;
+    } else if (strcmp(PQgetvalue(res, 0, 0), "deleting") == 0) {
+        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
+        rc = MTM_ECONFLICT;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Collects the message objects and their payload spans from the body. */
+static int collect(struct mtm_request *r, struct outgoing **out, size_t *count,
+                   struct json_object *p)
+{
+    const char *text = mtm_buf_cstr(&r->body);
+    struct mtm_span top = mtm_json_trim(text, r->body.len), arr, span;
+    struct json_object *batch;
+    int bad = mtm_field_object(r->json, p);
+    if (bad)
+        return bad;
+
+    if (!json_object_object_get_ex(r->json, "messages", &batch)) {
+        if (check_message(r->json, "", p))
+            return MTM_EINVAL;
+        *out = xcalloc(1, sizeof(**out));
+        *count = 1;
+        if (mtm_json_member(text, top, "payload", &(*out)[0].payload))
+            return MTM_EINTERNAL;
+        return 0;
+    }
+    if (json_object_object_length(r->json) != 1) {
+        mtm_problem_add_field(p, "messages", "cannot be combined with other fields");
+        return MTM_EINVAL;
+    }
+    size_t n = json_object_is_type(batch, json_type_array) ? json_object_array_length(batch) : 0;
+    if (n < 1 || n > MTM_BATCH_MAX) {
+        mtm_problem_add_field(p, "messages", "must be an array of 1 to 1000 messages");
+        return MTM_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "messages[%zu].", i);
+        bad |= check_message(json_object_array_get_idx(batch, i), prefix, p);
+    }
+    if (bad)
+        return MTM_EINVAL;
+    struct mtm_span *elems = xcalloc(n, sizeof(*elems));
+    size_t got = 0;
+    int rc = mtm_json_member(text, top, "messages", &arr);
+    if (!rc)
+        rc = mtm_json_elements(text, arr, elems, n, &got);
+    if (!rc && got != n)
+        rc = MTM_EINTERNAL;
+    if (!rc) {
+        *out = xcalloc(n, sizeof(**out));
+        *count = n;
+        for (size_t i = 0; !rc && i < n; i++) {
+            rc = mtm_json_member(text, elems[i], "payload", &span);
+            (*out)[i].payload = span;
+        }
+    }
+    free(elems);
+    return rc ? MTM_EINTERNAL : 0;
+}
+
+static void free_outgoing(struct outgoing *o, size_t n)
+{
+    for (size_t i = 0; o && i < n; i++)
+        free(o[i].headers_json);
+    free(o);
+}
+
+/* Assigns ids and builds AMQP properties. */
+static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
+                   struct mtm_amqp_message *msgs, const char *key, int64_t now_ms)
+{
+    struct json_object *batch = NULL;
+    json_object_object_get_ex(r->json, "messages", &batch);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *m = batch ? json_object_array_get_idx(batch, i) : r->json, *h;
+        if (key && !batch)
+            snprintf(o[i].id, sizeof(o[i].id), "%s", key);
+        else if (key)
+            snprintf(o[i].id, sizeof(o[i].id), "%s-%zu", key, i);
+        else if (mtm_uuid7_new(o[i].id))
+            return MTM_EIO;
+
+        size_t ne = 0;
+        o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_PUBLISHED_AT);
+        o[i].entries[ne].value.kind = AMQP_FIELD_KIND_I64;
+        o[i].entries[ne].value.value.i64 = now_ms;
+        ne++;
+        if (json_object_object_get_ex(m, "headers", &h)) {
+            o[i].headers_json = xstrdup(mtm_json_text(h, NULL));
+            o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_HEADERS);
+            o[i].entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
+            o[i].entries[ne].value.value.bytes = amqp_cstring_bytes(o[i].headers_json);
+            ne++;
+        }
+        if (r->traceparent[0]) {
+            o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_TRACEPARENT);
+            o[i].entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
+            o[i].entries[ne].value.value.bytes = amqp_cstring_bytes(r->traceparent);
+            ne++;
+        }
+        const char *text = mtm_buf_cstr(&r->body);
+        msgs[i].body = text + o[i].payload.start;
+        msgs[i].len = o[i].payload.end - o[i].payload.start;
+        amqp_basic_properties_t *pr = &msgs[i].props;
+        pr->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                     AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG;
+        pr->content_type = amqp_cstring_bytes("application/json");
+        pr->message_id = amqp_cstring_bytes(o[i].id);
+        pr->timestamp = (uint64_t)(now_ms / 1000);
+        pr->headers.num_entries = (int)ne;
+        pr->headers.entries = o[i].entries;
+    }
+    return 0;
+}
+
+static void respond_unavailable(struct mtm_request *r, const char *what)
+{
+    struct mtm_header h = {"Retry-After", "2"};
+    struct json_object *p =
+        mtm_problem_new(503, "%s; the messages may not have been published", what);
+    mtm_respond_problem(r, p, &h, 1);
+    json_object_put(p);
+}
+
+void api_messages_publish(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    struct mtm_log_ctx log = t->log;
+    log.request_id = r->request_id;
+    const char *id = r->params[0];
+    if (!mtm_uuid_valid(id)) {
+        mtm_respond_error(r, 404, "no tenant %.64s", id);
+        return;
+    }
+
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    const char *key = mtm_request_header(r, "Idempotency-Key");
+    struct outgoing *o = NULL;
+    size_t n = 0;
+    int bad = key ? check_idempotency_key(key, p) : 0;
+    int rc = collect(r, &o, &n, p);
+    if (bad || rc == MTM_EINVAL) {
+        respond_invalid(r, p);
+        json_object_put(p);
+        free_outgoing(o, n);
+        return;
+    }
+    json_object_put(p);
+    if (rc) {
+        LOG_ERROR(&log, "cannot locate payloads in a body json-c accepted");
+        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
+        free_outgoing(o, n);
+        return;
+    }
+    if (check_tenant(t, r, id)) {
+        free_outgoing(o, n);
+        return;
+    }
+
+    char queue[MTM_QUEUE_NAME_MAX], err[512];
+    if (mtm_queue_name(id, MTM_QUEUE_MAIN, queue)) {
+        mtm_respond_error(r, 404, "no tenant %.64s", id);
+        free_outgoing(o, n);
+        return;
+    }
+    struct mtm_amqp_message *msgs = xcalloc(n, sizeof(*msgs));
+    rc = prepare(r, o, n, msgs, key, mtm_wall_ms());
+    if (!rc) {
+        bool was_open = mtm_amqp_is_open(&t->amqp);
+        rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err));
+        /* A connection kept since an earlier request may have died while
+         * idle: one more try on a fresh one. Messages of the failed try that
+         * did reach the queue carry the same ids, so they are stored once. */
+        if (rc == MTM_EUNAVAIL && was_open)
+            rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err));
+    }
+    int outcome = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (msgs[i].outcome)
+            outcome = msgs[i].outcome;
+
+    if (rc) {
+        LOG_WARN(&log, "publish to %s failed: %s", queue, err);
+        respond_unavailable(r, "the message broker is unavailable");
+    } else if (outcome == MTM_ENOTFOUND) {
+        /* The queue is gone: the tenant was deleted meanwhile, or its
+         * queues were removed behind mtm's back. */
+        if (check_tenant(t, r, id) == 0) {
+            LOG_ERROR(&log, "queue %s is missing for a live tenant", queue);
+            respond_unavailable(r, "the tenant's queue is missing");
+        }
+    } else if (outcome) {
+        respond_unavailable(r, "the message broker refused the messages");
+    } else {
+        struct json_object *body = json_object_new_object();
+        if (json_object_object_get_ex(r->json, "messages", NULL)) {
+            struct json_object *ids = json_object_new_array();
+            for (size_t i = 0; i < n; i++)
+                json_object_array_add(ids, json_object_new_string(o[i].id));
+            json_object_object_add(body, "ids", ids);
+        } else {
+            json_object_object_add(body, "id", json_object_new_string(o[0].id));
+        }
+        mtm_respond_json(r, 202, body, NULL, 0);
+        json_object_put(body);
+    }
+    free(msgs);
+    free_outgoing(o, n);
+}

@@ -1,0 +1,412 @@
+/*
+ * tenants: the tenant resource.
+ *
+ *   POST   /api/tenants                              create (201 + Location)
+ *   GET    /api/tenants                              keyset pages by creation
+ *   GET    /api/tenants/{id}                         desired + live state
+ *   DELETE /api/tenants/{id}                         mark deleting (202)
+ *   PUT    /api/tenants/{id}/config/concurrency      resize (200)
+ *   POST   /api/tenants/{id}/pause | /resume         (200)
+ *
+ * The responder writes desired state only; the trigger on `tenants`
+ * notifies consumerd, which converges. Creation is the exception that
+ * touches the broker: the tenant's queues are declared inside the creating
+ * transaction, before COMMIT, so a 201 means the queues exist, and a broker
+ * failure rolls the row and partition back (503).
+ *
+ * Ids that are not UUIDs are answered 404 before any SQL runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "cursor.h"
+#include "fields.h"
+#include "problem.h"
+#include "topology.h"
+#include "uuid.h"
+
+#define NAME_CHARS " ._-"
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 1000
+
+/* Column positions in the tenants_live view (sql/0005_tenant_status.sql). */
+enum {
+    COL_ID,
+    COL_NAME,
+    COL_STATUS,
+    COL_CONCURRENCY,
+    COL_CREATED,
+    COL_UPDATED,
+    COL_RUNNING,
+    COL_BUSY,
+    COL_QUEUE_DEPTH,
+    COL_DLQ_DEPTH,
+    COL_CONSUMED,
+    COL_STORED,
+    COL_FAILED,
+    COL_DEAD_LETTERED,
+    COL_STATUS_AT,
+    COL_SEQ,
+};
+
+static struct json_object *int_or_null(PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    return json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+static struct json_object *int_or_zero(PGresult *res, int row, int col)
+{
+    struct json_object *v = int_or_null(res, row, col);
+    return v ? v : json_object_new_int64(0);
+}
+
+static struct json_object *tenant_json(PGresult *res, int row)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, row, COL_ID)));
+    json_object_object_add(o, "name", json_object_new_string(PQgetvalue(res, row, COL_NAME)));
+    json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, COL_STATUS)));
+    json_object_object_add(o, "concurrency", int_or_zero(res, row, COL_CONCURRENCY));
+    json_object_object_add(o, "created_at",
+                           json_object_new_string(PQgetvalue(res, row, COL_CREATED)));
+    json_object_object_add(o, "updated_at",
+                           json_object_new_string(PQgetvalue(res, row, COL_UPDATED)));
+    struct json_object *w = json_object_new_object();
+    json_object_object_add(w, "running", int_or_zero(res, row, COL_RUNNING));
+    json_object_object_add(w, "busy", int_or_zero(res, row, COL_BUSY));
+    json_object_object_add(o, "workers", w);
+    json_object_object_add(o, "queue_depth", int_or_null(res, row, COL_QUEUE_DEPTH));
+    json_object_object_add(o, "dlq_depth", int_or_zero(res, row, COL_DLQ_DEPTH));
+    struct json_object *c = json_object_new_object();
+    json_object_object_add(c, "consumed", int_or_zero(res, row, COL_CONSUMED));
+    json_object_object_add(c, "stored", int_or_zero(res, row, COL_STORED));
+    json_object_object_add(c, "failed", int_or_zero(res, row, COL_FAILED));
+    json_object_object_add(c, "dead_lettered", int_or_zero(res, row, COL_DEAD_LETTERED));
+    json_object_object_add(o, "counters", c);
+    json_object_object_add(o, "status_updated_at",
+                           PQgetisnull(res, row, COL_STATUS_AT)
+                               ? NULL
+                               : json_object_new_string(PQgetvalue(res, row, COL_STATUS_AT)));
+    return o;
+}
+
+/* Answers a failed database call: 503 for outages, 500 otherwise. */
+static void respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err)
+{
+    struct mtm_log_ctx log = t->log;
+    log.request_id = r->request_id;
+    if (rc == MTM_EUNAVAIL) {
+        LOG_WARN(&log, "%s", err);
+        struct mtm_header h = {"Retry-After", "2"};
+        struct json_object *p = mtm_problem_new(503, "the database is unavailable");
+        mtm_respond_problem(r, p, &h, 1);
+        json_object_put(p);
+        return;
+    }
+    LOG_ERROR(&log, "%s", err);
+    mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
+}
+
+/* Loads one tenant and answers with it; 404 when it is gone. */
+static void respond_tenant(struct api_thread *t, struct mtm_request *r, int status, const char *id,
+                           const struct mtm_header *extra, size_t nextra)
+{
+    char err[512];
+    PGresult *res;
+    const char *params[] = {id};
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
+    if (rc) {
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        mtm_respond_error(r, 404, "no tenant %s", id);
+    } else {
+        struct json_object *o = tenant_json(res, 0);
+        mtm_respond_json(r, status, o, extra, nextra);
+        json_object_put(o);
+    }
+    PQclear(res);
+}
+
+/* The {id} parameter, or NULL after answering 404. */
+static const char *tenant_id_param(struct mtm_request *r)
+{
+    const char *id = r->params[0];
+    if (!mtm_uuid_valid(id)) {
+        mtm_respond_error(r, 404, "no tenant %.64s", id);
+        return NULL;
+    }
+    return id;
+}
+
+static void respond_invalid(struct mtm_request *r, struct json_object *problem)
+{
+    json_object_object_add(problem, "detail",
+                           json_object_new_string("the request has invalid fields"));
+    mtm_respond_problem(r, problem, NULL, 0);
+}
+
+/* Validates a create body; returns 0 and the values, or answers 422. */
+static int parse_create(struct api_thread *t, struct mtm_request *r, const char **name,
+                        long *concurrency)
+{
+    static const char *const allowed[] = {"name", "concurrency", NULL};
+    const struct mtm_config *cfg = t->ctx->cfg;
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    int bad = mtm_field_object(r->json, p);
+    if (!bad) {
+        bad |= mtm_fields_only(r->json, allowed, p);
+        bad |= mtm_field_string(r->json, "name", true, 1, 64, NAME_CHARS, name, p);
+        bad |= mtm_field_int(r->json, "concurrency", false, 1, cfg->max_concurrency,
+                             cfg->default_concurrency, concurrency, p);
+        if (*name && ((*name)[0] == ' ' || (*name)[strlen(*name) - 1] == ' ')) {
+            mtm_problem_add_field(p, "name", "must not start or end with a space");
+            bad = 1;
+        }
+    }
+    if (bad)
+        respond_invalid(r, p);
+    json_object_put(p);
+    return bad ? MTM_EINVAL : 0;
+}
+
+static void rollback(struct api_thread *t)
+{
+    char err[256];
+    /* A failed ROLLBACK means the connection is gone, which rolls back too. */
+    if (mtm_pg_connected(&t->pg) && mtm_pg_exec_fixed(&t->pg, "ROLLBACK", err, sizeof(err)))
+        LOG_DEBUG(&t->log, "rollback: %s", err);
+}
+
+void api_tenant_create(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    const char *name = NULL;
+    long concurrency = 0;
+    char err[512], conc[24], id[MTM_UUID_STRLEN + 1];
+    PGresult *res;
+
+    if (parse_create(t, r, &name, &concurrency))
+        return;
+    snprintf(conc, sizeof(conc), "%ld", concurrency);
+    const char *params[] = {name, conc};
+
+    int rc = mtm_pg_exec_fixed(&t->pg, "BEGIN", err, sizeof(err));
+    if (!rc)
+        rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_INSERT, params, &res, err, sizeof(err));
+    if (rc == MTM_ECONFLICT) {
+        rollback(t);
+        struct json_object *p = mtm_problem_new(409, "a tenant named \"%s\" exists", name);
+        mtm_problem_add_field(p, "name", "is already taken");
+        mtm_respond_problem(r, p, NULL, 0);
+        json_object_put(p);
+        return;
+    }
+    if (rc) {
+        rollback(t);
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    const char *id_param[] = {id};
+    rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_CREATE_PARTITION, id_param, NULL, err, sizeof(err));
+    if (rc) {
+        rollback(t);
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    char mq_err[512];
+    int mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
+    if (mq && mtm_amqp_is_open(&t->amqp) == false && mq != MTM_EINVAL) {
+        /* A connection kept from earlier requests may have died since:
+         * one fresh attempt before giving up. */
+        mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
+    }
+    if (!mq)
+        rc = mtm_pg_exec_fixed(&t->pg, "COMMIT", err, sizeof(err));
+    if (mq || rc) {
+        rollback(t);
+        struct mtm_log_ctx log = t->log;
+        log.request_id = r->request_id;
+        char del_err[256];
+        if (mtm_topology_delete(&t->amqp, id, del_err, sizeof(del_err)))
+            LOG_WARN(&log, "tenant %s: queues may remain: %s", id, del_err);
+        LOG_WARN(&log, "tenant create rolled back: %s", mq ? mq_err : err);
+        struct mtm_header h = {"Retry-After", "2"};
+        struct json_object *p =
+            mtm_problem_new(503, "%s is unavailable; the tenant was not created",
+                            mq ? "the message broker" : "the database");
+        mtm_respond_problem(r, p, &h, 1);
+        json_object_put(p);
+        return;
+    }
+    char location[96];
+    snprintf(location, sizeof(location), "/api/tenants/%s", id);
+    struct mtm_header h = {"Location", location};
+    respond_tenant(t, r, 201, id, &h, 1);
+}
+
+void api_tenant_get(void *vt, struct mtm_request *r)
+{
+    const char *id = tenant_id_param(r);
+    if (id)
+        respond_tenant(vt, r, 200, id, NULL, 0);
+}
+
+void api_tenant_list(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    char cursor[MTM_CURSOR_MAX + 1], err[512];
+    long limit = PAGE_DEFAULT;
+    int64_t after = 0;
+
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    int bad = mtm_query_int(r->query, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, p);
+    if (bad) {
+        respond_invalid(r, p);
+        json_object_put(p);
+        return;
+    }
+    json_object_put(p);
+    int rc = mtm_query_get(r->query, "cursor", cursor, sizeof(cursor));
+    if (rc != MTM_ENOTFOUND && (rc || mtm_cursor_decode("t", cursor, &after))) {
+        struct json_object *bp = mtm_problem_new(400, "the cursor is not valid");
+        mtm_problem_add_field(bp, "cursor", "is not a cursor this listing issued");
+        mtm_respond_problem(r, bp, NULL, 0);
+        json_object_put(bp);
+        return;
+    }
+
+    char after_s[24], limit_s[24];
+    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
+    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1); /* one extra: is there more? */
+    const char *params[] = {after_s, limit_s};
+    PGresult *res;
+    rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
+    if (rc) {
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    int rows = PQntuples(res);
+    int shown = rows > limit ? (int)limit : rows;
+    struct json_object *data = json_object_new_array();
+    for (int i = 0; i < shown; i++)
+        json_object_array_add(data, tenant_json(res, i));
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "data", data);
+    struct json_object *next = NULL;
+    if (rows > limit) {
+        char enc[MTM_CURSOR_MAX];
+        int64_t last = strtoll(PQgetvalue(res, shown - 1, COL_SEQ), NULL, 10);
+        if (mtm_cursor_encode("t", last, enc, sizeof(enc)) == 0)
+            next = json_object_new_string(enc);
+    }
+    json_object_object_add(o, "next_cursor", next);
+    PQclear(res);
+    mtm_respond_json(r, 200, o, NULL, 0);
+    json_object_put(o);
+}
+
+/*
+ * Runs an UPDATE that skips tenants being deleted; when it touched nothing,
+ * tells 404 (no such tenant) from 409 (being deleted).
+ */
+static void update_then_respond(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                                const char *id, const char *value, int status)
+{
+    char err[512];
+    PGresult *res;
+    const char *params[] = {id, value};
+    int rc = mtm_pg_exec(&t->pg, stmt, params, &res, err, sizeof(err));
+    if (rc) {
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    int touched = PQntuples(res);
+    PQclear(res);
+    if (touched) {
+        respond_tenant(t, r, status, id, NULL, 0);
+        return;
+    }
+    const char *get[] = {id};
+    rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, get, &res, err, sizeof(err));
+    if (rc) {
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    if (PQntuples(res) == 0)
+        mtm_respond_error(r, 404, "no tenant %s", id);
+    else
+        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
+    PQclear(res);
+}
+
+void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    static const char *const allowed[] = {"concurrency", NULL};
+    const char *id = tenant_id_param(r);
+    if (!id)
+        return;
+    long n = 0;
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    int bad = mtm_field_object(r->json, p);
+    if (!bad) {
+        bad |= mtm_fields_only(r->json, allowed, p);
+        bad |=
+            mtm_field_int(r->json, "concurrency", true, 1, t->ctx->cfg->max_concurrency, 0, &n, p);
+    }
+    if (bad) {
+        respond_invalid(r, p);
+        json_object_put(p);
+        return;
+    }
+    json_object_put(p);
+    char value[24];
+    snprintf(value, sizeof(value), "%ld", n);
+    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, id, value, 200);
+}
+
+void api_tenant_pause(void *vt, struct mtm_request *r)
+{
+    const char *id = tenant_id_param(r);
+    if (id)
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "paused", 200);
+}
+
+void api_tenant_resume(void *vt, struct mtm_request *r)
+{
+    const char *id = tenant_id_param(r);
+    if (id)
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "active", 200);
+}
+
+void api_tenant_delete(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    char err[512];
+    PGresult *res;
+    const char *id = tenant_id_param(r);
+    if (!id)
+        return;
+    const char *params[] = {id};
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_MARK_DELETING, params, &res, err, sizeof(err));
+    if (rc) {
+        respond_db_error(t, r, rc, err);
+        return;
+    }
+    int touched = PQntuples(res);
+    PQclear(res);
+    if (!touched) {
+        mtm_respond_error(r, 404, "no tenant %s", id);
+        return;
+    }
+    respond_tenant(t, r, 202, id, NULL, 0);
+}

@@ -1,0 +1,66 @@
+/* pool: see pool.h. */
+#include "pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+#include "xalloc.h"
+
+struct tenant_pool *pool_new(struct pool_env *env, const char *tenant_id)
+{
+    struct tenant_pool *p = xcalloc(1, sizeof(*p));
+    if (mtm_queue_name(tenant_id, MTM_QUEUE_MAIN, p->queue) ||
+        mtm_queue_name(tenant_id, MTM_QUEUE_RETRY, p->retry_queue)) {
+        free(p);
+        return NULL;
+    }
+    memcpy(p->tenant_id, tenant_id, MTM_UUID_STRLEN);
+    p->tenant_id[MTM_UUID_STRLEN] = '\0';
+    p->env = env;
+    p->nslots = env->cfg->max_concurrency;
+    p->slots = xcalloc((size_t)p->nslots, sizeof(*p->slots));
+    p->queue_depth = -1;
+    return p;
+}
+
+void pool_free(struct tenant_pool *p)
+{
+    if (!p)
+        return;
+    free(p->slots);
+    free(p);
+}
+
+void pool_set_target(struct tenant_pool *p, int n)
+{
+    if (n < 0)
+        n = 0;
+    if (n > p->nslots)
+        n = p->nslots;
+    atomic_store(&p->target, n);
+}
+
+int pool_maintain(struct tenant_pool *p)
+{
+    int target = atomic_load(&p->target), alive = 0;
+    for (int i = 0; i < p->nslots; i++) {
+        struct worker *w = p->slots[i];
+        if (w && atomic_load(&w->done)) {
+            worker_join(w);
+            p->slots[i] = w = NULL;
+        }
+        if (!w && i < target && !atomic_load(&p->env->stopping))
+            p->slots[i] = w = worker_start(p, i);
+        alive += w != NULL;
+    }
+    return alive;
+}
+
+int pool_live_threads(const struct tenant_pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nslots; i++)
+        n += p->slots[i] != NULL;
+    return n;
+}

@@ -1,0 +1,66 @@
+/*
+ * pool: one tenant's pool of consumer threads.
+ *
+ * Ownership and threads: the main thread creates, resizes, reaps and frees
+ * pools; worker threads only read their pool's constant fields and update
+ * its atomics. A worker with index i runs while i < target and consumerd is
+ * not stopping; when that stops being true it finishes the batch in hand,
+ * closes its own broker connection (unacknowledged deliveries return to the
+ * queue) and sets its `done` flag. The main thread joins done workers in
+ * pool_maintain and spawns missing ones below the target, so resizing is
+ * just storing a new target and calling pool_maintain.
+ *
+ * No locks: slots[] is touched by the main thread only; everything shared
+ * with workers is atomic.
+ */
+#ifndef MTM_CONSUMERD_POOL_H
+#define MTM_CONSUMERD_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dbpool.h"
+#include "topology.h"
+#include "uuid.h"
+
+/* What every pool shares; owned by the daemon, outlives all pools. */
+struct pool_env {
+    const struct mtm_config *cfg;
+    struct dbpool *db;
+    atomic_bool stopping;
+};
+
+struct worker;
+
+struct tenant_pool {
+    char tenant_id[MTM_UUID_STRLEN + 1];
+    char queue[MTM_QUEUE_NAME_MAX];
+    char retry_queue[MTM_QUEUE_NAME_MAX];
+    struct pool_env *env; /* borrowed */
+
+    atomic_int target;  /* workers wanted */
+    atomic_int running; /* workers consuming */
+    atomic_int busy;    /* workers handling a batch */
+    atomic_llong consumed, stored, retried, failed, dead_lettered;
+
+    /* Main thread only. */
+    struct worker **slots; /* env->cfg->max_concurrency entries */
+    int nslots;
+    bool seen;           /* marked during a reconcile pass */
+    int64_t queue_depth; /* -1: unknown */
+};
+
+/* NULL when tenant_id is not a UUID. */
+struct tenant_pool *pool_new(struct pool_env *env, const char *tenant_id);
+/* Requires pool_live_threads(p) == 0. pool_free(NULL) does nothing. */
+void pool_free(struct tenant_pool *p);
+
+void pool_set_target(struct tenant_pool *p, int n);
+/* Joins finished workers, starts missing ones; returns threads alive. */
+int pool_maintain(struct tenant_pool *p);
+int pool_live_threads(const struct tenant_pool *p);
+
+#endif

@@ -1,0 +1,246 @@
+/* reconcile: see reconcile.h. */
+#include "reconcile.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+#include "xalloc.h"
+
+void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
+                     const struct mtm_log_ctx *log)
+{
+    memset(r, 0, sizeof(*r));
+    r->env.cfg = cfg;
+    r->env.db = &r->db;
+    atomic_init(&r->env.stopping, false);
+    dbpool_init(&r->db, cfg->pg_url, cfg->db_pool_size);
+    r->log = log;
+}
+
+void reconciler_cleanup(struct reconciler *r)
+{
+    atomic_store(&r->env.stopping, true);
+    for (size_t i = 0; i < r->npools; i++)
+        pool_set_target(r->pools[i], 0);
+    /* Workers notice within one consume wait and finish their batch. */
+    for (;;) {
+        int alive = 0;
+        for (size_t i = 0; i < r->npools; i++)
+            alive += pool_maintain(r->pools[i]);
+        if (!alive)
+            break;
+        mtm_sleep_ms(20, NULL);
+    }
+    for (size_t i = 0; i < r->npools; i++)
+        pool_free(r->pools[i]);
+    free(r->pools);
+    r->pools = NULL;
+    r->npools = 0;
+    dbpool_cleanup(&r->db);
+}
+
+static struct tenant_pool *find(struct reconciler *r, const char *id, size_t *at)
+{
+    for (size_t i = 0; i < r->npools; i++) {
+        if (strcmp(r->pools[i]->tenant_id, id) == 0) {
+            if (at)
+                *at = i;
+            return r->pools[i];
+        }
+    }
+    return NULL;
+}
+
+static struct tenant_pool *add(struct reconciler *r, const char *id)
+{
+    struct tenant_pool *p = pool_new(&r->env, id);
+    if (!p)
+        return NULL;
+    if (r->npools == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->pools = xrealloc(r->pools, r->cap * sizeof(*r->pools));
+    }
+    r->pools[r->npools++] = p;
+    LOG_INFO(r->log, "tenant %s: pool created", id);
+    return p;
+}
+
+/* Removes pools[at] once its threads are gone; returns true if it did. */
+static bool retire(struct reconciler *r, size_t at)
+{
+    struct tenant_pool *p = r->pools[at];
+    pool_set_target(p, 0);
+    if (pool_maintain(p) > 0)
+        return false;
+    pool_free(p);
+    r->pools[at] = r->pools[--r->npools];
+    return true;
+}
+
+/* Tears a deleting tenant down; MTM_EUNAVAIL leaves it for a later pass. */
+static int teardown(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *id,
+                    char *err, size_t errlen)
+{
+    const char *params[] = {id};
+    int rc = mtm_topology_delete(admin, id, err, errlen);
+    if (!rc)
+        rc = mtm_pg_exec(pg, MTM_STMT_TENANT_DROP_PARTITION, params, NULL, err, errlen);
+    if (!rc)
+        rc = mtm_pg_exec(pg, MTM_STMT_TENANT_DELETE, params, NULL, err, errlen);
+    if (!rc) {
+        struct mtm_log_ctx lc = *r->log;
+        lc.tenant = id;
+        LOG_INFO(&lc, "tenant deleted: queues, partition and row removed");
+    }
+    return rc;
+}
+
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+              size_t errlen)
+{
+    PGresult *res;
+    int rc = mtm_pg_exec(pg, MTM_STMT_TENANTS_DESIRED, NULL, &res, err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < r->npools; i++)
+        r->pools[i]->seen = false;
+    r->pending = false;
+
+    for (int row = 0; row < PQntuples(res); row++) {
+        const char *id = PQgetvalue(res, row, 0);
+        const char *status = PQgetvalue(res, row, 1);
+        int concurrency = (int)strtol(PQgetvalue(res, row, 2), NULL, 10);
+        size_t at = 0;
+        struct tenant_pool *p = find(r, id, &at);
+
+        if (strcmp(status, "deleting") == 0) {
+            if (p && !retire(r, at)) {
+                p->seen = true;
+                r->pending = true; /* threads still finishing their batch */
+                continue;
+            }
+            char terr[512];
+            int trc = teardown(r, pg, admin, id, terr, sizeof(terr));
+            if (trc) {
+                LOG_WARN(r->log, "tenant %s: deletion postponed: %s", id, terr);
+                r->pending = true;
+                if (trc == MTM_EUNAVAIL && !mtm_pg_connected(pg))
+                    break;
+            }
+            continue;
+        }
+        if (!p)
+            p = add(r, id);
+        if (!p)
+            continue;
+        p->seen = true;
+        int target = strcmp(status, "active") == 0 ? concurrency : 0;
+        if (target != atomic_load(&p->target))
+            LOG_INFO(r->log, "tenant %s: %s, %d worker(s)", id, status, target);
+        pool_set_target(p, target);
+    }
+    PQclear(res);
+
+    /* Pools whose row vanished without a deletion (removed by hand). */
+    for (size_t i = 0; i < r->npools;) {
+        if (r->pools[i]->seen) {
+            i++;
+        } else if (!retire(r, i)) {
+            r->pending = true; /* threads still finishing */
+            i++;
+        } /* else retire() moved another pool into slot i: look at it next */
+    }
+    reconciler_maintain(r);
+    return mtm_pg_connected(pg) ? 0 : MTM_EUNAVAIL;
+}
+
+void reconciler_maintain(struct reconciler *r)
+{
+    for (size_t i = 0; i < r->npools; i++)
+        pool_maintain(r->pools[i]);
+}
+
+int reconciler_threads(const struct reconciler *r)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->npools; i++)
+        n += pool_live_threads(r->pools[i]);
+    return n;
+}
+
+int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+                      size_t errlen)
+{
+    struct json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < r->npools; i++) {
+        struct tenant_pool *p = r->pools[i];
+        uint32_t depth;
+        char derr[256];
+        if (mtm_amqp_is_open(admin) &&
+            mtm_topology_depth(admin, p->tenant_id, &depth, derr, sizeof(derr)) == 0)
+            p->queue_depth = depth;
+        else
+            p->queue_depth = -1;
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(p->tenant_id));
+        json_object_object_add(o, "running", json_object_new_int(atomic_load(&p->running)));
+        json_object_object_add(o, "busy", json_object_new_int(atomic_load(&p->busy)));
+        json_object_object_add(o, "depth",
+                               p->queue_depth < 0 ? NULL : json_object_new_int64(p->queue_depth));
+        json_object_object_add(o, "consumed", json_object_new_int64(atomic_load(&p->consumed)));
+        json_object_object_add(o, "stored", json_object_new_int64(atomic_load(&p->stored)));
+        json_object_object_add(o, "failed", json_object_new_int64(atomic_load(&p->failed)));
+        json_object_object_add(o, "dead_lettered",
+                               json_object_new_int64(atomic_load(&p->dead_lettered)));
+        json_object_array_add(arr, o);
+    }
+    const char *params[] = {json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN)};
+    int rc =
+        r->npools ? mtm_pg_exec(pg, MTM_STMT_TENANT_STATUS_UPSERT, params, NULL, err, errlen) : 0;
+    json_object_put(arr);
+    return rc;
+}
+
+int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"mtm_queue_depth", "gauge", "Messages ready in the tenant's queue."},
+        {"mtm_workers_configured", "gauge", "Workers the tenant should have."},
+        {"mtm_workers_running", "gauge", "Workers consuming."},
+        {"mtm_workers_busy", "gauge", "Workers handling a batch."},
+        {"mtm_messages_consumed_total", "counter", "Deliveries taken off the queue."},
+        {"mtm_messages_stored_total", "counter", "Messages stored (first time only)."},
+        {"mtm_messages_failed_total", "counter", "Deliveries that could not be stored."},
+        {"mtm_messages_retried_total", "counter", "Deliveries sent to the retry queue."},
+        {"mtm_messages_dead_lettered_total", "counter", "Deliveries parked as dead letters."},
+    };
+    int rc = 0;
+    for (size_t f = 0; !rc && f < sizeof(families) / sizeof(families[0]); f++) {
+        rc = mtm_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+                            families[f].name, families[f].type);
+        for (size_t i = 0; !rc && i < r->npools; i++) {
+            const struct tenant_pool *p = r->pools[i];
+            long long v;
+            switch (f) {
+            case 0: v = p->queue_depth; break;
+            case 1: v = atomic_load(&p->target); break;
+            case 2: v = atomic_load(&p->running); break;
+            case 3: v = atomic_load(&p->busy); break;
+            case 4: v = atomic_load(&p->consumed); break;
+            case 5: v = atomic_load(&p->stored); break;
+            case 6: v = atomic_load(&p->failed); break;
+            case 7: v = atomic_load(&p->retried); break;
+            default: v = atomic_load(&p->dead_lettered); break;
+            }
+            if (f == 0 && v < 0)
+                continue; /* depth unknown: no sample rather than a wrong one */
+            rc = mtm_buf_printf(out, "%s{tenant=\"%s\"} %lld\n", families[f].name, p->tenant_id, v);
+        }
+    }
+    return rc;
+}

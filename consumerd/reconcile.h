@@ -1,0 +1,59 @@
+/*
+ * reconcile: converges consumerd's pools (actual state) on the tenants
+ * table (desired state).
+ *
+ *   active    a pool with `concurrency` workers
+ *   paused    a pool with no workers (kept, so its queue depth is reported)
+ *   deleting  no workers; once the pool's threads are gone: delete the
+ *             tenant's queues, drop its partition, delete its row
+ *   (absent)  no pool
+ *
+ * A pass reads the whole table and is idempotent, so it runs whenever in
+ * doubt: at start, on every NOTIFY, after every reconnect and every 30 s.
+ * A deletion whose threads are still finishing, or whose queues cannot be
+ * deleted because the broker is down, is left pending and finished by a
+ * later pass (reconcile_pending says whether one is needed soon).
+ *
+ * Main thread only, except the pools' atomics (see pool.h).
+ */
+#ifndef MTM_CONSUMERD_RECONCILE_H
+#define MTM_CONSUMERD_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "amqp.h"
+#include "buf.h"
+#include "dbpool.h"
+#include "log.h"
+#include "pg.h"
+#include "pool.h"
+
+struct reconciler {
+    struct pool_env env; /* shared with every pool */
+    struct dbpool db;
+    struct tenant_pool **pools; /* owned */
+    size_t npools, cap;
+    bool pending; /* a deletion waits for its threads or the broker */
+    const struct mtm_log_ctx *log;
+};
+
+void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
+                     const struct mtm_log_ctx *log);
+/* Stops every worker, joins them and frees everything. */
+void reconciler_cleanup(struct reconciler *r);
+
+/* One pass; pg and admin are the main thread's connections. */
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+              size_t errlen) MTM_MUST_CHECK;
+/* Joins finished workers and starts missing ones in every pool. */
+void reconciler_maintain(struct reconciler *r);
+/* Writes every pool's live status (and queue depth) to tenant_status. */
+int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+                      size_t errlen) MTM_MUST_CHECK;
+/* Per-tenant metrics in text exposition format. */
+int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out) MTM_MUST_CHECK;
+/* Worker threads alive across all pools. */
+int reconciler_threads(const struct reconciler *r);
+
+#endif

@@ -1,0 +1,119 @@
+/* fields: see fields.h. */
+#include "fields.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+#include "problem.h"
+
+static int fail(struct json_object *problem, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct json_object *problem, const char *field, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mtm_problem_add_field(problem, field, msg);
+    return MTM_EINVAL;
+}
+
+int mtm_field_object(struct json_object *body, struct json_object *problem)
+{
+    if (!json_object_is_type(body, json_type_object))
+        return fail(problem, "body", "must be a JSON object");
+    return 0;
+}
+
+int mtm_fields_only(struct json_object *body, const char *const *allowed,
+                    struct json_object *problem)
+{
+    int rc = 0;
+    json_object_object_foreach(body, key, val)
+    {
+        (void)val;
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(*a, key) == 0;
+        if (!known)
+            rc = fail(problem, key, "is not a known field");
+    }
+    return rc;
+}
+
+int mtm_field_int(struct json_object *body, const char *name, bool required, long min, long max,
+                  long dflt, long *out, struct json_object *problem)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(body, name, &v)) {
+        if (required)
+            return fail(problem, name, "is required");
+        *out = dflt;
+        return 0;
+    }
+    /* json-c reports integers that overflow int64 as int64 min/max with
+     * errno set; comparing against the bounds catches them. */
+    if (!json_object_is_type(v, json_type_int))
+        return fail(problem, name, "must be an integer from %ld to %ld", min, max);
+    int64_t n = json_object_get_int64(v);
+    if (n < min || n > max)
+        return fail(problem, name, "must be an integer from %ld to %ld", min, max);
+    *out = (long)n;
+    return 0;
+}
+
+int mtm_field_string(struct json_object *body, const char *name, bool required, size_t minlen,
+                     size_t maxlen, const char *allowed_chars, const char **out,
+                     struct json_object *problem)
+{
+    struct json_object *v;
+    *out = NULL;
+    if (!json_object_object_get_ex(body, name, &v)) {
+        if (required)
+            return fail(problem, name, "is required");
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return fail(problem, name, "must be a string");
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len < minlen || len > maxlen)
+        return fail(problem, name, "must be %zu to %zu characters long", minlen, maxlen);
+    if (strlen(s) != len)
+        return fail(problem, name, "must not contain NUL characters");
+    if (allowed_chars) {
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!(c < 0x80 && (isalnum(c) || strchr(allowed_chars, c))))
+                return fail(problem, name, "may contain only letters, digits and \"%s\"",
+                            allowed_chars);
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+int mtm_query_int(const char *query, const char *name, long min, long max, long dflt, long *out,
+                  struct json_object *problem)
+{
+    char text[32];
+    int rc = mtm_query_get(query, name, text, sizeof(text));
+    if (rc == MTM_ENOTFOUND) {
+        *out = dflt;
+        return 0;
+    }
+    long v = 0;
+    bool ok = rc == 0 && text[0] != '\0' && strlen(text) <= 18;
+    for (const char *p = text; ok && *p; p++) {
+        ok = isdigit((unsigned char)*p);
+        v = v * 10 + (*p - '0');
+    }
+    if (!ok || v < min || v > max)
+        return fail(problem, name, "must be an integer from %ld to %ld", min, max);
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * topology: the broker objects of one tenant, named from its id alone.
+ *
+ *   tenant_<id>_queue  durable classic queue (version 2) the workers consume;
+ *                      producers publish to it through the default exchange
+ *   tenant_<id>_retry  durable holding queue for messages waiting out a
+ *                      retry backoff: each carries a per-message TTL and
+ *                      dead-letters back into tenant_<id>_queue on expiry
+ *
+ * Names are built only from a validated UUID, so no input reaches a queue
+ * name. Declaring is idempotent; deleting removes both queues and what they
+ * hold (a tenant's deletion drops its messages by design).
+ */
+#ifndef MTM_TOPOLOGY_H
+#define MTM_TOPOLOGY_H
+
+#include <stdint.h>
+
+#include "amqp.h"
+#include "err.h"
+
+#define MTM_QUEUE_NAME_MAX 64
+
+enum mtm_queue_kind {
+    MTM_QUEUE_MAIN,
+    MTM_QUEUE_RETRY,
+};
+
+/* Fails with MTM_EINVAL unless tenant_id is a UUID. */
+int mtm_queue_name(const char *tenant_id, enum mtm_queue_kind kind,
+                   char out[MTM_QUEUE_NAME_MAX]) MTM_MUST_CHECK;
+
+int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, char *err,
+                         size_t errlen) MTM_MUST_CHECK;
+int mtm_topology_delete(struct mtm_amqp *a, const char *tenant_id, char *err,
+                        size_t errlen) MTM_MUST_CHECK;
+/* Messages ready in the main queue; MTM_ENOTFOUND when it does not exist. */
+int mtm_topology_depth(struct mtm_amqp *a, const char *tenant_id, uint32_t *depth, char *err,
+                       size_t errlen) MTM_MUST_CHECK;
+
+#endif
