@@ -125,7 +125,10 @@ int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
     } else {
         amqp_set_handshake_timeout(a->conn, &tv);
         amqp_set_rpc_timeout(a->conn, &tv);
-        amqp_rpc_reply_t r = amqp_login(a->conn, info.vhost, 0, 131072, a->heartbeat_s,
+        /* "amqp://host/" names the empty vhost in the AMQP URI spec; nobody
+         * means that, so an empty vhost is the default vhost "/". */
+        const char *vhost = info.vhost && *info.vhost ? info.vhost : "/";
+        amqp_rpc_reply_t r = amqp_login(a->conn, vhost, 0, 131072, a->heartbeat_s,
                                         AMQP_SASL_METHOD_PLAIN, info.user, info.password);
         rc = mtm_amqp_reply_error(a, r, "rabbitmq login", err, errlen);
         if (!rc) {

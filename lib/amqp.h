@@ -8,6 +8,9 @@
  * connection or channel is gone, the connection is dropped (mtm_amqp_is_open
  * turns false) and the owner reconnects when it wants to.
  *
+ * URLs follow the AMQP URI scheme, except that an empty vhost
+ * ("amqp://host:5672/") means the default vhost "/", as users expect.
+ *
  * Errors: MTM_EUNAVAIL (cannot connect, connection lost), MTM_ETIMEOUT,
  * MTM_ENOTFOUND (a passive declare of something missing; a mandatory publish
  * the broker returned), MTM_EAMQP (any other broker refusal). The broker's
