@@ -118,6 +118,12 @@ test-unit:
 	$(MAKE) MODE=asan all tests
 	@set -e; for t in build/asan/tests/test_*; do $$t; done
 
+# ---- benchmarks (figures, not tests) --------------------------------------
+
+bench: deps
+	$(MAKE) MODE=release all
+	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
+
 # ---- style ----------------------------------------------------------------
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
