@@ -12,6 +12,7 @@
 #define MTM_API_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "amqp.h"
 #include "config.h"
@@ -35,6 +36,36 @@ struct api_thread {
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index);
 void api_thread_cleanup(struct api_thread *t);
 
+/* Answers a failed database call: 503 (with Retry-After) for outages, 500
+ * for anything else, which is logged with the request id. */
+void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err);
+/* Answers 422 with the field errors collected in problem (borrowed). */
+void api_respond_invalid(struct mtm_request *r, struct json_object *problem);
+/* The {id} path parameter if it is a UUID; otherwise answers 404, NULL. */
+const char *api_path_tenant(struct mtm_request *r);
+/* 0 when the tenant exists (and, with refuse_deleting, is not being
+ * deleted); otherwise answers 404, 409 or 503 and returns the error. */
+int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
+                     bool refuse_deleting);
+
+#define API_PAGE_DEFAULT 50
+#define API_PAGE_MAX 1000
+
+/*
+ * Reads limit (1..API_PAGE_MAX, default API_PAGE_DEFAULT) and cursor from
+ * the query. Returns 0 with *after set from a cursor of `kind`,
+ * MTM_ENOTFOUND when there is no cursor (*after untouched), or answers
+ * 422/400 and returns that error.
+ */
+int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after);
+/*
+ * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text)
+ * fetched with LIMIT limit+1: the extra row only says whether a next page
+ * exists, and the cursor names the last row shown.
+ */
+void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
+                      const char *kind);
+
 /* Routes one request and answers it; never leaves it unanswered. */
 void api_dispatch(struct api_thread *t, struct mtm_request *r);
 
@@ -49,5 +80,10 @@ void api_tenant_set_concurrency(void *t, struct mtm_request *r);
 void api_tenant_pause(void *t, struct mtm_request *r);
 void api_tenant_resume(void *t, struct mtm_request *r);
 void api_messages_publish(void *t, struct mtm_request *r);
+void api_messages_list(void *t, struct mtm_request *r);
+void api_tenant_messages_list(void *t, struct mtm_request *r);
+void api_dlq_list(void *t, struct mtm_request *r);
+void api_dlq_replay(void *t, struct mtm_request *r);
+void api_dlq_purge(void *t, struct mtm_request *r);
 
 #endif

@@ -25,6 +25,11 @@ static const struct mtm_route routes[] = {
     {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, api_tenant_resume},
     {"POST", "/api/tenants/{id}/messages", "messages_publish", MTM_ROUTE_JSON_BODY,
      api_messages_publish},
+    {"GET", "/api/tenants/{id}/messages", "tenant_messages", 0, api_tenant_messages_list},
+    {"GET", "/api/messages", "messages", 0, api_messages_list},
+    {"GET", "/api/tenants/{id}/dlq", "dlq", 0, api_dlq_list},
+    {"DELETE", "/api/tenants/{id}/dlq", "dlq", 0, api_dlq_purge},
+    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", MTM_ROUTE_OPTIONAL_BODY, api_dlq_replay},
 };
 
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
@@ -43,20 +48,22 @@ void api_thread_cleanup(struct api_thread *t)
     mtm_pg_cleanup(&t->pg);
 }
 
+/* Reads the body within MTM_MAX_BODY; answers 413/400 on failure. */
+static int read_body(struct api_thread *t, struct mtm_request *r)
+{
+    int rc = mtm_request_read_body(r, (size_t)t->ctx->cfg->max_body);
+    if (rc == MTM_ETOOBIG)
+        mtm_respond_error(r, 413, "the request body is larger than %d bytes",
+                          t->ctx->cfg->max_body);
+    else if (rc)
+        mtm_respond_error(r, 400, "the request body could not be read");
+    return rc;
+}
+
 static void read_json_body(struct api_thread *t, struct mtm_request *r)
 {
     char err[256];
-    int rc = mtm_request_read_body(r, (size_t)t->ctx->cfg->max_body);
-    if (rc == MTM_ETOOBIG) {
-        mtm_respond_error(r, 413, "the request body is larger than %d bytes",
-                          t->ctx->cfg->max_body);
-        return;
-    }
-    if (rc) {
-        mtm_respond_error(r, 400, "the request body could not be read");
-        return;
-    }
-    if (mtm_request_parse_json(r, err, sizeof(err)))
+    if (!read_body(t, r) && mtm_request_parse_json(r, err, sizeof(err)))
         mtm_respond_error(r, 400, "%s", err);
 }
 
@@ -83,6 +90,8 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r)
     case MTM_ROUTE_FOUND:
         if (route->flags & MTM_ROUTE_JSON_BODY)
             read_json_body(t, r);
+        else if (route->flags & MTM_ROUTE_OPTIONAL_BODY)
+            read_body(t, r);
         if (!r->status)
             route->fn(t, r);
         if (!r->status) {

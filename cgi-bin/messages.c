@@ -108,38 +108,6 @@ static int check_idempotency_key(const char *key, struct json_object *p)
     return 0;
 }
 
-static void respond_invalid(struct mtm_request *r, struct json_object *p)
-{
-    json_object_object_add(p, "detail", json_object_new_string("the request has invalid fields"));
-    mtm_respond_problem(r, p, NULL, 0);
-}
-
-/* 404, 409 or 0 (active or paused) for the tenant; answers on failure. */
-static int check_tenant(struct api_thread *t, struct mtm_request *r, const char *id)
-{
-    char err[512];
-    PGresult *res;
-    const char *params[] = {id};
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_STATE, params, &res, err, sizeof(err));
-    if (rc) {
-        struct mtm_header h = {"Retry-After", "2"};
-        struct json_object *p = mtm_problem_new(503, "the database is unavailable");
-        LOG_WARN(&t->log, "%s", err);
-        mtm_respond_problem(r, p, &h, 1);
-        json_object_put(p);
-        return rc;
-    }
-    if (PQntuples(res) == 0) {
-        mtm_respond_error(r, 404, "no tenant %s", id);
-        rc = MTM_ENOTFOUND;
-    } else if (strcmp(PQgetvalue(res, 0, 0), "deleting") == 0) {
-        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
-        rc = MTM_ECONFLICT;
-    }
-    PQclear(res);
-    return rc;
-}
-
 /* Collects the message objects and their payload spans from the body. */
 static int collect(struct mtm_request *r, struct outgoing **out, size_t *count,
                    struct json_object *p)
@@ -264,11 +232,9 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     struct api_thread *t = vt;
     struct mtm_log_ctx log = t->log;
     log.request_id = r->request_id;
-    const char *id = r->params[0];
-    if (!mtm_uuid_valid(id)) {
-        mtm_respond_error(r, 404, "no tenant %.64s", id);
+    const char *id = api_path_tenant(r);
+    if (!id)
         return;
-    }
 
     struct json_object *p = mtm_problem_new(422, "invalid");
     const char *key = mtm_request_header(r, "Idempotency-Key");
@@ -277,7 +243,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     int bad = key ? check_idempotency_key(key, p) : 0;
     int rc = collect(r, &o, &n, p);
     if (bad || rc == MTM_EINVAL) {
-        respond_invalid(r, p);
+        api_respond_invalid(r, p);
         json_object_put(p);
         free_outgoing(o, n);
         return;
@@ -289,7 +255,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
         free_outgoing(o, n);
         return;
     }
-    if (check_tenant(t, r, id)) {
+    if (api_tenant_check(t, r, id, true)) {
         free_outgoing(o, n);
         return;
     }
@@ -322,7 +288,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     } else if (outcome == MTM_ENOTFOUND) {
         /* The queue is gone: the tenant was deleted meanwhile, or its
          * queues were removed behind mtm's back. */
-        if (check_tenant(t, r, id) == 0) {
+        if (api_tenant_check(t, r, id, true) == 0) {
             LOG_ERROR(&log, "queue %s is missing for a live tenant", queue);
             respond_unavailable(r, "the tenant's queue is missing");
         }

@@ -28,8 +28,6 @@
 #include "uuid.h"
 
 #define NAME_CHARS " ._-"
-#define PAGE_DEFAULT 50
-#define PAGE_MAX 1000
 
 /* Column positions in the tenants_live view (sql/0005_tenant_status.sql). */
 enum {
@@ -94,23 +92,6 @@ static struct json_object *tenant_json(PGresult *res, int row)
     return o;
 }
 
-/* Answers a failed database call: 503 for outages, 500 otherwise. */
-static void respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err)
-{
-    struct mtm_log_ctx log = t->log;
-    log.request_id = r->request_id;
-    if (rc == MTM_EUNAVAIL) {
-        LOG_WARN(&log, "%s", err);
-        struct mtm_header h = {"Retry-After", "2"};
-        struct json_object *p = mtm_problem_new(503, "the database is unavailable");
-        mtm_respond_problem(r, p, &h, 1);
-        json_object_put(p);
-        return;
-    }
-    LOG_ERROR(&log, "%s", err);
-    mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-}
-
 /* Loads one tenant and answers with it; 404 when it is gone. */
 static void respond_tenant(struct api_thread *t, struct mtm_request *r, int status, const char *id,
                            const struct mtm_header *extra, size_t nextra)
@@ -120,7 +101,7 @@ static void respond_tenant(struct api_thread *t, struct mtm_request *r, int stat
     const char *params[] = {id};
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
     if (rc) {
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     if (PQntuples(res) == 0) {
@@ -131,24 +112,6 @@ static void respond_tenant(struct api_thread *t, struct mtm_request *r, int stat
         json_object_put(o);
     }
     PQclear(res);
-}
-
-/* The {id} parameter, or NULL after answering 404. */
-static const char *tenant_id_param(struct mtm_request *r)
-{
-    const char *id = r->params[0];
-    if (!mtm_uuid_valid(id)) {
-        mtm_respond_error(r, 404, "no tenant %.64s", id);
-        return NULL;
-    }
-    return id;
-}
-
-static void respond_invalid(struct mtm_request *r, struct json_object *problem)
-{
-    json_object_object_add(problem, "detail",
-                           json_object_new_string("the request has invalid fields"));
-    mtm_respond_problem(r, problem, NULL, 0);
 }
 
 /* Validates a create body; returns 0 and the values, or answers 422. */
@@ -170,7 +133,7 @@ static int parse_create(struct api_thread *t, struct mtm_request *r, const char 
         }
     }
     if (bad)
-        respond_invalid(r, p);
+        api_respond_invalid(r, p);
     json_object_put(p);
     return bad ? MTM_EINVAL : 0;
 }
@@ -209,7 +172,7 @@ void api_tenant_create(void *vt, struct mtm_request *r)
     }
     if (rc) {
         rollback(t);
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
@@ -219,7 +182,7 @@ void api_tenant_create(void *vt, struct mtm_request *r)
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_CREATE_PARTITION, id_param, NULL, err, sizeof(err));
     if (rc) {
         rollback(t);
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     char mq_err[512];
@@ -255,7 +218,7 @@ void api_tenant_create(void *vt, struct mtm_request *r)
 
 void api_tenant_get(void *vt, struct mtm_request *r)
 {
-    const char *id = tenant_id_param(r);
+    const char *id = api_path_tenant(r);
     if (id)
         respond_tenant(vt, r, 200, id, NULL, 0);
 }
@@ -263,26 +226,12 @@ void api_tenant_get(void *vt, struct mtm_request *r)
 void api_tenant_list(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
-    char cursor[MTM_CURSOR_MAX + 1], err[512];
-    long limit = PAGE_DEFAULT;
+    char err[512];
+    long limit;
     int64_t after = 0;
-
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    int bad = mtm_query_int(r->query, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, p);
-    if (bad) {
-        respond_invalid(r, p);
-        json_object_put(p);
+    int rc = api_page_params(r, "t", &limit, &after);
+    if (rc && rc != MTM_ENOTFOUND)
         return;
-    }
-    json_object_put(p);
-    int rc = mtm_query_get(r->query, "cursor", cursor, sizeof(cursor));
-    if (rc != MTM_ENOTFOUND && (rc || mtm_cursor_decode("t", cursor, &after))) {
-        struct json_object *bp = mtm_problem_new(400, "the cursor is not valid");
-        mtm_problem_add_field(bp, "cursor", "is not a cursor this listing issued");
-        mtm_respond_problem(r, bp, NULL, 0);
-        json_object_put(bp);
-        return;
-    }
 
     char after_s[24], limit_s[24];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
@@ -291,7 +240,7 @@ void api_tenant_list(void *vt, struct mtm_request *r)
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
     if (rc) {
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     int rows = PQntuples(res);
@@ -326,7 +275,7 @@ static void update_then_respond(struct api_thread *t, struct mtm_request *r, enu
     const char *params[] = {id, value};
     int rc = mtm_pg_exec(&t->pg, stmt, params, &res, err, sizeof(err));
     if (rc) {
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     int touched = PQntuples(res);
@@ -338,7 +287,7 @@ static void update_then_respond(struct api_thread *t, struct mtm_request *r, enu
     const char *get[] = {id};
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, get, &res, err, sizeof(err));
     if (rc) {
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     if (PQntuples(res) == 0)
@@ -352,7 +301,7 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     static const char *const allowed[] = {"concurrency", NULL};
-    const char *id = tenant_id_param(r);
+    const char *id = api_path_tenant(r);
     if (!id)
         return;
     long n = 0;
@@ -364,7 +313,7 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
             mtm_field_int(r->json, "concurrency", true, 1, t->ctx->cfg->max_concurrency, 0, &n, p);
     }
     if (bad) {
-        respond_invalid(r, p);
+        api_respond_invalid(r, p);
         json_object_put(p);
         return;
     }
@@ -376,14 +325,14 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
 
 void api_tenant_pause(void *vt, struct mtm_request *r)
 {
-    const char *id = tenant_id_param(r);
+    const char *id = api_path_tenant(r);
     if (id)
         update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "paused", 200);
 }
 
 void api_tenant_resume(void *vt, struct mtm_request *r)
 {
-    const char *id = tenant_id_param(r);
+    const char *id = api_path_tenant(r);
     if (id)
         update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "active", 200);
 }
@@ -393,13 +342,13 @@ void api_tenant_delete(void *vt, struct mtm_request *r)
     struct api_thread *t = vt;
     char err[512];
     PGresult *res;
-    const char *id = tenant_id_param(r);
+    const char *id = api_path_tenant(r);
     if (!id)
         return;
     const char *params[] = {id};
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_MARK_DELETING, params, &res, err, sizeof(err));
     if (rc) {
-        respond_db_error(t, r, rc, err);
+        api_respond_db_error(t, r, rc, err);
         return;
     }
     int touched = PQntuples(res);

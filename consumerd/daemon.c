@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "migrate.h"
@@ -37,6 +38,8 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (mkdir(cfg->metrics_dir, 0755) != 0 && errno != EEXIST)
+        LOG_WARN(&d->log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
     reconciler_init(&d->rec, cfg, &d->log);
     d->need_reconcile = true;
     if (d->signal_fd < 0) {

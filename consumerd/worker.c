@@ -349,7 +349,7 @@ static int store(struct wctx *c, const struct mtm_buf *arr, long long *inserted,
     PGresult *res;
     int rc = run_stmt(c, MTM_STMT_MESSAGES_INSERT, params, &res, err, errlen);
     if (!rc) {
-        *inserted = strtoll(PQcmdTuples(res), NULL, 10);
+        *inserted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }
     return rc;

@@ -15,7 +15,8 @@
 #include "http.h"
 
 enum mtm_route_flags {
-    MTM_ROUTE_JSON_BODY = 1 << 0, /* reads and parses a JSON body before the handler */
+    MTM_ROUTE_JSON_BODY = 1 << 0,     /* reads and parses a JSON body before the handler */
+    MTM_ROUTE_OPTIONAL_BODY = 1 << 1, /* reads a body (maybe empty); the handler parses it */
 };
 
 typedef void (*mtm_route_fn)(void *ctx, struct mtm_request *r);

@@ -11,6 +11,9 @@
 #ifndef MTM_STATEMENTS_H
 #define MTM_STATEMENTS_H
 
+/* RFC 3339 text in UTC with microseconds, for timestamps the API shows. */
+#define MTM_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 #define MTM_STATEMENTS(X)                                                                          \
     X(PING, "SELECT 1", 0)                                                                         \
     X(HEARTBEAT_BEAT,                                                                              \
@@ -57,14 +60,7 @@
       " consumed = excluded.consumed, stored = excluded.stored, failed = excluded.failed,"         \
       " dead_lettered = excluded.dead_lettered, updated_at = now()",                               \
       1)                                                                                           \
-    X(MESSAGES_INSERT,                                                                             \
-      "INSERT INTO messages (tenant_id, id, payload, headers, published_at, attempts, trace_id)"   \
-      " SELECT $1::uuid, e->>'id', e->'payload', e->'headers',"                                    \
-      " to_timestamp((e->>'published_at_ms')::bigint / 1000.0), (e->>'attempts')::int,"            \
-      " e->>'trace_id'"                                                                            \
-      " FROM jsonb_array_elements($2::jsonb) e"                                                    \
-      " ON CONFLICT (tenant_id, id) DO NOTHING",                                                   \
-      2)                                                                                           \
+    X(MESSAGES_INSERT, "SELECT mtm_store_messages($1::uuid, $2::jsonb)", 2)                        \
     X(DEAD_LETTER_INSERT,                                                                          \
       "INSERT INTO dead_letters (tenant_id, id, reason, attempts, first_failed_at,"                \
       " last_failed_at, body, properties)"                                                         \
@@ -73,7 +69,56 @@
       " ON CONFLICT (tenant_id, id) DO UPDATE SET reason = excluded.reason,"                       \
       " attempts = excluded.attempts, last_failed_at = now(), body = excluded.body,"               \
       " properties = excluded.properties",                                                         \
-      7)
+      7)                                                                                           \
+    X(MESSAGES_PAGE_ASC,                                                                           \
+      "SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,"        \
+      " 'headers', headers, 'published_at', " MTM_SQL_TS(                                          \
+          "published_at") ","                                                                      \
+                          " 'stored_at', " MTM_SQL_TS(                                             \
+                              "stored_at") ", 'attempts', attempts, 'trace_id', trace_id)::text"   \
+                                           " FROM messages WHERE tenant_id = $1::uuid AND seq > "  \
+                                           "$2::bigint ORDER BY seq LIMIT $3::int",                \
+      3)                                                                                           \
+    X(MESSAGES_PAGE_DESC,                                                                          \
+      "SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,"        \
+      " 'headers', headers, 'published_at', " MTM_SQL_TS(                                          \
+          "published_at") ","                                                                      \
+                          " 'stored_at', " MTM_SQL_TS(                                             \
+                              "stored_at") ", 'attempts', attempts, 'trace_id', trace_id)::text"   \
+                                           " FROM messages WHERE tenant_id = $1::uuid AND seq < "  \
+                                           "$2::bigint ORDER BY seq DESC LIMIT $3::int",           \
+      3)                                                                                           \
+    X(DLQ_PAGE,                                                                                    \
+      "SELECT seq, json_build_object('id', id, 'reason', reason, 'attempts', attempts,"            \
+      " 'first_failed_at', " MTM_SQL_TS(                                                           \
+          "first_failed_at") ","                                                                   \
+                             " 'last_failed_at', " MTM_SQL_TS(                                     \
+                                 "last_failed_at") ", 'size', length(body),"                       \
+                                                   " 'payload_preview', encode(substring(body "    \
+                                                   "FROM 1 FOR 1024), 'escape'),"                  \
+                                                   " 'payload_truncated', length(body) > "         \
+                                                   "1024)::text"                                   \
+                                                   " FROM dead_letters WHERE tenant_id = "         \
+                                                   "$1::uuid AND seq > $2::bigint ORDER BY seq "   \
+                                                   "LIMIT $3::int",                                \
+      3)                                                                                           \
+    X(DLQ_MAX_SEQ, "SELECT COALESCE(max(seq), 0) FROM dead_letters WHERE tenant_id = $1::uuid", 1) \
+    X(DLQ_TAKE_RANGE,                                                                              \
+      "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text"                \
+      " FROM dead_letters WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint"   \
+      " ORDER BY seq LIMIT $4::int",                                                               \
+      4)                                                                                           \
+    X(DLQ_TAKE_IDS,                                                                                \
+      "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text"                \
+      " FROM dead_letters WHERE tenant_id = $1::uuid"                                              \
+      " AND id IN (SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY seq",                     \
+      2)                                                                                           \
+    X(DLQ_DELETE_EXACT,                                                                            \
+      "DELETE FROM dead_letters d USING jsonb_array_elements($2::jsonb) e"                         \
+      " WHERE d.tenant_id = $1::uuid AND d.id = e->>'id'"                                          \
+      " AND d.last_failed_at = (e->>'at')::timestamptz",                                           \
+      2)                                                                                           \
+    X(DLQ_PURGE, "DELETE FROM dead_letters WHERE tenant_id = $1::uuid", 1)
 
 enum mtm_stmt {
 #define MTM_STMT_ENUM(id, sql, nparams) MTM_STMT_##id,

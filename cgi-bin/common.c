@@ -1,0 +1,125 @@
+/*
+ * common: answers and checks that several resources share.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "cursor.h"
+#include "fields.h"
+#include "problem.h"
+#include "uuid.h"
+
+void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err)
+{
+    struct mtm_log_ctx log = t->log;
+    log.request_id = r->request_id;
+    if (rc == MTM_EUNAVAIL || rc == MTM_ETIMEOUT) {
+        LOG_WARN(&log, "%s", err);
+        struct mtm_header h = {"Retry-After", "2"};
+        struct json_object *p = mtm_problem_new(503, "the database is unavailable");
+        mtm_respond_problem(r, p, &h, 1);
+        json_object_put(p);
+        return;
+    }
+    LOG_ERROR(&log, "%s", err);
+    mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
+}
+
+void api_respond_invalid(struct mtm_request *r, struct json_object *problem)
+{
+    json_object_object_add(problem, "detail",
+                           json_object_new_string("the request has invalid fields"));
+    mtm_respond_problem(r, problem, NULL, 0);
+}
+
+const char *api_path_tenant(struct mtm_request *r)
+{
+    const char *id = r->params[0];
+    if (!mtm_uuid_valid(id)) {
+        mtm_respond_error(r, 404, "no tenant %.64s", id);
+        return NULL;
+    }
+    return id;
+}
+
+int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
+                     bool refuse_deleting)
+{
+    char err[512];
+    PGresult *res;
+    const char *params[] = {id};
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_STATE, params, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        mtm_respond_error(r, 404, "no tenant %s", id);
+        rc = MTM_ENOTFOUND;
+    } else if (refuse_deleting && strcmp(PQgetvalue(res, 0, 0), "deleting") == 0) {
+        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
+        rc = MTM_ECONFLICT;
+    }
+    PQclear(res);
+    return rc;
+}
+
+void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
+                      const char *kind)
+{
+    struct mtm_buf out;
+    int rows = PQntuples(res);
+    int shown = rows > limit ? (int)limit : rows;
+    int rc = 0;
+
+    mtm_buf_init(&out, (size_t)1 << 30);
+    rc = mtm_buf_puts(&out, "{\"data\":[");
+    for (int i = 0; !rc && i < shown; i++) {
+        if (i)
+            rc = mtm_buf_puts(&out, ",");
+        if (!rc)
+            rc = mtm_buf_puts(&out, PQgetvalue(res, i, 1));
+    }
+    if (!rc)
+        rc = mtm_buf_puts(&out, "],\"next_cursor\":");
+    if (!rc && rows > limit) {
+        char enc[MTM_CURSOR_MAX];
+        int64_t last = strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10);
+        rc = mtm_cursor_encode(kind, last, enc, sizeof(enc));
+        if (!rc)
+            rc = mtm_buf_printf(&out, "\"%s\"}", enc);
+    } else if (!rc) {
+        rc = mtm_buf_puts(&out, "null}");
+    }
+    if (rc) {
+        LOG_ERROR(&t->log, "page too large to render: %s", mtm_strerror(rc));
+        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
+    } else {
+        mtm_respond(r, 200, "application/json", NULL, 0, mtm_buf_cstr(&out), out.len);
+    }
+    mtm_buf_cleanup(&out);
+}
+
+int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after)
+{
+    char cursor[MTM_CURSOR_MAX + 1];
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    if (mtm_query_int(r->query, "limit", 1, API_PAGE_MAX, API_PAGE_DEFAULT, limit, p)) {
+        api_respond_invalid(r, p);
+        json_object_put(p);
+        return MTM_EINVAL;
+    }
+    json_object_put(p);
+    int rc = mtm_query_get(r->query, "cursor", cursor, sizeof(cursor));
+    if (rc == MTM_ENOTFOUND)
+        return MTM_ENOTFOUND;
+    if (rc || mtm_cursor_decode(kind, cursor, after)) {
+        struct json_object *bp = mtm_problem_new(400, "the cursor is not valid");
+        mtm_problem_add_field(bp, "cursor", "is not a cursor this listing issued");
+        mtm_respond_problem(r, bp, NULL, 0);
+        json_object_put(bp);
+        return MTM_EPARSE;
+    }
+    return 0;
+}
