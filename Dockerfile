@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# mtm application image: lighttpd + mtm-api (FastCGI) + consumerd under
+# supervisord (deploy/docker/supervisord.conf). PostgreSQL, RabbitMQ and the
+# monitoring services are separate containers: see docker-compose.yml.
+#
+#   docker build -t mtm .
+#   docker run -e MTM_PG_URL=... -e MTM_AMQP_URL=... -e MTM_JWT_SECRET=... -p 8080:8080 mtm
+
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+
+# ---- build ------------------------------------------------------------------
+FROM ${DEBIAN_IMAGE} AS build
+# The build packages come from the project's one list (the "build" group).
+COPY deploy/install-deps.sh /tmp/install-deps.sh
+RUN bash /tmp/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN make MODE=release -j"$(nproc)" all \
+ && ls -l build/release/bin/mtm-api build/release/bin/consumerd build/release/bin/mtm-migrate
+
+# ---- runtime ----------------------------------------------------------------
+FROM ${DEBIAN_IMAGE}
+# Shared libraries of the binaries (the runtime halves of the build group's
+# -dev packages, plus libcrypt for -lcrypt), the web server and supervisord.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libfcgi0ldbl librabbitmq4 libpq5 libjson-c5 libjwt0 libcrypt1 \
+      lighttpd supervisor ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+# An unprivileged user runs everything (supervisord is PID 1 as this user).
+RUN groupadd --gid 10001 mtm \
+ && useradd --uid 10001 --gid mtm --home-dir /var/lib/mtm \
+      --no-create-home --shell /usr/sbin/nologin mtm
+
+ENV MTM_HOME=/opt/mtm \
+    MTM_VAR_DIR=/var/lib/mtm \
+    MTM_SQL_DIR=/opt/mtm/sql \
+    MTM_FCGI_SOCKET=/var/lib/mtm/run/mtm-api.sock \
+    MTM_METRICS_DIR=/var/lib/mtm/metrics \
+    MTM_HTTP_PORT=8080 \
+    MTM_HTTP_BIND=0.0.0.0 \
+    PATH=/opt/mtm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/consumerd \
+     /src/build/release/bin/mtm-migrate /opt/mtm/bin/
+COPY sql/ /opt/mtm/sql/
+COPY public/ /opt/mtm/public/
+COPY lighttpd.conf /opt/mtm/lighttpd.conf
+COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \
+     deploy/docker/healthcheck.sh deploy/docker/fatal-exit.sh /opt/mtm/docker/
+
+# $MTM_VAR_DIR: log/, run/ (FastCGI and supervisor sockets), metrics/ (mtm.prom,
+# shared with node_exporter in docker compose: world-readable).
+RUN mkdir -p /var/lib/mtm/log /var/lib/mtm/run /var/lib/mtm/metrics \
+ && chown -R mtm:mtm /var/lib/mtm \
+ && chmod 0755 /var/lib/mtm/metrics \
+ && chmod 0755 /opt/mtm/docker/*.sh
+
+USER mtm
+WORKDIR /var/lib/mtm
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/opt/mtm/docker/healthcheck.sh"]
+ENTRYPOINT ["/opt/mtm/docker/entrypoint.sh"]
+CMD ["supervisord", "-n", "-c", "/opt/mtm/docker/supervisord.conf"]

@@ -1,0 +1,635 @@
+// The throwaway mtm stack for integration tests (our stand-in for dockertest).
+//
+//   import { startStack } from '../harness/stack.mjs';
+//   const stack = await startStack({ env: { MTM_MAX_BODY: '1024' } });
+//   ... stack.baseUrl, stack.env, stack.pgUrl, stack.amqpUrl ...
+//   await stack.stop();   // throws if a sanitizer fired or a binary misbehaved
+//
+// Everything lives in a fresh folder (<tmp>/mtm-test-XXXXXX): a PostgreSQL
+// cluster and a RabbitMQ node on free ports, mtm-api on a unix socket,
+// lighttpd with the repository's own lighttpd.conf, and consumerd. Processes
+// are torn down by stop(), and also on exit / SIGINT / SIGTERM / SIGHUP and,
+// if this process is killed outright, by a detached reaper (see proc.mjs).
+//
+// Environment knobs:
+//   MTM_TEST_BUILD_DIR  build tree (default <repo>/build/asan)
+//   MTM_TEST_BIN_DIR    binaries (default $MTM_TEST_BUILD_DIR/bin)
+//   MTM_TEST_TMPDIR     where the throwaway folders go (default os.tmpdir())
+//   MTM_TEST_KEEP=1     keep the folder (data + logs) after stop()
+//   MTM_TEST_VERBOSE=1  print where things are while starting
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { Proc, run, register, unregister, startReaper, killTaggedSync, taggedPids, IS_ROOT, userIds } from './proc.mjs';
+import { REPO, freePort, canConnect, canConnectUnix, waitFor, sleep, tail, indent, randomSecret } from './util.mjs';
+import { amqpProbe } from './amqp.mjs';
+
+export { REPO };
+export const BUILD_DIR = process.env.MTM_TEST_BUILD_DIR || path.join(REPO, 'build', 'asan');
+export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
+export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
+
+export const SANITIZER_PATTERNS = [/AddressSanitizer/, /LeakSanitizer/, /runtime error:/];
+
+const RABBIT_BIN = '/usr/lib/rabbitmq/bin';
+
+function pgBinDir() {
+  if (process.env.MTM_TEST_PG_BIN) return process.env.MTM_TEST_PG_BIN;
+  const base = '/usr/lib/postgresql';
+  try {
+    const versions = fs.readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => b - a);
+    for (const v of versions) if (fs.existsSync(path.join(base, v, 'bin', 'postgres'))) return path.join(base, v, 'bin');
+  } catch { /* fall through */ }
+  return '/usr/lib/postgresql/15/bin';
+}
+
+function which(cmd, fallback) {
+  for (const dir of (process.env.PATH || '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin'])) {
+    const p = path.join(dir, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return fallback || cmd;
+}
+
+/** process.env without anything that could point a child at the wrong place. */
+function cleanBaseEnv(tag) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(MTM_|RABBITMQ_|ERL_|PG[A-Z]|NODE_TEST_CONTEXT|NODE_OPTIONS)/.test(k)) continue;
+    env[k] = v;
+  }
+  env.MTM_HARNESS_TAG = tag;
+  return env;
+}
+
+/** Sanitizer settings for our ASan/UBSan binaries (the caller's own win). */
+export function sanitizerEnv() {
+  const env = {
+    ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1:abort_on_error=0:print_summary=1:detect_stack_use_after_return=1',
+    UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1',
+  };
+  if (process.env.LSAN_OPTIONS) env.LSAN_OPTIONS = process.env.LSAN_OPTIONS;
+  else if (fs.existsSync(path.join(REPO, 'tests', 'lsan.supp'))) env.LSAN_OPTIONS = `suppressions=${path.join(REPO, 'tests', 'lsan.supp')}:print_suppressions=0`;
+  return env;
+}
+
+/** Lines of `text` around the first sanitizer report, or null. */
+export function sanitizerExcerpt(text, lines = 60) {
+  const all = text.split('\n');
+  const i = all.findIndex((l) => SANITIZER_PATTERNS.some((re) => re.test(l)));
+  if (i < 0) return null;
+  return all.slice(Math.max(0, i - 2), i + lines).join('\n');
+}
+
+function chownR(p, user) {
+  if (!IS_ROOT) return;
+  const { uid, gid } = userIds(user);
+  const walk = (q) => {
+    fs.chownSync(q, uid, gid);
+    if (fs.statSync(q).isDirectory()) for (const e of fs.readdirSync(q)) walk(path.join(q, e));
+  };
+  walk(p);
+}
+
+class Stack {
+  constructor(opts) {
+    this.opts = opts;
+    this.tag = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    const base = process.env.MTM_TEST_TMPDIR || os.tmpdir();
+    this.dir = fs.mkdtempSync(path.join(base, 'mtm-test-'));
+    fs.chmodSync(this.dir, 0o755);
+    this.logDir = path.join(this.dir, 'logs');
+    this.varDir = path.join(this.dir, 'var');
+    for (const d of [this.logDir, this.varDir, path.join(this.varDir, 'log'), path.join(this.varDir, 'run'), path.join(this.varDir, 'metrics')]) {
+      fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+    }
+    this.baseEnv = cleanBaseEnv(this.tag);
+    this.procs = {};
+    this.stopped = false;
+    this.problems = [];
+    register(this);
+    this.reaper = startReaper(this.tag, this.dir);
+    if (process.env.MTM_TEST_VERBOSE) process.stderr.write(`harness: stack folder ${this.dir}\n`);
+  }
+
+  logFile(name) {
+    return path.join(this.logDir, `${name}.log`);
+  }
+
+  /** Full text of a log: postgres, rabbitmq, consumerd, mtm-api, lighttpd, lighttpd-error, lighttpd-access. */
+  logs(name) {
+    const special = {
+      'lighttpd-error': path.join(this.varDir, 'log', 'lighttpd-error.log'),
+      'lighttpd-access': path.join(this.varDir, 'log', 'lighttpd-access.log'),
+    };
+    const file = special[name] || this.logFile(name);
+    try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
+  }
+
+  /** Last lines of a log, for error messages. */
+  logTail(name, n = 40) {
+    const text = this.logs(name);
+    const lines = text.split('\n');
+    if (lines.length && lines[lines.length - 1] === '') lines.pop();
+    return lines.slice(-n).join('\n');
+  }
+
+  describeLogs(names, n = 30) {
+    return names.filter((x) => this.logs(x) !== '')
+      .map((x) => `--- last lines of ${x} log:\n${indent(this.logTail(x, n))}`).join('\n');
+  }
+
+  proc(name) {
+    return this.procs[name];
+  }
+
+  /** Env for our own binaries: clean base + MTM_* + sanitizer options. */
+  binEnv(extra = {}) {
+    return { ...this.baseEnv, ...sanitizerEnv(), ...this.env, ...extra };
+  }
+
+  // ------------------------------------------------------------ start-up
+
+  async start() {
+    const o = this.opts;
+    this.binDir = o.binDir || BIN_DIR;
+    const need = [];
+    if (o.consumerd) need.push('consumerd');
+    if (o.api) need.push('mtm-api');
+    for (const b of need) {
+      const p = path.join(this.binDir, b);
+      if (!fs.existsSync(p)) throw new Error(`harness: ${p} does not exist; build first (make MODE=asan) or set MTM_TEST_BIN_DIR`);
+    }
+    if (o.lighttpd && !fs.existsSync(path.join(REPO, 'lighttpd.conf'))) {
+      throw new Error(`harness: ${path.join(REPO, 'lighttpd.conf')} does not exist`);
+    }
+
+    this.httpPort = await freePort();
+    this.env = {
+      MTM_HOME: REPO,
+      MTM_VAR_DIR: this.varDir,
+      MTM_HTTP_PORT: String(this.httpPort),
+      MTM_HTTP_BIND: '127.0.0.1',
+      MTM_FCGI_SOCKET: path.join(this.varDir, 'run', 'mtm-api.sock'),
+      MTM_JWT_SECRET: randomSecret(48),
+      MTM_ADMIN_USER: 'admin',
+      MTM_ADMIN_PASSWORD: randomSecret(18),
+      MTM_METRICS_DIR: path.join(this.varDir, 'metrics'),
+      MTM_SQL_DIR: path.join(REPO, 'sql'),
+      MTM_LOG_LEVEL: 'info',
+    };
+    this.baseUrl = `http://127.0.0.1:${this.httpPort}`;
+
+    const deps = [];
+    if (o.postgres) deps.push(this.#setupPostgres());
+    if (o.rabbitmq) deps.push(this.#setupRabbit());
+    // both in parallel: RabbitMQ takes ~6 s, PostgreSQL ~1 s
+    const results = await Promise.allSettled(deps);
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) throw failed[0].reason;
+
+    Object.assign(this.env, o.env || {});
+    for (const [k, v] of Object.entries(this.env)) if (v === undefined || v === null) delete this.env[k];
+
+    if (o.consumerd) {
+      this.procs.consumerd = this.#binProc('consumerd');
+      await this.startConsumerd();
+    }
+    if (o.api) {
+      this.procs['mtm-api'] = this.#binProc('mtm-api');
+      await this.startApi();
+    }
+    if (o.lighttpd) {
+      this.procs.lighttpd = new Proc({
+        name: 'lighttpd',
+        cmd: which('lighttpd', '/usr/sbin/lighttpd'),
+        args: ['-D', '-f', path.join(REPO, 'lighttpd.conf')],
+        env: this.binEnv(),
+        cwd: this.dir,
+        logFile: this.logFile('lighttpd'),
+        watch: true,
+      });
+      await this.startLighttpd();
+    }
+  }
+
+  #binProc(name) {
+    return new Proc({
+      name,
+      cmd: path.join(this.binDir, name),
+      env: this.binEnv(),
+      cwd: this.dir,
+      logFile: this.logFile(name),
+      ours: true,
+    });
+  }
+
+  // ------------------------------------------------------------ PostgreSQL
+
+  async #setupPostgres() {
+    const bin = pgBinDir();
+    this.pgBin = bin;
+    const pgDir = path.join(this.dir, 'pg');
+    this.pgData = path.join(pgDir, 'data');
+    this.pgSock = path.join(pgDir, 'sock');
+    fs.mkdirSync(this.pgSock, { recursive: true });
+    const pwFile = path.join(pgDir, 'superuser.pw');
+    this.pgSuperPassword = randomSecret(18);
+    fs.writeFileSync(pwFile, this.pgSuperPassword + '\n', { mode: 0o600 });
+    chownR(pgDir, 'postgres');
+    this.pgPort = await freePort();
+
+    const init = await run(path.join(bin, 'initdb'), [
+      '-D', this.pgData, '-U', 'postgres', `--pwfile=${pwFile}`,
+      '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync',
+    ], { user: 'postgres', cwd: pgDir, env: this.baseEnv, timeoutMs: 60000 });
+    fs.writeFileSync(this.logFile('postgres'), `=== initdb (status ${init.code})\n${init.stdout}${init.stderr}`);
+    if (init.code !== 0) throw new Error(`harness: initdb failed (status ${init.code}):\n${indent(init.stdout + init.stderr)}`);
+    fs.rmSync(pwFile);
+
+    this.procs.postgres = new Proc({
+      name: 'postgres',
+      cmd: path.join(bin, 'postgres'),
+      args: ['-D', this.pgData, '-p', String(this.pgPort), '-k', this.pgSock,
+        '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off',
+        '-c', 'max_connections=300', '-c', 'log_line_prefix=%m [%p] %q%u@%d ',
+        '-c', 'unix_socket_permissions=0777'],
+      env: this.baseEnv,
+      cwd: pgDir,
+      user: 'postgres',
+      logFile: this.logFile('postgres'),
+      stopSignal: 'SIGINT', // fast shutdown
+      emergencySignal: 'SIGQUIT', // immediate shutdown
+    });
+    await this.startPostgres();
+
+    const attrs = this.opts.pgRoleAttrs || 'LOGIN';
+    await this.psql(`CREATE ROLE mtm ${attrs} PASSWORD 'mtm'; CREATE DATABASE mtm OWNER mtm;`, { db: 'postgres' });
+    this.pgUrl = `postgresql://mtm:mtm@127.0.0.1:${this.pgPort}/mtm`;
+    this.env.MTM_PG_URL = this.pgUrl;
+  }
+
+  /** (Re)starts the PostgreSQL server on the same data folder and port; resolves when it answers. */
+  async startPostgres({ timeoutMs = 30000 } = {}) {
+    const p = this.procs.postgres;
+    p.start();
+    await waitFor('PostgreSQL to accept connections', async () => {
+      const r = await run(path.join(this.pgBin, 'pg_isready'), ['-q', '-h', this.pgSock, '-p', String(this.pgPort), '-U', 'postgres', '-d', 'postgres'], { env: this.baseEnv, timeoutMs: 5000 });
+      return r.code === 0;
+    }, {
+      timeoutMs,
+      intervalMs: 100,
+      check: () => p.assertRunning('to start'),
+      describe: () => this.describeLogs(['postgres']),
+    });
+  }
+
+  /** Fast shutdown (SIGINT to the postmaster); resolves when it has exited. */
+  async stopPostgres({ mode = 'fast', timeoutMs = 20000 } = {}) {
+    const sig = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' }[mode] || 'SIGINT';
+    const run_ = await this.procs.postgres.stop({ signal: sig, timeoutMs, group: false });
+    return run_;
+  }
+
+  /**
+   * Runs SQL through the psql client against the throwaway cluster (as the
+   * superuser over the unix socket unless {user}), database mtm unless {db}.
+   * Resolves with the output (unaligned, tuples only, fields separated by |),
+   * rejects with psql's error text.
+   */
+  async psql(sql, { db = 'mtm', user = 'postgres', timeoutMs = 30000 } = {}) {
+    const r = await run(path.join(this.pgBin, 'psql'), [
+      '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', this.pgSock, '-p', String(this.pgPort), '-U', user, '-d', db, '-f', '-',
+    ], { env: this.baseEnv, input: sql, timeoutMs });
+    if (r.code !== 0) {
+      const err = new Error(`psql failed (status ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}\n  SQL: ${sql.slice(0, 500)}`);
+      err.stderr = r.stderr;
+      throw err;
+    }
+    return r.stdout.replace(/\n+$/, '');
+  }
+
+  // ------------------------------------------------------------ RabbitMQ
+
+  async #setupRabbit() {
+    const rdir = path.join(this.dir, 'rabbit');
+    this.rabbitDir = rdir;
+    for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(rdir, d), { recursive: true });
+    this.amqpPort = await freePort();
+    this.rabbitDistPort = await freePort({ max: 45000, extra: [10000, 10001, 10002, 10010] });
+    this.epmdPort = await freePort();
+    this.rabbitNode = `mtm-test-${crypto.randomBytes(3).toString('hex')}@localhost`;
+    fs.writeFileSync(path.join(rdir, 'rabbitmq.conf'), [
+      `listeners.tcp.default = 127.0.0.1:${this.amqpPort}`,
+      'loopback_users = none',
+      'default_vhost = /',
+      'default_user = mtm',
+      'default_pass = mtm',
+      'default_permissions.configure = .*',
+      'default_permissions.read = .*',
+      'default_permissions.write = .*',
+      'default_user_tags.administrator = true',
+      'log.console = true',
+      'log.console.level = info',
+      'log.file = false',
+      'disk_free_limit.absolute = 10MB',
+      '',
+    ].join('\n'));
+    fs.writeFileSync(path.join(rdir, 'enabled_plugins'), '[].\n');
+    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
+    chownR(rdir, 'rabbitmq');
+    this.rabbitEnv = {
+      ...this.baseEnv,
+      HOME: path.join(rdir, 'home'),
+      RABBITMQ_NODENAME: this.rabbitNode,
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(this.amqpPort),
+      RABBITMQ_DIST_PORT: String(this.rabbitDistPort),
+      ERL_EPMD_PORT: String(this.epmdPort),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      RABBITMQ_MNESIA_BASE: path.join(rdir, 'mnesia'),
+      RABBITMQ_LOG_BASE: path.join(rdir, 'log'),
+      RABBITMQ_PID_FILE: path.join(rdir, 'rabbit.pid'),
+      RABBITMQ_CONFIG_FILE: path.join(rdir, 'rabbitmq'),
+      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(rdir, 'advanced.config'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(rdir, 'enabled_plugins'),
+      RABBITMQ_CONF_ENV_FILE: path.join(rdir, 'rabbitmq-env.conf'),
+      RABBITMQ_LOGS: '-',
+    };
+    this.procs.rabbitmq = new Proc({
+      name: 'rabbitmq',
+      cmd: path.join(RABBIT_BIN, 'rabbitmq-server'),
+      env: this.rabbitEnv,
+      cwd: rdir,
+      user: 'rabbitmq',
+      logFile: this.logFile('rabbitmq'),
+      stopSignal: 'SIGTERM',
+    });
+    this.amqpUrl = `amqp://mtm:mtm@127.0.0.1:${this.amqpPort}/`;
+    this.env.MTM_AMQP_URL = this.amqpUrl;
+    await this.startRabbit();
+  }
+
+  /** (Re)starts the RabbitMQ node (same name, data and ports); resolves when user mtm can log in. */
+  async startRabbit({ timeoutMs = 60000 } = {}) {
+    const p = this.procs.rabbitmq;
+    p.start();
+    await waitFor('RabbitMQ to accept AMQP logins', () => amqpProbe(this.amqpUrl, { timeoutMs: 2000 }), {
+      timeoutMs,
+      intervalMs: 250,
+      check: () => p.assertRunning('to start'),
+      describe: () => this.describeLogs(['rabbitmq']),
+    });
+  }
+
+  /** Graceful stop of the node; resolves when the Erlang VM has exited. */
+  async stopRabbit({ timeoutMs = 30000 } = {}) {
+    const r = await this.procs.rabbitmq.stop({ signal: 'SIGTERM', timeoutMs });
+    return r;
+  }
+
+  /** Runs rabbitmqctl against the private node; resolves {code, stdout, stderr}. */
+  rabbitmqctl(...args) {
+    return run(path.join(RABBIT_BIN, 'rabbitmqctl'), ['-n', this.rabbitNode, ...args], {
+      env: this.rabbitEnv, user: 'rabbitmq', cwd: this.rabbitDir, timeoutMs: 60000,
+    });
+  }
+
+  /** The broker's queues as a Map name -> messages (rabbitmqctl list_queues name messages). */
+  async listQueues() {
+    const r = await this.rabbitmqctl('list_queues', '-q', '--no-table-headers', 'name', 'messages');
+    if (r.code !== 0) throw new Error(`rabbitmqctl list_queues failed (status ${r.code}): ${r.stderr.trim()}`);
+    const out = new Map();
+    for (const line of r.stdout.split('\n')) {
+      if (!line.trim() || /^(name\s|Timeout:|Listing queues)/.test(line)) continue;
+      const [name, messages] = line.split('\t');
+      out.set(name, Number(messages));
+    }
+    return out;
+  }
+
+  /** Number of threads of one of our processes (consumerd by default), from /proc/<pid>/task. */
+  threadCount(name = 'consumerd') {
+    const p = this.procs[name];
+    if (!p || !p.running) throw new Error(`harness: ${name} is not running`);
+    return fs.readdirSync(`/proc/${p.pid}/task`).length;
+  }
+
+  /**
+   * Local TCP ports of the sockets one of our processes has open, found by
+   * matching its /proc/<pid>/fd socket inodes with /proc/net/tcp{,6}. The
+   * client_port column of pg_stat_activity tells which backends are its.
+   */
+  tcpPorts(name = 'consumerd') {
+    const p = this.procs[name];
+    if (!p || !p.running) throw new Error(`harness: ${name} is not running`);
+    const inodes = new Set();
+    for (const fd of fs.readdirSync(`/proc/${p.pid}/fd`)) {
+      let link;
+      try { link = fs.readlinkSync(`/proc/${p.pid}/fd/${fd}`); } catch { continue; }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) inodes.add(m[1]);
+    }
+    const ports = [];
+    for (const table of ['tcp', 'tcp6']) {
+      let text;
+      try { text = fs.readFileSync(`/proc/${p.pid}/net/${table}`, 'utf8'); } catch { continue; }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 10 || !inodes.has(f[9])) continue;
+        ports.push(parseInt(f[1].split(':')[1], 16));
+      }
+    }
+    return ports;
+  }
+
+  // ------------------------------------------------------------ our binaries
+
+  /** Starts (again) consumerd; resolves once it has survived its first second. */
+  async startConsumerd() {
+    const p = this.procs.consumerd;
+    if (!p) throw new Error('harness: this stack was started without consumerd');
+    p.start();
+    await sleep(300);
+    p.assertRunning('to keep running after start');
+  }
+
+  /** Sends `signal` to consumerd and waits for it to exit; resolves the run record {code, signal}. */
+  async killConsumerd(signal = 'SIGKILL', { timeoutMs = 15000 } = {}) {
+    return this.procs.consumerd.stop({ signal, timeoutMs });
+  }
+
+  async startApi({ timeoutMs = 15000 } = {}) {
+    const p = this.procs['mtm-api'];
+    if (!p) throw new Error('harness: this stack was started without mtm-api');
+    p.start();
+    await waitFor(`mtm-api to listen on ${this.env.MTM_FCGI_SOCKET}`, () => canConnectUnix(this.env.MTM_FCGI_SOCKET), {
+      timeoutMs,
+      check: () => p.assertRunning('to start'),
+      describe: () => this.describeLogs(['mtm-api']),
+    });
+  }
+
+  async stopApi(signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
+    return this.procs['mtm-api'].stop({ signal, timeoutMs });
+  }
+
+  async startLighttpd({ timeoutMs = 15000 } = {}) {
+    const p = this.procs.lighttpd;
+    p.start();
+    await waitFor(`lighttpd to listen on port ${this.httpPort}`, () => canConnect(this.httpPort), {
+      timeoutMs,
+      check: () => p.assertRunning('to start'),
+      describe: () => this.describeLogs(['lighttpd', 'lighttpd-error']),
+    });
+    if (this.procs['mtm-api']) {
+      let last = '';
+      await waitFor('GET /api/health to answer 200', async () => {
+        const res = await fetch(this.baseUrl + '/api/health', { signal: AbortSignal.timeout(3000) });
+        last = `${res.status} ${await res.text()}`;
+        return res.status === 200;
+      }, {
+        timeoutMs,
+        check: () => { p.assertRunning('to keep running'); this.procs['mtm-api'].assertRunning('to keep running'); },
+        describe: () => `  last answer: ${last}\n${this.describeLogs(['mtm-api', 'lighttpd', 'lighttpd-error'])}`,
+      });
+    }
+  }
+
+  /** Polls GET /api/ready until 200. */
+  async waitReady({ timeoutMs = 20000 } = {}) {
+    let last = '';
+    await waitFor('GET /api/ready to answer 200', async () => {
+      const res = await fetch(this.baseUrl + '/api/ready', { signal: AbortSignal.timeout(3000) });
+      last = `${res.status} ${await res.text()}`;
+      return res.status === 200;
+    }, {
+      timeoutMs,
+      intervalMs: 250,
+      describe: () => `  last answer: ${last}\n${this.describeLogs(['consumerd', 'mtm-api'])}`,
+    });
+  }
+
+  /** Logs in as the admin; resolves the access token. */
+  async adminToken() {
+    const res = await fetch(this.baseUrl + '/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: this.env.MTM_ADMIN_USER, password: this.env.MTM_ADMIN_PASSWORD }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${text}`);
+    return JSON.parse(text).access_token;
+  }
+
+  // ------------------------------------------------------------ teardown
+
+  /** Sanitizer reports found so far in our binaries' logs: [{name, excerpt}]. */
+  sanitizerReports() {
+    const out = [];
+    for (const p of Object.values(this.procs)) {
+      if (!p.ours) continue;
+      const ex = sanitizerExcerpt(this.logs(p.name));
+      if (ex) out.push({ name: p.name, excerpt: ex });
+    }
+    return out;
+  }
+
+  /**
+   * Stops everything and removes the folder. Throws (so the test file fails)
+   * if one of our binaries printed a sanitizer report, died unexpectedly, did
+   * not exit 0 on SIGTERM, or needed SIGKILL. {check:false} skips that.
+   */
+  async stop({ check = true } = {}) {
+    if (this.stopped) return;
+    this.stopped = true;
+    const problems = [];
+    for (const name of ['lighttpd', 'mtm-api', 'consumerd']) {
+      const p = this.procs[name];
+      if (!p) continue;
+      const wasRunning = p.running;
+      const r = await p.stop({ signal: 'SIGTERM', timeoutMs: 10000 });
+      if (!p.ours && !p.watch) continue;
+      for (const run_ of p.runs) {
+        if (!run_.expected && run_.exited) {
+          problems.push(`${name} (pid ${run_.pid}) exited by itself with ${run_.signal ? 'signal ' + run_.signal : 'status ' + run_.code} while the test ran`);
+        }
+      }
+      if (wasRunning && r && p.ours) {
+        if (r.timedOut) problems.push(`${name} (pid ${r.pid}) did not exit within 10 s of SIGTERM (killed)`);
+        else if (r.code !== 0) problems.push(`${name} (pid ${r.pid}) exited with ${r.signal ? 'signal ' + r.signal : 'status ' + r.code} on SIGTERM (contract: 0)`);
+      }
+    }
+    if (this.procs.rabbitmq) await this.procs.rabbitmq.stop({ signal: 'SIGTERM', timeoutMs: 30000 });
+    if (this.procs.postgres) await this.procs.postgres.stop({ signal: 'SIGINT', timeoutMs: 20000, group: false });
+    // epmd (daemonised by erl) and anything else carrying our tag
+    killTaggedSync(this.tag, 3000);
+
+    for (const { name, excerpt } of this.sanitizerReports()) {
+      problems.push(`${name} printed a sanitizer report:\n${indent(excerpt)}`);
+    }
+    for (const p of Object.values(this.procs)) {
+      if (p.ours && p.runs.some((r) => !r.expected && r.exited)) {
+        problems.push(`--- last lines of ${p.name} log:\n${indent(this.logTail(p.name, 30))}`);
+      }
+    }
+    this.problems = problems;
+    unregister(this);
+    const keep = !!process.env.MTM_TEST_KEEP || problems.length > 0;
+    if (!keep) {
+      try { fs.rmSync(this.dir, { recursive: true, force: true }); } catch { /* reaper retries */ }
+    }
+    this.reaper.finish(keep);
+    if (keep) process.stderr.write(`harness: kept ${this.dir}\n`);
+    if (check && problems.length) {
+      throw new Error(`stack teardown found problems:\n${problems.join('\n')}`);
+    }
+  }
+
+  /** Synchronous last-resort cleanup (exit / signal handlers). */
+  emergencyStopSync() {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const p of Object.values(this.procs)) p.emergencyStopSync();
+    killTaggedSync(this.tag, 3000);
+    const keep = !!process.env.MTM_TEST_KEEP;
+    if (!keep) {
+      try { fs.rmSync(this.dir, { recursive: true, force: true }); } catch { /* reaper retries */ }
+    }
+    this.reaper.finish(keep);
+  }
+
+  /** Pids still alive that carry this stack's tag (for the harness self-test). */
+  leftoverPids() {
+    return taggedPids(this.tag);
+  }
+}
+
+/**
+ * Starts a throwaway stack. Options (all default true except noted):
+ *   postgres, rabbitmq, consumerd, api, lighttpd: which parts to run
+ *   env: extra/overriding MTM_* variables for our binaries (e.g. {MTM_MAX_BODY: '1024'})
+ *   pgRoleAttrs: attributes of role mtm (default 'LOGIN')
+ *   binDir: where consumerd/mtm-api are (default MTM_TEST_BIN_DIR or build/asan/bin)
+ * If start-up fails, everything started so far is stopped and the error
+ * (with the tail of the failing process's log) is thrown.
+ */
+export async function startStack(options = {}) {
+  const o = { postgres: true, rabbitmq: true, consumerd: true, api: true, lighttpd: true, env: {}, ...options };
+  if (o.consumerd || o.api) {
+    if (!o.postgres || !o.rabbitmq) {
+      // our binaries need both; allow explicit opt-out only when the caller knows better
+      if (!o.allowMissingDeps) throw new Error('harness: consumerd/mtm-api need postgres and rabbitmq (pass allowMissingDeps: true to override)');
+    }
+  }
+  const stack = new Stack(o);
+  try {
+    await stack.start();
+  } catch (e) {
+    try { await stack.stop({ check: false }); } catch { /* already failing */ }
+    throw e;
+  }
+  return stack;
+}

@@ -1,0 +1,107 @@
+// Small helpers shared by the harness: ports, waiting, log tails, secrets.
+import net from 'node:net';
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const handedOut = new Set();
+
+function tryListen(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that is free right now and has not been handed out
+ * by this process before. `extra` lists offsets that must be free as well
+ * (RabbitMQ's CLI tools use dist port + 10000..10010).
+ */
+export async function freePort({ min = 20000, max = 50000, extra = [] } = {}) {
+  for (let i = 0; i < 500; i++) {
+    const port = min + crypto.randomInt(max - min);
+    if (handedOut.has(port)) continue;
+    if (!(await tryListen(port))) continue;
+    let ok = true;
+    for (const off of extra) {
+      if (!(await tryListen(port + off))) { ok = false; break; }
+    }
+    if (!ok) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free TCP port found in ${min}..${max}`);
+}
+
+/** Resolves true once something accepts TCP connections on host:port. */
+export function canConnect(port, host = '127.0.0.1', timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host });
+    const done = (v) => { s.destroy(); resolve(v); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export function canConnectUnix(sockPath, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: sockPath });
+    const done = (v) => { s.destroy(); resolve(v); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Last `n` lines of a file ('' if it does not exist). */
+export function tail(file, n = 40) {
+  let text;
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return ''; }
+  const lines = text.split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n).join('\n');
+}
+
+export function indent(text, prefix = '    ') {
+  return String(text).split('\n').map((l) => prefix + l).join('\n');
+}
+
+/**
+ * Polls `probe` (async, returns a truthy value when done) every `intervalMs`
+ * until it succeeds or `timeoutMs` passes. `check` (optional, sync) runs on
+ * every round and may throw to abort early (e.g. a process died).
+ * On timeout throws an Error whose message is `what` plus `describe()`.
+ */
+export async function waitFor(what, probe, { timeoutMs = 10000, intervalMs = 100, check, describe } = {}) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    if (check) check();
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > timeoutMs) {
+      let msg = `timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}`;
+      if (last instanceof Error) msg += `\n  last error: ${last.message}`;
+      if (describe) msg += '\n' + describe();
+      throw new Error(msg);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export function randomSecret(bytes = 48) {
+  return crypto.randomBytes(bytes).toString('base64url');
+}
