@@ -244,8 +244,10 @@ int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const c
         } else if (id == AMQP_BASIC_RETURN_METHOD) {
             returned_next = true;
         } else if (id == AMQP_CHANNEL_CLOSE_METHOD || id == AMQP_CONNECTION_CLOSE_METHOD) {
-            amqp_rpc_reply_t reply = {.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
-                                      .reply = frame.payload.method};
+            amqp_rpc_reply_t reply;
+            memset(&reply, 0, sizeof(reply));
+            reply.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
+            reply.reply = frame.payload.method;
             rc = mtm_amqp_reply_error(a, reply, "publish", err, errlen);
             return rc ? (rc == MTM_ENOTFOUND ? MTM_EAMQP : rc) : MTM_EAMQP;
         }

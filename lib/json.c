@@ -2,7 +2,266 @@
 #include "json.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+/*
+ * A second, strict pass over text json-c accepted. json-c 0.16 in strict mode
+ * still lets through NaN, Infinity, "1.", single-quoted member names, raw
+ * control characters in strings, unpaired \u surrogates and invalid UTF-8
+ * (overlong forms, encoded surrogates, code points above U+10FFFF). Payloads
+ * are stored byte for byte (jsonspan.h) and PostgreSQL's jsonb refuses all of
+ * these, so each is a 400 here rather than a message that can never be
+ * stored. This checks the RFC 8259 grammar only; json-c builds the objects.
+ */
+struct scan {
+    const unsigned char *s;
+    size_t n, i;
+    const char *why;
+};
+
+static bool scan_fail(struct scan *sc, const char *why)
+{
+    sc->why = why;
+    return false;
+}
+
+static void scan_ws(struct scan *sc)
+{
+    for (; sc->i < sc->n; sc->i++) {
+        unsigned char c = sc->s[sc->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+    }
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* One UTF-8 sequence starting with a byte >= 0x80. */
+static bool scan_utf8(struct scan *sc)
+{
+    const unsigned char *p = sc->s + sc->i;
+    size_t len;
+    unsigned long cp, min;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2, cp = p[0] & 0x1fu, min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3, cp = p[0] & 0x0fu, min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4, cp = p[0] & 0x07u, min = 0x10000;
+    } else {
+        return scan_fail(sc, "invalid UTF-8");
+    }
+    if (sc->n - sc->i < len)
+        return scan_fail(sc, "invalid UTF-8");
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return scan_fail(sc, "invalid UTF-8");
+        cp = cp << 6 | (p[k] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return scan_fail(sc, "invalid UTF-8");
+    sc->i += len;
+    return true;
+}
+
+/* The four hex digits of a \u escape at p, or -1. */
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int c = p[k], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static bool scan_string(struct scan *sc)
+{
+    sc->i++; /* the opening quote */
+    while (sc->i < sc->n) {
+        unsigned char c = sc->s[sc->i];
+        if (c == '"') {
+            sc->i++;
+            return true;
+        }
+        if (c < 0x20)
+            return scan_fail(sc, "control character in a string");
+        if (c >= 0x80) {
+            if (!scan_utf8(sc))
+                return false;
+            continue;
+        }
+        if (c != '\\') {
+            sc->i++;
+            continue;
+        }
+        if (sc->n - sc->i < 2)
+            break;
+        c = sc->s[sc->i + 1];
+        if (c != 'u') {
+            if (!c || !strchr("\"\\/bfnrt", c))
+                return scan_fail(sc, "invalid escape in a string");
+            sc->i += 2;
+            continue;
+        }
+        long u = sc->n - sc->i >= 6 ? hex4(sc->s + sc->i + 2) : -1;
+        if (u < 0)
+            return scan_fail(sc, "invalid \\u escape");
+        sc->i += 6;
+        if (u == 0)
+            return scan_fail(sc, "\\u0000 cannot be stored (PostgreSQL's jsonb refuses it)");
+        if (u >= 0xdc00 && u <= 0xdfff)
+            return scan_fail(sc, "unpaired UTF-16 surrogate");
+        if (u >= 0xd800 && u <= 0xdbff) {
+            long lo = sc->n - sc->i >= 6 && sc->s[sc->i] == '\\' && sc->s[sc->i + 1] == 'u'
+                          ? hex4(sc->s + sc->i + 2)
+                          : -1;
+            if (lo < 0xdc00 || lo > 0xdfff)
+                return scan_fail(sc, "unpaired UTF-16 surrogate");
+            sc->i += 6;
+        }
+    }
+    return scan_fail(sc, "unterminated string");
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool scan_number(struct scan *sc)
+{
+    const unsigned char *s = sc->s;
+    size_t i = sc->i, n = sc->n;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && is_digit(s[i])) {
+        while (i < n && is_digit(s[i]))
+            i++;
+    } else {
+        return scan_fail(sc, "invalid number");
+    }
+    if (i < n && s[i] == '.') {
+        if (++i >= n || !is_digit(s[i]))
+            return scan_fail(sc, "invalid number");
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return scan_fail(sc, "invalid number");
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    sc->i = i;
+    return true;
+}
+
+static bool scan_literal(struct scan *sc, const char *word)
+{
+    size_t len = strlen(word);
+    if (sc->n - sc->i < len || memcmp(sc->s + sc->i, word, len) != 0)
+        return false;
+    sc->i += len;
+    return true;
+}
+
+/* Checks that text[0..len) is one RFC 8259 value nested at most max_depth
+ * containers deep; on failure sc->why and sc->i say what and where. */
+static bool scan_document(struct scan *sc, size_t max_depth)
+{
+    enum { S_VALUE, S_KEY, S_AFTER } st = S_VALUE;
+    char *stack = xmalloc(max_depth + 1); /* '{' or '[' per open container */
+    size_t depth = 0;
+    bool ok = false;
+
+    for (;;) {
+        scan_ws(sc);
+        if (st == S_AFTER && depth == 0) {
+            ok = sc->i == sc->n || scan_fail(sc, "unexpected data after the JSON value");
+            break;
+        }
+        if (sc->i >= sc->n) {
+            scan_fail(sc, "unexpected end of JSON input");
+            break;
+        }
+        unsigned char c = sc->s[sc->i];
+        if (st == S_KEY) {
+            if (c != '"') {
+                scan_fail(sc, "expected a double-quoted member name");
+                break;
+            }
+            if (!scan_string(sc))
+                break;
+            scan_ws(sc);
+            if (sc->i >= sc->n || sc->s[sc->i] != ':') {
+                scan_fail(sc, "expected ':'");
+                break;
+            }
+            sc->i++;
+            st = S_VALUE;
+        } else if (st == S_AFTER) {
+            char top = stack[depth - 1];
+            if (c == ',') {
+                sc->i++;
+                st = top == '{' ? S_KEY : S_VALUE;
+            } else if (c == (top == '{' ? '}' : ']')) {
+                sc->i++;
+                depth--;
+            } else {
+                scan_fail(sc, "expected ',' or the end of the container");
+                break;
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth == max_depth) {
+                scan_fail(sc, "nested too deep");
+                break;
+            }
+            stack[depth++] = (char)c;
+            sc->i++;
+            scan_ws(sc);
+            if (sc->i < sc->n && sc->s[sc->i] == (c == '{' ? '}' : ']')) {
+                sc->i++;
+                depth--;
+                st = S_AFTER;
+            } else {
+                st = c == '{' ? S_KEY : S_VALUE;
+            }
+        } else if (c == '"') {
+            if (!scan_string(sc))
+                break;
+            st = S_AFTER;
+        } else if (c == '-' || is_digit(c)) {
+            if (!scan_number(sc))
+                break;
+            st = S_AFTER;
+        } else if (scan_literal(sc, "true") || scan_literal(sc, "false") ||
+                   scan_literal(sc, "null")) {
+            st = S_AFTER;
+        } else {
+            scan_fail(sc, "unexpected character");
+            break;
+        }
+    }
+    free(stack);
+    return ok;
+}
 
 int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_object **out, char *err,
                    size_t errlen)
@@ -51,6 +310,13 @@ int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_obje
         }
     }
     json_tokener_free(tok);
+    if (!rc) {
+        struct scan sc = {(const unsigned char *)text, len, 0, NULL};
+        if (!scan_document(&sc, max_depth > 0 ? (size_t)max_depth : 0)) {
+            snprintf(err, errlen, "malformed JSON at byte %zu: %s", sc.i, sc.why);
+            rc = MTM_EPARSE;
+        }
+    }
     if (rc) {
         json_object_put(obj);
         return rc;

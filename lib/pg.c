@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "xalloc.h"
 
 static const struct {
@@ -53,6 +54,23 @@ static void set_err(char *err, size_t errlen, const char *what, const char *msg)
     snprintf(err, errlen, "%s: %.*s", what, (int)n, msg);
 }
 
+/* libpq prints NOTICE and WARNING messages raw on stderr (the "relation
+ * schema_migrations already exists" of every migration run, for one), which
+ * would break the JSON-lines log: they go through the log instead. */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    static const struct mtm_log_ctx ctx = {.component = "postgres"};
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    (void)arg;
+    if (!msg)
+        return;
+    if (severity && strcmp(severity, "WARNING") == 0)
+        LOG_WARN(&ctx, "%s", msg);
+    else
+        LOG_DEBUG(&ctx, "%s: %s", severity ? severity : "NOTICE", msg);
+}
+
 int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
 {
     if (mtm_pg_connected(pg))
@@ -61,12 +79,13 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
 
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", pg->timeout_s);
-    /* expand_dbname lets the URL carry everything; the later keys add
-     * timeouts unless the URL set them. */
-    const char *keys[] = {"dbname",           "connect_timeout",     "keepalives",
-                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
-                          "tcp_user_timeout", "application_name",    NULL};
-    const char *vals[] = {pg->url, timeout, "1", "5", "2", "2", "5000", "mtm", NULL};
+    /* expand_dbname lets the URL carry everything. libpq lets a later key
+     * override an earlier one, the URL's own settings included, so the
+     * defaults come first and the URL last: they apply unless it sets them. */
+    const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "application_name",    "dbname",           NULL};
+    const char *vals[] = {timeout, "1", "5", "2", "2", "5000", "mtm", pg->url, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
         set_err(err, errlen, "postgres connect",
@@ -74,6 +93,7 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
         mtm_pg_disconnect(pg);
         return MTM_EUNAVAIL;
     }
+    PQsetNoticeReceiver(pg->conn, notice_to_log, NULL);
     return 0;
 }
 
