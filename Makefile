@@ -83,6 +83,15 @@ $(BUILD)/bin/mtm-migrate: $(call obj,consumerd/mtm-migrate.c) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# Benchmark tools for make bench (bench/): raw ceilings and HTTP load.
+$(BUILD)/bin/mtm-probe: $(call obj,bench/probe.c) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bin/mtm-load: $(call obj,bench/load.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(API_A) $(CONSUMERD_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
@@ -98,7 +107,8 @@ $(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(API_A) $(CONS
 deps:
 	deploy/install-deps.sh
 
-run start: deps
+run start:
+	deploy/install-deps.sh run
 	$(MAKE) MODE=release all
 	deploy/stack.sh $@
 
@@ -110,7 +120,8 @@ reset:
 
 # ---- tests ----------------------------------------------------------------
 
-test: deps
+test:
+	deploy/install-deps.sh test
 	$(MAKE) MODE=asan all tests
 	tests/run.sh
 
@@ -120,7 +131,8 @@ test-unit:
 
 # ---- benchmarks (figures, not tests) --------------------------------------
 
-bench: deps
+bench:
+	deploy/install-deps.sh test
 	$(MAKE) MODE=release all
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
 
