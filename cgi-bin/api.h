@@ -19,10 +19,20 @@
 #include "http.h"
 #include "log.h"
 #include "pg.h"
+#include "token.h"
 
 struct api_ctx {
     const struct mtm_config *cfg; /* borrowed from main */
     atomic_bool stopping;
+    atomic_bool admin_synced; /* the admin account matches the configuration */
+};
+
+/* Who may call a route (auth.c enforces it). */
+enum api_access {
+    API_PUBLIC = 0,   /* anyone */
+    API_ADMIN,        /* admin tokens only */
+    API_TENANT,       /* admin, or a token of the tenant named by {id} */
+    API_TENANT_QUERY, /* admin, or a token of the tenant named by ?tenant_id */
 };
 
 struct api_thread {
@@ -31,6 +41,7 @@ struct api_thread {
     struct mtm_pg pg;     /* owned */
     struct mtm_amqp amqp; /* owned */
     struct mtm_log_ctx log;
+    struct mtm_claims who; /* the current request's verified token; zeroed if none */
 };
 
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index);
@@ -66,6 +77,15 @@ int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
                       const char *kind);
 
+/*
+ * Checks the request's token against the route's access rule and sets the
+ * database scope. Returns 0, or answers 401/403/503 and returns the error.
+ */
+int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access access);
+/* Records an admin action (failures are logged, never fatal). detail may be NULL. */
+void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, const char *action,
+               const char *target, struct json_object *detail);
+
 /* Routes one request and answers it; never leaves it unanswered. */
 void api_dispatch(struct api_thread *t, struct mtm_request *r);
 
@@ -85,5 +105,10 @@ void api_tenant_messages_list(void *t, struct mtm_request *r);
 void api_dlq_list(void *t, struct mtm_request *r);
 void api_dlq_replay(void *t, struct mtm_request *r);
 void api_dlq_purge(void *t, struct mtm_request *r);
+void api_login(void *t, struct mtm_request *r);
+void api_tokens_create(void *t, struct mtm_request *r);
+void api_tokens_list(void *t, struct mtm_request *r);
+void api_tokens_revoke(void *t, struct mtm_request *r);
+void api_audit_list(void *t, struct mtm_request *r);
 
 #endif

@@ -12,24 +12,33 @@
 #include "router.h"
 #include "timeutil.h"
 
+#define JSON MTM_ROUTE_JSON_BODY
+#define BODY MTM_ROUTE_OPTIONAL_BODY
+
 static const struct mtm_route routes[] = {
-    {"GET", "/api/health", "health", 0, api_health},
-    {"GET", "/api/ready", "ready", 0, api_ready},
-    {"POST", "/api/tenants", "tenants", MTM_ROUTE_JSON_BODY, api_tenant_create},
-    {"GET", "/api/tenants", "tenants", 0, api_tenant_list},
-    {"GET", "/api/tenants/{id}", "tenant", 0, api_tenant_get},
-    {"DELETE", "/api/tenants/{id}", "tenant", 0, api_tenant_delete},
-    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", MTM_ROUTE_JSON_BODY,
+    {"GET", "/api/health", "health", 0, API_PUBLIC, api_health},
+    {"GET", "/api/ready", "ready", 0, API_PUBLIC, api_ready},
+    {"POST", "/api/auth/login", "login", JSON, API_PUBLIC, api_login},
+    {"POST", "/api/tenants", "tenants", JSON, API_ADMIN, api_tenant_create},
+    {"GET", "/api/tenants", "tenants", 0, API_ADMIN, api_tenant_list},
+    {"GET", "/api/tenants/{id}", "tenant", 0, API_TENANT, api_tenant_get},
+    {"DELETE", "/api/tenants/{id}", "tenant", 0, API_ADMIN, api_tenant_delete},
+    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", JSON, API_ADMIN,
      api_tenant_set_concurrency},
-    {"POST", "/api/tenants/{id}/pause", "tenant_pause", 0, api_tenant_pause},
-    {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, api_tenant_resume},
-    {"POST", "/api/tenants/{id}/messages", "messages_publish", MTM_ROUTE_JSON_BODY,
+    {"POST", "/api/tenants/{id}/pause", "tenant_pause", 0, API_ADMIN, api_tenant_pause},
+    {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, API_ADMIN, api_tenant_resume},
+    {"POST", "/api/tenants/{id}/tokens", "tokens", BODY, API_ADMIN, api_tokens_create},
+    {"GET", "/api/tenants/{id}/tokens", "tokens", 0, API_ADMIN, api_tokens_list},
+    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token", 0, API_ADMIN, api_tokens_revoke},
+    {"POST", "/api/tenants/{id}/messages", "messages_publish", JSON, API_TENANT,
      api_messages_publish},
-    {"GET", "/api/tenants/{id}/messages", "tenant_messages", 0, api_tenant_messages_list},
-    {"GET", "/api/messages", "messages", 0, api_messages_list},
-    {"GET", "/api/tenants/{id}/dlq", "dlq", 0, api_dlq_list},
-    {"DELETE", "/api/tenants/{id}/dlq", "dlq", 0, api_dlq_purge},
-    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", MTM_ROUTE_OPTIONAL_BODY, api_dlq_replay},
+    {"GET", "/api/tenants/{id}/messages", "tenant_messages", 0, API_TENANT,
+     api_tenant_messages_list},
+    {"GET", "/api/messages", "messages", 0, API_TENANT_QUERY, api_messages_list},
+    {"GET", "/api/tenants/{id}/dlq", "dlq", 0, API_TENANT, api_dlq_list},
+    {"DELETE", "/api/tenants/{id}/dlq", "dlq", 0, API_TENANT, api_dlq_purge},
+    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", BODY, API_TENANT, api_dlq_replay},
+    {"GET", "/api/audit", "audit", 0, API_ADMIN, api_audit_list},
 };
 
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
@@ -88,6 +97,15 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r)
         break;
     }
     case MTM_ROUTE_FOUND:
+        /* Size first (413 needs no credentials: the body is not read),
+         * then who is calling, then the body's syntax. */
+        if (r->content_length > t->ctx->cfg->max_body)
+            mtm_respond_error(r, 413, "the request body is larger than %d bytes",
+                              t->ctx->cfg->max_body);
+        if (!r->status && api_authorize(t, r, (enum api_access)route->access))
+            break;
+        if (r->status)
+            break;
         if (route->flags & MTM_ROUTE_JSON_BODY)
             read_json_body(t, r);
         else if (route->flags & MTM_ROUTE_OPTIONAL_BODY)

@@ -88,6 +88,33 @@ static int open_listener(const char *path, const struct mtm_log_ctx *log)
     return fd;
 }
 
+/*
+ * Row-level security is the second wall between tenants; a role that
+ * bypasses it would leave only the first. Refuse to run as one. When the
+ * database is not reachable yet this cannot be known: log it and go on.
+ * Returns 2 to stop, 0 to go on.
+ */
+static int check_role(const struct mtm_config *cfg, const struct mtm_log_ctx *log)
+{
+    struct mtm_pg pg;
+    char err[512];
+    PGresult *res;
+    int stop = 0;
+    mtm_pg_init(&pg, cfg->pg_url, 2);
+    if (mtm_pg_exec(&pg, MTM_STMT_ROLE_BYPASSES_RLS, NULL, &res, err, sizeof(err)) == 0) {
+        if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+            fprintf(stderr, "mtm-api: MTM_PG_URL: its role is a superuser or has BYPASSRLS, "
+                            "so row-level security would not apply; use an ordinary role\n");
+            stop = 2;
+        }
+        PQclear(res);
+    } else {
+        LOG_WARN(log, "cannot check the database role yet: %s", err);
+    }
+    mtm_pg_cleanup(&pg);
+    return stop;
+}
+
 int main(void)
 {
     struct mtm_config cfg;
@@ -99,6 +126,10 @@ int main(void)
         return 2;
     }
     mtm_log_set_level(cfg.log_level);
+    if (check_role(&cfg, &log)) {
+        mtm_config_cleanup(&cfg);
+        return 2;
+    }
 
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

@@ -58,8 +58,14 @@ static void list_messages(struct api_thread *t, struct mtm_request *r, const cha
 
 void api_messages_list(void *vt, struct mtm_request *r)
 {
+    struct api_thread *t = vt;
     char tenant[MTM_UUID_STRLEN + 2];
     int rc = mtm_query_get(r->query, "tenant_id", tenant, sizeof(tenant));
+    if (rc == MTM_ENOTFOUND && t->who.role == MTM_ROLE_TENANT) {
+        /* A tenant token reads its own tenant unless told otherwise. */
+        snprintf(tenant, sizeof(tenant), "%s", t->who.tenant_id);
+        rc = 0;
+    }
     if (rc || !mtm_uuid_valid(tenant)) {
         struct json_object *p = mtm_problem_new(422, "invalid");
         mtm_problem_add_field(p, "tenant_id",

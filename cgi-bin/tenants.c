@@ -213,6 +213,11 @@ void api_tenant_create(void *vt, struct mtm_request *r)
     char location[96];
     snprintf(location, sizeof(location), "/api/tenants/%s", id);
     struct mtm_header h = {"Location", location};
+    struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "name", json_object_new_string(name));
+    json_object_object_add(detail, "concurrency", json_object_new_int64(concurrency));
+    api_audit(t, r, t->who.sub, "tenant.create", id, detail);
+    json_object_put(detail);
     respond_tenant(t, r, 201, id, &h, 1);
 }
 
@@ -268,7 +273,7 @@ void api_tenant_list(void *vt, struct mtm_request *r)
  * tells 404 (no such tenant) from 409 (being deleted).
  */
 static void update_then_respond(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
-                                const char *id, const char *value, int status)
+                                const char *id, const char *value, const char *action)
 {
     char err[512];
     PGresult *res;
@@ -281,7 +286,11 @@ static void update_then_respond(struct api_thread *t, struct mtm_request *r, enu
     int touched = PQntuples(res);
     PQclear(res);
     if (touched) {
-        respond_tenant(t, r, status, id, NULL, 0);
+        struct json_object *detail = json_object_new_object();
+        json_object_object_add(detail, "value", json_object_new_string(value));
+        api_audit(t, r, t->who.sub, action, id, detail);
+        json_object_put(detail);
+        respond_tenant(t, r, 200, id, NULL, 0);
         return;
     }
     const char *get[] = {id};
@@ -320,21 +329,21 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
     json_object_put(p);
     char value[24];
     snprintf(value, sizeof(value), "%ld", n);
-    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, id, value, 200);
+    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, id, value, "tenant.concurrency");
 }
 
 void api_tenant_pause(void *vt, struct mtm_request *r)
 {
     const char *id = api_path_tenant(r);
     if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "paused", 200);
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "paused", "tenant.pause");
 }
 
 void api_tenant_resume(void *vt, struct mtm_request *r)
 {
     const char *id = api_path_tenant(r);
     if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "active", 200);
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "active", "tenant.resume");
 }
 
 void api_tenant_delete(void *vt, struct mtm_request *r)
@@ -357,5 +366,10 @@ void api_tenant_delete(void *vt, struct mtm_request *r)
         mtm_respond_error(r, 404, "no tenant %s", id);
         return;
     }
+    /* Its tokens die with it at once; the rows go when consumerd removes
+     * the tenant (ON DELETE CASCADE). */
+    if (mtm_pg_exec(&t->pg, MTM_STMT_TOKENS_REVOKE_TENANT, params, NULL, err, sizeof(err)))
+        LOG_WARN(&t->log, "tenant %s: tokens not revoked yet: %s", id, err);
+    api_audit(t, r, t->who.sub, "tenant.delete", id, NULL);
     respond_tenant(t, r, 202, id, NULL, 0);
 }

@@ -25,6 +25,7 @@ int main(void)
     }
     mtm_log_set_level(cfg.log_level);
     mtm_pg_init(&pg, cfg.pg_url, 5);
+    mtm_pg_set_options(&pg, MTM_PG_OPTIONS_ALL_TENANTS);
     int rc = mtm_migrate(&pg, cfg.sql_dir, &log, &applied, err, sizeof(err));
     if (rc)
         LOG_ERROR(&log, "%s", err);

@@ -30,6 +30,14 @@ void mtm_pg_cleanup(struct mtm_pg *pg)
     mtm_pg_disconnect(pg);
     free(pg->url);
     pg->url = NULL;
+    free(pg->options);
+    pg->options = NULL;
+}
+
+void mtm_pg_set_options(struct mtm_pg *pg, const char *options)
+{
+    free(pg->options);
+    pg->options = options ? xstrdup(options) : NULL;
 }
 
 void mtm_pg_disconnect(struct mtm_pg *pg)
@@ -82,10 +90,22 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
     /* expand_dbname lets the URL carry everything. libpq lets a later key
      * override an earlier one, the URL's own settings included, so the
      * defaults come first and the URL last: they apply unless it sets them. */
-    const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                          "application_name",    "dbname",           NULL};
-    const char *vals[] = {timeout, "1", "5", "2", "2", "5000", "mtm", pg->url, NULL};
+    const char *keys[] = {"connect_timeout",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "application_name",
+                          "dbname",
+                          NULL,
+                          NULL};
+    const char *vals[] = {timeout, "1", "5", "2", "2", "5000", "mtm", pg->url, NULL, NULL};
+    if (pg->options) {
+        /* After the URL: mtm's own session settings are not the URL's to change. */
+        keys[8] = "options";
+        vals[8] = pg->options;
+    }
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
         set_err(err, errlen, "postgres connect",

@@ -29,12 +29,19 @@ struct mtm_pg {
     uint64_t prepared; /* bit i set: statement i prepared on conn */
     int timeout_s;     /* connect timeout */
     char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
+    char *options;     /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
 };
+
+/* Session scope of consumerd's connections: every tenant's rows (see
+ * sql/0008_row_security.sql). The API sets its scope per request instead. */
+#define MTM_PG_OPTIONS_ALL_TENANTS "-c mtm.scope=all"
 
 _Static_assert(MTM_STMT_COUNT <= 64, "prepared-statement bitmap holds 64 statements");
 
 void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s);
 void mtm_pg_cleanup(struct mtm_pg *pg);
+/* Server options for every (re)connection, e.g. "-c mtm.scope=all". */
+void mtm_pg_set_options(struct mtm_pg *pg, const char *options);
 
 /* Connects if not connected. */
 int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen) MTM_MUST_CHECK;

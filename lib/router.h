@@ -26,6 +26,7 @@ struct mtm_route {
     const char *pattern;
     const char *name; /* stable label for metrics and logs */
     unsigned flags;
+    int access; /* the application's access rule; the router ignores it */
     mtm_route_fn fn;
 };
 

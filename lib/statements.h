@@ -118,7 +118,69 @@
       " WHERE d.tenant_id = $1::uuid AND d.id = e->>'id'"                                          \
       " AND d.last_failed_at = (e->>'at')::timestamptz",                                           \
       2)                                                                                           \
-    X(DLQ_PURGE, "DELETE FROM dead_letters WHERE tenant_id = $1::uuid", 1)
+    X(DLQ_PURGE, "DELETE FROM dead_letters WHERE tenant_id = $1::uuid", 1)                         \
+    X(SET_SCOPE,                                                                                   \
+      "SELECT set_config('mtm.scope', $1, false), set_config('mtm.tenant_id', $2, false)", 2)      \
+    X(ROLE_BYPASSES_RLS,                                                                           \
+      "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user", 0)             \
+    X(USER_GET, "SELECT password_hash FROM users WHERE username = $1", 1)                          \
+    X(USER_UPSERT,                                                                                 \
+      "INSERT INTO users (username, password_hash) VALUES ($1, $2)"                                \
+      " ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,"              \
+      " updated_at = now()",                                                                       \
+      2)                                                                                           \
+    X(LOGIN_THROTTLE,                                                                              \
+      "SELECT failures, ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"     \
+      " - now()))::int FROM login_failures WHERE username = $1 AND address = $2"                   \
+      " AND window_start > now() - make_interval(secs => $3::int)",                                \
+      3)                                                                                           \
+    X(LOGIN_FAILED,                                                                                \
+      "INSERT INTO login_failures AS f (username, address, failures, window_start)"                \
+      " VALUES ($1, $2, 1, now()) ON CONFLICT (username, address) DO UPDATE SET"                   \
+      " failures = CASE WHEN f.window_start > now() - make_interval(secs => $3::int)"              \
+      " THEN f.failures + 1 ELSE 1 END,"                                                           \
+      " window_start = CASE WHEN f.window_start > now() - make_interval(secs => $3::int)"          \
+      " THEN f.window_start ELSE now() END",                                                       \
+      3)                                                                                           \
+    X(LOGIN_SUCCEEDED, "DELETE FROM login_failures WHERE username = $1 AND address = $2", 2)       \
+    X(TOKEN_INSERT,                                                                                \
+      "INSERT INTO tenant_tokens (jti, tenant_id, expires_at, created_by)"                         \
+      " VALUES ($1::uuid, $2::uuid, to_timestamp($3::bigint), $4)",                                \
+      4)                                                                                           \
+    X(TOKEN_PAGE,                                                                                  \
+      "SELECT seq, json_build_object('jti', jti, 'created_at', " MTM_SQL_TS(                       \
+          "created_at") ","                                                                        \
+                        " 'expires_at', " MTM_SQL_TS("expires_at") ", 'revoked_at', " MTM_SQL_TS(  \
+                            "revoked_at") ","                                                      \
+                                          " 'created_by', created_by)::text FROM tenant_tokens"    \
+                                          " WHERE tenant_id = $1::uuid AND seq > $2::bigint "      \
+                                          "ORDER BY seq LIMIT $3::int",                            \
+      3)                                                                                           \
+    X(TOKEN_REVOKE,                                                                                \
+      "UPDATE tenant_tokens SET revoked_at = COALESCE(revoked_at, now())"                          \
+      " WHERE tenant_id = $1::uuid AND jti = $2::uuid RETURNING jti",                              \
+      2)                                                                                           \
+    X(TOKEN_VALID,                                                                                 \
+      "SELECT 1 FROM tenant_tokens k JOIN tenants t ON t.id = k.tenant_id"                         \
+      " WHERE k.jti = $1::uuid AND k.tenant_id = $2::uuid AND k.revoked_at IS NULL"                \
+      " AND t.status <> 'deleting'",                                                               \
+      2)                                                                                           \
+    X(TOKENS_REVOKE_TENANT,                                                                        \
+      "UPDATE tenant_tokens SET revoked_at = now() WHERE tenant_id = $1::uuid"                     \
+      " AND revoked_at IS NULL",                                                                   \
+      1)                                                                                           \
+    X(AUDIT_INSERT,                                                                                \
+      "INSERT INTO audit_log (actor, action, target, request_id, address, detail)"                 \
+      " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",                                                   \
+      6)                                                                                           \
+    X(AUDIT_PAGE,                                                                                  \
+      "SELECT seq, json_build_object('seq', seq, 'at', " MTM_SQL_TS(                               \
+          "at") ", 'actor', actor,"                                                                \
+                " 'action', action, 'target', target, 'request_id', request_id, 'address', "       \
+                "address,"                                                                         \
+                " 'detail', detail)::text FROM audit_log WHERE seq > $1::bigint ORDER BY seq "     \
+                "LIMIT $2::int",                                                                   \
+      2)
 
 enum mtm_stmt {
 #define MTM_STMT_ENUM(id, sql, nparams) MTM_STMT_##id,
