@@ -31,6 +31,7 @@ const stack = await startStack({
   env: { MTM_LOG_LEVEL: 'warn', MTM_API_THREADS: '8' },
 });
 try {
+  const token = await stack.adminToken();
   const lat = [];
   const t0 = Date.now();
   // Four producers in parallel, as an operator's script would.
@@ -40,7 +41,7 @@ try {
       const i = next++;
       const s = process.hrtime.bigint();
       const res = await fetch(`${stack.baseUrl}/api/tenants`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ name: `bench-${i}`, concurrency: 1 }),
       });
       if (res.status !== 201) throw new Error(`create ${i}: ${res.status} ${await res.text()}`);
