@@ -54,10 +54,17 @@ void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, c
 void api_respond_invalid(struct mtm_request *r, struct json_object *problem);
 /* The {id} path parameter if it is a UUID; otherwise answers 404, NULL. */
 const char *api_path_tenant(struct mtm_request *r);
+/* A tenant's publish limit: its own settings, else the installation's. */
+struct api_rate {
+    int rate;  /* messages per second; 0 = unlimited */
+    int burst; /* bucket size */
+};
+
 /* 0 when the tenant exists (and, with refuse_deleting, is not being
- * deleted); otherwise answers 404, 409 or 503 and returns the error. */
+ * deleted), filling *rate if not NULL; otherwise answers 404, 409 or 503
+ * and returns the error. */
 int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
-                     bool refuse_deleting);
+                     bool refuse_deleting, struct api_rate *rate);
 
 #define API_PAGE_DEFAULT 50
 #define API_PAGE_MAX 1000
@@ -98,6 +105,7 @@ void api_tenant_get(void *t, struct mtm_request *r);
 void api_tenant_delete(void *t, struct mtm_request *r);
 void api_tenant_set_concurrency(void *t, struct mtm_request *r);
 void api_tenant_pause(void *t, struct mtm_request *r);
+void api_tenant_set_rate(void *t, struct mtm_request *r);
 void api_tenant_resume(void *t, struct mtm_request *r);
 void api_messages_publish(void *t, struct mtm_request *r);
 void api_messages_list(void *t, struct mtm_request *r);

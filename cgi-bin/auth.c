@@ -324,7 +324,7 @@ void api_tokens_create(void *vt, struct mtm_request *r)
         }
         json_object_put(p);
     }
-    if (api_tenant_check(t, r, tenant, true))
+    if (api_tenant_check(t, r, tenant, true, NULL))
         return;
 
     struct mtm_claims c = {.role = MTM_ROLE_TENANT};
@@ -381,7 +381,7 @@ void api_tokens_list(void *vt, struct mtm_request *r)
     long limit;
     int64_t after = 0;
     int rc = api_page_params(r, "k", &limit, &after);
-    if ((rc && rc != MTM_ENOTFOUND) || api_tenant_check(t, r, tenant, false))
+    if ((rc && rc != MTM_ENOTFOUND) || api_tenant_check(t, r, tenant, false, NULL))
         return;
     char after_s[24], limit_s[24], err[512];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);

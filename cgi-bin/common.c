@@ -44,7 +44,7 @@ const char *api_path_tenant(struct mtm_request *r)
 }
 
 int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
-                     bool refuse_deleting)
+                     bool refuse_deleting, struct api_rate *rate)
 {
     char err[512];
     PGresult *res;
@@ -60,6 +60,12 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
     } else if (refuse_deleting && strcmp(PQgetvalue(res, 0, 0), "deleting") == 0) {
         mtm_respond_error(r, 409, "tenant %s is being deleted", id);
         rc = MTM_ECONFLICT;
+    } else if (rate) {
+        const struct mtm_config *cfg = t->ctx->cfg;
+        rate->rate = PQgetisnull(res, 0, 1) ? cfg->publish_rate
+                                            : (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        rate->burst = PQgetisnull(res, 0, 2) ? cfg->publish_burst
+                                             : (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
     }
     PQclear(res);
     return rc;

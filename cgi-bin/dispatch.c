@@ -25,6 +25,8 @@ static const struct mtm_route routes[] = {
     {"DELETE", "/api/tenants/{id}", "tenant", 0, API_ADMIN, api_tenant_delete},
     {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", JSON, API_ADMIN,
      api_tenant_set_concurrency},
+    {"PUT", "/api/tenants/{id}/config/rate_limit", "tenant_rate", JSON, API_ADMIN,
+     api_tenant_set_rate},
     {"POST", "/api/tenants/{id}/pause", "tenant_pause", 0, API_ADMIN, api_tenant_pause},
     {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, API_ADMIN, api_tenant_resume},
     {"POST", "/api/tenants/{id}/tokens", "tokens", BODY, API_ADMIN, api_tokens_create},
@@ -76,14 +78,67 @@ static void read_json_body(struct api_thread *t, struct mtm_request *r)
         mtm_respond_error(r, 400, "%s", err);
 }
 
-void api_dispatch(struct api_thread *t, struct mtm_request *r)
+/* Whether origin is one of the comma-separated origins in list (exact). */
+static bool origin_listed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len && len == n && strncmp(p, origin, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/*
+ * CORS (no credentials): an allowed Origin gets Access-Control-Allow-Origin
+ * on every response; a preflight (OPTIONS with Access-Control-Request-Method)
+ * is answered here. Returns true when the request has been answered.
+ */
+static bool cors(struct api_thread *t, struct mtm_request *r)
+{
+    const char *origin = mtm_request_header(r, "Origin");
+    const char *list = t->ctx->cfg->cors_origins;
+    bool allowed = origin && list && origin_listed(list, origin);
+    if (allowed) {
+        mtm_request_always(r, "Access-Control-Allow-Origin", origin);
+        mtm_request_always(r, "Vary", "Origin");
+        mtm_request_always(r, "Access-Control-Expose-Headers",
+                           "Location, Retry-After, X-Request-Id, WWW-Authenticate");
+    }
+    if (strcmp(r->method, "OPTIONS") != 0)
+        return false;
+
+    const struct mtm_route *route = NULL;
+    char allow[128];
+    if (mtm_router_match(routes, sizeof(routes) / sizeof(routes[0]), r, &route, allow,
+                         sizeof(allow)) == MTM_ROUTE_NOT_FOUND) {
+        mtm_respond_error(r, 404, "no route for %.200s", r->path);
+        return true;
+    }
+    if (origin && mtm_request_header(r, "Access-Control-Request-Method") && !allowed) {
+        mtm_respond_error(r, 403, "origin %.200s may not call this API", origin);
+        return true;
+    }
+    struct mtm_header h[4] = {
+        {"Allow", allow},
+        {"Access-Control-Allow-Methods", allow},
+        {"Access-Control-Allow-Headers",
+         "Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent"},
+        {"Access-Control-Max-Age", "600"},
+    };
+    mtm_respond(r, 204, NULL, h, allowed ? 4 : 1, NULL, 0);
+    return true;
+}
+
+/* 404, 405, 413, 401/403, 400, then the handler. */
+static void route_request(struct api_thread *t, struct mtm_request *r, struct mtm_log_ctx *log)
 {
     const struct mtm_route *route = NULL;
     char allow[128];
-    int64_t start = mtm_mono_ms();
-    struct mtm_log_ctx log = t->log;
-    log.request_id = r->request_id;
-    log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 
     switch (mtm_router_match(routes, sizeof(routes) / sizeof(routes[0]), r, &route, allow,
                              sizeof(allow))) {
@@ -113,11 +168,22 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r)
         if (!r->status)
             route->fn(t, r);
         if (!r->status) {
-            LOG_ERROR(&log, "handler %s sent no response", route->name);
+            LOG_ERROR(log, "handler %s sent no response", route->name);
             mtm_respond_error(r, 500, "the request was not answered");
         }
         break;
     }
+}
+
+void api_dispatch(struct api_thread *t, struct mtm_request *r)
+{
+    int64_t start = mtm_mono_ms();
+    struct mtm_log_ctx log = t->log;
+    log.request_id = r->request_id;
+    log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
+
+    if (!cors(t, r))
+        route_request(t, r, &log);
     LOG_DEBUG(&log, "%s %s -> %d in %lld ms", r->method, r->path, r->status,
               (long long)(mtm_mono_ms() - start));
 }

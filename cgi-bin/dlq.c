@@ -41,7 +41,7 @@ void api_dlq_list(void *vt, struct mtm_request *r)
     int rc = api_page_params(r, "d", &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
-    if (api_tenant_check(t, r, tenant, false))
+    if (api_tenant_check(t, r, tenant, false, NULL))
         return;
     char after_s[24], limit_s[24], err[512];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
@@ -61,7 +61,7 @@ void api_dlq_purge(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     const char *tenant = api_path_tenant(r);
-    if (!tenant || api_tenant_check(t, r, tenant, false))
+    if (!tenant || api_tenant_check(t, r, tenant, false, NULL))
         return;
     char err[512];
     const char *params[] = {tenant};
@@ -213,7 +213,7 @@ static long replay_rows(struct api_thread *t, struct mtm_request *r, const char 
     if (done >= 0 && done < n) {
         /* Some were refused: the queue vanished (tenant being deleted,
          * which api_tenant_check answers with 409) or the broker nacked. */
-        if (api_tenant_check(t, r, tenant, true) == 0)
+        if (api_tenant_check(t, r, tenant, true, NULL) == 0)
             mtm_respond_error(r, 503, "the broker refused some messages; retry the replay");
         done = MTM_EAMQP;
     }
@@ -269,7 +269,7 @@ void api_dlq_replay(void *vt, struct mtm_request *r)
     if (!tenant)
         return;
     struct json_object *ids;
-    if (parse_ids(r, &ids) || api_tenant_check(t, r, tenant, true))
+    if (parse_ids(r, &ids) || api_tenant_check(t, r, tenant, true, NULL))
         return;
 
     char err[512];

@@ -218,6 +218,46 @@ static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
     return 0;
 }
 
+/*
+ * Draws n tokens from the tenant's bucket, shared by every responder
+ * process through the database. 0 when granted (or unlimited); otherwise
+ * answers 429 with Retry-After (or 503) and returns the error.
+ */
+static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *id,
+                       const struct api_rate *rate, size_t n)
+{
+    if (rate->rate <= 0)
+        return 0;
+    if ((long)n > rate->burst) {
+        mtm_respond_error(r, 429, "a batch of %zu is larger than the tenant's burst of %d", n,
+                          rate->burst);
+        return MTM_ERATELIMIT;
+    }
+    char rs[24], bs[24], cs[24], err[512];
+    snprintf(rs, sizeof(rs), "%d", rate->rate);
+    snprintf(bs, sizeof(bs), "%d", rate->burst);
+    snprintf(cs, sizeof(cs), "%zu", n);
+    const char *params[] = {id, rs, bs, cs};
+    PGresult *res;
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TAKE_TOKENS, params, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return rc;
+    }
+    double wait = strtod(PQgetvalue(res, 0, 0), NULL);
+    PQclear(res);
+    if (wait <= 0)
+        return 0;
+    char retry[24];
+    snprintf(retry, sizeof(retry), "%ld", (long)wait + 1);
+    struct mtm_header h = {"Retry-After", retry};
+    struct json_object *p = mtm_problem_new(
+        429, "tenant %s is over its publish limit of %d messages/s", id, rate->rate);
+    mtm_respond_problem(r, p, &h, 1);
+    json_object_put(p);
+    return MTM_ERATELIMIT;
+}
+
 static void respond_unavailable(struct mtm_request *r, const char *what)
 {
     struct mtm_header h = {"Retry-After", "2"};
@@ -255,7 +295,8 @@ void api_messages_publish(void *vt, struct mtm_request *r)
         free_outgoing(o, n);
         return;
     }
-    if (api_tenant_check(t, r, id, true)) {
+    struct api_rate rate;
+    if (api_tenant_check(t, r, id, true, &rate) || take_tokens(t, r, id, &rate, n)) {
         free_outgoing(o, n);
         return;
     }
@@ -288,7 +329,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     } else if (outcome == MTM_ENOTFOUND) {
         /* The queue is gone: the tenant was deleted meanwhile, or its
          * queues were removed behind mtm's back. */
-        if (api_tenant_check(t, r, id, true) == 0) {
+        if (api_tenant_check(t, r, id, true, NULL) == 0) {
             LOG_ERROR(&log, "queue %s is missing for a live tenant", queue);
             respond_unavailable(r, "the tenant's queue is missing");
         }

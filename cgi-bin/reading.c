@@ -38,7 +38,7 @@ static void list_messages(struct api_thread *t, struct mtm_request *r, const cha
     rc = api_page_params(r, kind, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
-    if (api_tenant_check(t, r, tenant, false))
+    if (api_tenant_check(t, r, tenant, false, NULL))
         return;
 
     char after_s[24], limit_s[24];

@@ -47,6 +47,8 @@ enum {
     COL_DEAD_LETTERED,
     COL_STATUS_AT,
     COL_SEQ,
+    COL_PUBLISH_RATE,
+    COL_PUBLISH_BURST,
 };
 
 static struct json_object *int_or_null(PGresult *res, int row, int col)
@@ -85,6 +87,10 @@ static struct json_object *tenant_json(PGresult *res, int row)
     json_object_object_add(c, "failed", int_or_zero(res, row, COL_FAILED));
     json_object_object_add(c, "dead_lettered", int_or_zero(res, row, COL_DEAD_LETTERED));
     json_object_object_add(o, "counters", c);
+    struct json_object *lim = json_object_new_object();
+    json_object_object_add(lim, "rate", int_or_null(res, row, COL_PUBLISH_RATE));
+    json_object_object_add(lim, "burst", int_or_null(res, row, COL_PUBLISH_BURST));
+    json_object_object_add(o, "publish_limit", lim);
     json_object_object_add(o, "status_updated_at",
                            PQgetisnull(res, row, COL_STATUS_AT)
                                ? NULL
@@ -330,6 +336,54 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
     char value[24];
     snprintf(value, sizeof(value), "%ld", n);
     update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, id, value, "tenant.concurrency");
+}
+
+void api_tenant_set_rate(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    static const char *const allowed[] = {"rate", "burst", NULL};
+    const char *id = api_path_tenant(r);
+    if (!id)
+        return;
+    long rate = 0, burst = 0;
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    int bad = mtm_field_object(r->json, p);
+    if (!bad) {
+        bad |= mtm_fields_only(r->json, allowed, p);
+        bad |= mtm_field_int(r->json, "rate", true, 0, 1000000, 0, &rate, p);
+        bad |= mtm_field_int(r->json, "burst", false, 1, 10000000, t->ctx->cfg->publish_burst,
+                             &burst, p);
+    }
+    if (bad) {
+        api_respond_invalid(r, p);
+        json_object_put(p);
+        return;
+    }
+    json_object_put(p);
+    char rs[24], bs[24], err[512];
+    snprintf(rs, sizeof(rs), "%ld", rate);
+    snprintf(bs, sizeof(bs), "%ld", burst);
+    const char *params[] = {id, rs, bs};
+    PGresult *res;
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_SET_RATE, params, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return;
+    }
+    int touched = PQntuples(res);
+    PQclear(res);
+    if (!touched) {
+        api_tenant_check(t, r, id, true, NULL);
+        if (!r->status)
+            mtm_respond_error(r, 409, "tenant %s is being deleted", id);
+        return;
+    }
+    struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "rate", json_object_new_int64(rate));
+    json_object_object_add(detail, "burst", json_object_new_int64(burst));
+    api_audit(t, r, t->who.sub, "tenant.rate_limit", id, detail);
+    json_object_put(detail);
+    respond_tenant(t, r, 200, id, NULL, 0);
 }
 
 void api_tenant_pause(void *vt, struct mtm_request *r)

@@ -77,6 +77,12 @@ static const struct key keys[] = {
      "PostgreSQL connections consumerd's workers share"},
     {"MTM_RETRY_BASE_MS", T_INT, F(retry_base_ms), 10, 3600000, "1000", 0, 0,
      "first retry delay; doubles per attempt (with jitter) up to 64 times it"},
+    {"MTM_PUBLISH_RATE", T_INT, F(publish_rate), 0, 1000000, "0", 0, 0,
+     "default publish limit per tenant in messages/s; 0 means none"},
+    {"MTM_PUBLISH_BURST", T_INT, F(publish_burst), 1, 10000000, "1000", 0, 0,
+     "default burst (bucket size) of the publish limit"},
+    {"MTM_CORS_ORIGINS", T_STR, F(cors_origins), 1, 4096, NULL, 0, 0,
+     "origins allowed to call the API from browsers, comma-separated; none by default"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -208,6 +208,15 @@ static int put(struct mtm_request *r, const char *s, size_t n)
     return r->io->write(r->io->ud, s, (int)n) == (int)n ? 0 : MTM_EIO;
 }
 
+void mtm_request_always(struct mtm_request *r, const char *name, const char *value)
+{
+    if (r->nalways < MTM_HTTP_MAX_ALWAYS) {
+        r->always[r->nalways].name = name;
+        r->always[r->nalways].value = value;
+        r->nalways++;
+    }
+}
+
 int mtm_respond(struct mtm_request *r, int status, const char *content_type,
                 const struct mtm_header *extra, size_t nextra, const char *body, size_t len)
 {
@@ -221,6 +230,9 @@ int mtm_respond(struct mtm_request *r, int status, const char *content_type,
         n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Type: %s\r\n", content_type);
     if (body && n > 0 && (size_t)n < sizeof(head))
         n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n", len);
+    for (size_t i = 0; i < r->nalways && n > 0 && (size_t)n < sizeof(head); i++)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "%s: %s\r\n", r->always[i].name,
+                      r->always[i].value);
     for (size_t i = 0; i < nextra && n > 0 && (size_t)n < sizeof(head); i++)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "%s: %s\r\n", extra[i].name,
                       extra[i].value);

@@ -34,6 +34,12 @@ struct mtm_http_io {
 
 #define MTM_HTTP_MAX_PARAMS 4
 #define MTM_REQUEST_ID_MAX 64
+#define MTM_HTTP_MAX_ALWAYS 4
+
+struct mtm_header {
+    const char *name;
+    const char *value;
+};
 
 struct mtm_request {
     const struct mtm_http_io *io;
@@ -51,6 +57,10 @@ struct mtm_request {
     size_t nparams;
     char params[MTM_HTTP_MAX_PARAMS][128];
     int status; /* status of the response sent, 0 before */
+    /* Headers every response to this request carries (CORS, say); the
+     * strings are borrowed and must outlive the response. */
+    struct mtm_header always[MTM_HTTP_MAX_ALWAYS];
+    size_t nalways;
 };
 
 void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io);
@@ -75,14 +85,12 @@ int mtm_request_parse_json(struct mtm_request *r, char *err, size_t errlen) MTM_
  */
 int mtm_query_get(const char *query, const char *name, char *out, size_t outlen) MTM_MUST_CHECK;
 
-struct mtm_header {
-    const char *name;
-    const char *value;
-};
+/* Adds a header to every response of r (ignored beyond MTM_HTTP_MAX_ALWAYS). */
+void mtm_request_always(struct mtm_request *r, const char *name, const char *value);
 
 /*
- * Sends a response: status line, Content-Type, X-Request-Id, the extra
- * headers, then body (may be NULL for none). Each request answers once;
+ * Sends a response: status line, Content-Type, X-Request-Id, the request's
+ * `always` headers, the extra headers, then body (may be NULL for none). Each request answers once;
  * later calls are ignored and return MTM_EINTERNAL.
  */
 int mtm_respond(struct mtm_request *r, int status, const char *content_type,

@@ -30,7 +30,13 @@
       "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
     X(TENANT_CREATE_PARTITION, "SELECT mtm_create_partition($1::uuid)", 1)                         \
     X(TENANT_GET, "SELECT * FROM tenants_live WHERE id = $1::uuid", 1)                             \
-    X(TENANT_STATE, "SELECT status FROM tenants WHERE id = $1::uuid", 1)                           \
+    X(TENANT_STATE, "SELECT status, publish_rate, publish_burst FROM tenants WHERE id = $1::uuid", \
+      1)                                                                                           \
+    X(TENANT_SET_RATE,                                                                             \
+      "UPDATE tenants SET publish_rate = $2::integer, publish_burst = $3::integer"                 \
+      " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
+      3)                                                                                           \
+    X(TAKE_TOKENS, "SELECT mtm_take_tokens($1::uuid, $2::float8, $3::float8, $4::float8)", 4)      \
     X(TENANT_LIST, "SELECT * FROM tenants_live WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int", \
       2)                                                                                           \
     X(TENANT_SET_CONCURRENCY,                                                                      \
