@@ -17,6 +17,7 @@
  *   DELETE /api/tenants/{id}/tokens/{jti}    revoke at once
  *   GET    /api/audit                        admin actions, keyset pages
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,9 +331,10 @@ void api_tokens_create(void *vt, struct mtm_request *r)
     struct mtm_claims c = {.role = MTM_ROLE_TENANT};
     int64_t now = mtm_wall_ms() / 1000;
     char err[512], exp[24], *token = NULL;
-    snprintf(c.sub, sizeof(c.sub), "tenant:%s", tenant);
-    for (int i = 0; tenant[i] && i < MTM_UUID_STRLEN; i++)
-        c.tenant_id[i] = (char)(tenant[i] >= 'A' && tenant[i] <= 'F' ? tenant[i] + 32 : tenant[i]);
+    /* tenant is a validated UUID: 36 characters, hex in either case. */
+    for (int i = 0; i < MTM_UUID_STRLEN; i++)
+        c.tenant_id[i] = (char)tolower((unsigned char)tenant[i]);
+    snprintf(c.sub, sizeof(c.sub), "tenant:%s", c.tenant_id);
     c.iat = c.nbf = now;
     c.exp = now + ttl;
     snprintf(exp, sizeof(exp), "%lld", (long long)c.exp);
