@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "textfile.h"
 
 int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *out)
 {
@@ -58,39 +58,5 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *
 
 int consumerd_metrics_write(const char *dir, const char *text, size_t len, char *err, size_t errlen)
 {
-    char *tmp = xasprintf("%s/.mtm.prom.%ld.tmp", dir, (long)getpid());
-    char *dst = xasprintf("%s/mtm.prom", dir);
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "metrics: open %s: %s", tmp, strerror(errno));
-        rc = MTM_EIO;
-    } else {
-        size_t off = 0;
-        while (off < len) {
-            ssize_t w = write(fd, text + off, len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                snprintf(err, errlen, "metrics: write %s: %s", tmp, strerror(errno));
-                rc = MTM_EIO;
-                break;
-            }
-            off += (size_t)w;
-        }
-        if (!rc && fsync(fd) < 0) {
-            snprintf(err, errlen, "metrics: fsync %s: %s", tmp, strerror(errno));
-            rc = MTM_EIO;
-        }
-        close(fd);
-        if (!rc && rename(tmp, dst) < 0) {
-            snprintf(err, errlen, "metrics: rename to %s: %s", dst, strerror(errno));
-            rc = MTM_EIO;
-        }
-        if (rc)
-            unlink(tmp);
-    }
-    free(tmp);
-    free(dst);
-    return rc;
+    return mtm_textfile_write(dir, "mtm.prom", text, len, err, errlen);
 }

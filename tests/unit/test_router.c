@@ -19,16 +19,16 @@ static void handler(void *ctx, struct mtm_request *r)
 }
 
 static const struct mtm_route routes[] = {
-    {"GET", "/api/health", "health", 0, handler},
-    {"GET", "/api/tenants", "tenants_list", 0, handler},
-    {"POST", "/api/tenants", "tenants_create", MTM_ROUTE_JSON_BODY, handler},
-    {"GET", "/api/tenants/{id}", "tenant_get", 0, handler},
-    {"DELETE", "/api/tenants/{id}", "tenant_delete", 0, handler},
+    {"GET", "/api/health", "health", 0, 0, handler},
+    {"GET", "/api/tenants", "tenants_list", 0, 0, handler},
+    {"POST", "/api/tenants", "tenants_create", MTM_ROUTE_JSON_BODY, 0, handler},
+    {"GET", "/api/tenants/{id}", "tenant_get", 0, 0, handler},
+    {"DELETE", "/api/tenants/{id}", "tenant_delete", 0, 0, handler},
     {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", MTM_ROUTE_JSON_BODY,
-     handler},
-    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token_revoke", 0, handler},
-    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", 0, handler},
-    {"GET", "/api/x/{a}/{b}/{c}/{d}/{e}", "too_many_captures", 0, handler},
+     0, handler},
+    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token_revoke", 0, 0, handler},
+    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", 0, 0, handler},
+    {"GET", "/api/x/{a}/{b}/{c}/{d}/{e}", "too_many_captures", 0, 0, handler},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
