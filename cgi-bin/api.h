@@ -16,6 +16,7 @@
 
 #include "amqp.h"
 #include "config.h"
+#include "httpmetrics.h"
 #include "http.h"
 #include "log.h"
 #include "pg.h"
@@ -25,6 +26,7 @@ struct api_ctx {
     const struct mtm_config *cfg; /* borrowed from main */
     atomic_bool stopping;
     atomic_bool admin_synced; /* the admin account matches the configuration */
+    struct httpmetrics metrics;
 };
 
 /* Who may call a route (auth.c enforces it). */
@@ -33,6 +35,7 @@ enum api_access {
     API_ADMIN,        /* admin tokens only */
     API_TENANT,       /* admin, or a token of the tenant named by {id} */
     API_TENANT_QUERY, /* admin, or a token of the tenant named by ?tenant_id */
+    API_METRICS,      /* admin, or the scrape token MTM_METRICS_TOKEN */
 };
 
 struct api_thread {
@@ -93,6 +96,9 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
 void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, const char *action,
                const char *target, struct json_object *detail);
 
+/* The route table, for the metrics. */
+const struct mtm_route *api_routes(size_t *n);
+
 /* Routes one request and answers it; never leaves it unanswered. */
 void api_dispatch(struct api_thread *t, struct mtm_request *r);
 
@@ -118,5 +124,6 @@ void api_tokens_create(void *t, struct mtm_request *r);
 void api_tokens_list(void *t, struct mtm_request *r);
 void api_tokens_revoke(void *t, struct mtm_request *r);
 void api_audit_list(void *t, struct mtm_request *r);
+void api_metrics(void *t, struct mtm_request *r);
 
 #endif

@@ -108,6 +108,9 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         challenge(r, NULL);
         return MTM_EAUTH;
     }
+    const char *scrape = t->ctx->cfg->metrics_token;
+    if (access == API_METRICS && scrape && mtm_password_equal(tok, scrape))
+        return 0; /* the scrape token reads metrics and nothing else */
     if (mtm_token_verify(tok, t->ctx->cfg->jwt_secret, mtm_wall_ms() / 1000, &t->who, err,
                          sizeof(err))) {
         memset(&t->who, 0, sizeof(t->who));

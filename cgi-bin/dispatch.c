@@ -41,7 +41,14 @@ static const struct mtm_route routes[] = {
     {"DELETE", "/api/tenants/{id}/dlq", "dlq", 0, API_TENANT, api_dlq_purge},
     {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", BODY, API_TENANT, api_dlq_replay},
     {"GET", "/api/audit", "audit", 0, API_ADMIN, api_audit_list},
+    {"GET", "/api/metrics", "metrics", 0, API_METRICS, api_metrics},
 };
+
+const struct mtm_route *api_routes(size_t *n)
+{
+    *n = sizeof(routes) / sizeof(routes[0]);
+    return routes;
+}
 
 void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
 {
@@ -135,7 +142,8 @@ static bool cors(struct api_thread *t, struct mtm_request *r)
 }
 
 /* 404, 405, 413, 401/403, 400, then the handler. */
-static void route_request(struct api_thread *t, struct mtm_request *r, struct mtm_log_ctx *log)
+static const struct mtm_route *route_request(struct api_thread *t, struct mtm_request *r,
+                                             struct mtm_log_ctx *log)
 {
     const struct mtm_route *route = NULL;
     char allow[128];
@@ -173,17 +181,20 @@ static void route_request(struct api_thread *t, struct mtm_request *r, struct mt
         }
         break;
     }
+    return route;
 }
 
 void api_dispatch(struct api_thread *t, struct mtm_request *r)
 {
-    int64_t start = mtm_mono_ms();
+    int64_t start = mtm_mono_us();
     struct mtm_log_ctx log = t->log;
     log.request_id = r->request_id;
     log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 
+    const struct mtm_route *route = NULL;
     if (!cors(t, r))
-        route_request(t, r, &log);
-    LOG_DEBUG(&log, "%s %s -> %d in %lld ms", r->method, r->path, r->status,
-              (long long)(mtm_mono_ms() - start));
+        route = route_request(t, r, &log);
+    int64_t micros = mtm_mono_us() - start;
+    httpmetrics_observe(&t->ctx->metrics, route, r->method, r->status, micros);
+    LOG_DEBUG(&log, "%s %s -> %d in %lld us", r->method, r->path, r->status, (long long)micros);
 }

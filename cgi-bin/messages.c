@@ -347,6 +347,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
         }
         mtm_respond_json(r, 202, body, NULL, 0);
         json_object_put(body);
+        httpmetrics_published(&t->ctx->metrics, id, n);
     }
     free(msgs);
     free_outgoing(o, n);

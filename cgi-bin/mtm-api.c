@@ -20,9 +20,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
+#include "textfile.h"
 #include "xalloc.h"
 
 struct request_thread {
@@ -30,6 +32,22 @@ struct request_thread {
     struct api_thread state;
     int listen_fd;
 };
+
+#define METRICS_EVERY_S 5
+
+static void write_metrics(struct api_ctx *ctx, const struct mtm_log_ctx *log)
+{
+    struct mtm_buf text;
+    char err[512] = "";
+    mtm_buf_init(&text, 16 << 20);
+    int rc = httpmetrics_render(&ctx->metrics, &text);
+    if (!rc)
+        rc = mtm_textfile_write(ctx->cfg->metrics_dir, "mtm-api.prom", mtm_buf_cstr(&text),
+                                text.len, err, sizeof(err));
+    if (rc)
+        LOG_WARN(log, "metrics textfile: %s", err[0] ? err : mtm_strerror(rc));
+    mtm_buf_cleanup(&text);
+}
 
 static const char *fcgi_param(void *ud, const char *name)
 {
@@ -151,6 +169,10 @@ int main(void)
 
     struct api_ctx ctx = {.cfg = &cfg};
     atomic_init(&ctx.stopping, false);
+    atomic_init(&ctx.admin_synced, false);
+    size_t nroutes;
+    const struct mtm_route *routes = api_routes(&nroutes);
+    httpmetrics_init(&ctx.metrics, routes, nroutes);
     int n = cfg.api_threads;
     struct request_thread *threads = xcalloc((size_t)n, sizeof(*threads));
     int started = 0;
@@ -167,8 +189,15 @@ int main(void)
     LOG_INFO(&log, "listening on %s with %d threads", cfg.fcgi_socket, started);
 
     int sig = 0;
-    if (started == n)
-        sigwait(&stop_signals, &sig);
+    if (started == n) {
+        if (mkdir(cfg.metrics_dir, 0755) != 0 && errno != EEXIST)
+            LOG_WARN(&log, "metrics folder %s: %s", cfg.metrics_dir, strerror(errno));
+        /* The main thread's only job: publish the metrics textfile every
+         * few seconds until a stop signal arrives. */
+        struct timespec every = {METRICS_EVERY_S, 0};
+        while ((sig = sigtimedwait(&stop_signals, NULL, &every)) < 0)
+            write_metrics(&ctx, &log);
+    }
     LOG_INFO(&log, "stopping (signal %d)", sig);
     atomic_store(&ctx.stopping, true);
     shutdown(fd, SHUT_RDWR);
@@ -178,6 +207,8 @@ int main(void)
         api_thread_cleanup(&threads[i].state);
     }
     free(threads);
+    write_metrics(&ctx, &log);
+    httpmetrics_cleanup(&ctx.metrics);
     close(fd);
     unlink(cfg.fcgi_socket);
     LOG_INFO(&log, "stopped");

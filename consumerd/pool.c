@@ -64,3 +64,15 @@ int pool_live_threads(const struct tenant_pool *p)
         n += p->slots[i] != NULL;
     return n;
 }
+
+void pool_observe_latency(struct tenant_pool *p, int64_t latency_ms)
+{
+    static const int64_t bounds[POOL_LATENCY_BUCKETS - 1] = POOL_LATENCY_BOUNDS_MS;
+    if (latency_ms < 0)
+        latency_ms = 0; /* clocks of different hosts may disagree a little */
+    for (int b = 0; b < POOL_LATENCY_BUCKETS; b++)
+        if (b == POOL_LATENCY_BUCKETS - 1 || latency_ms <= bounds[b])
+            atomic_fetch_add_explicit(&p->latency_buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->latency_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->latency_sum_ms, latency_ms, memory_order_relaxed);
+}

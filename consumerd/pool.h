@@ -35,6 +35,13 @@ struct pool_env {
 
 struct worker;
 
+/* Upper bounds of the latency buckets in ms; the last bucket is +Inf. */
+#define POOL_LATENCY_BOUNDS_MS                                                                     \
+    {                                                                                              \
+        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 60000                                     \
+    }
+#define POOL_LATENCY_BUCKETS 12
+
 struct tenant_pool {
     char tenant_id[MTM_UUID_STRLEN + 1];
     char queue[MTM_QUEUE_NAME_MAX];
@@ -45,13 +52,20 @@ struct tenant_pool {
     atomic_int running; /* workers consuming */
     atomic_int busy;    /* workers handling a batch */
     atomic_llong consumed, stored, retried, failed, dead_lettered;
+    /* publish -> stored latency histogram (POOL_LATENCY_BOUNDS_MS). */
+    atomic_llong latency_buckets[POOL_LATENCY_BUCKETS];
+    atomic_llong latency_count, latency_sum_ms;
 
     /* Main thread only. */
     struct worker **slots; /* env->cfg->max_concurrency entries */
     int nslots;
     bool seen;           /* marked during a reconcile pass */
     int64_t queue_depth; /* -1: unknown */
+    int64_t dlq_depth;   /* dead letters stored */
 };
+
+/* Records that a message was stored latency_ms after it was published. */
+void pool_observe_latency(struct tenant_pool *p, int64_t latency_ms);
 
 /* NULL when tenant_id is not a UUID. */
 struct tenant_pool *pool_new(struct pool_env *env, const char *tenant_id);

@@ -171,9 +171,29 @@ int reconciler_threads(const struct reconciler *r)
     return n;
 }
 
+/* Dead letters per tenant, for the metrics. */
+static void read_dlq_depths(struct reconciler *r, struct mtm_pg *pg)
+{
+    char err[512];
+    PGresult *res;
+    if (mtm_pg_exec(pg, MTM_STMT_DLQ_DEPTHS, NULL, &res, err, sizeof(err))) {
+        LOG_DEBUG(r->log, "dlq depths: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < r->npools; i++)
+        r->pools[i]->dlq_depth = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        struct tenant_pool *p = find(r, PQgetvalue(res, row, 0), NULL);
+        if (p)
+            p->dlq_depth = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+    }
+    PQclear(res);
+}
+
 int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
                       size_t errlen)
 {
+    read_dlq_depths(r, pg);
     struct json_object *arr = json_object_new_array();
     for (size_t i = 0; i < r->npools; i++) {
         struct tenant_pool *p = r->pools[i];
@@ -204,12 +224,43 @@ int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *
     return rc;
 }
 
+static int latency_metrics(const struct reconciler *r, struct mtm_buf *out)
+{
+    static const int64_t bounds[POOL_LATENCY_BUCKETS - 1] = POOL_LATENCY_BOUNDS_MS;
+    int rc = mtm_buf_puts(out, "# HELP mtm_publish_to_stored_seconds Time from publish to "
+                               "stored.\n# TYPE mtm_publish_to_stored_seconds histogram\n");
+    for (size_t i = 0; !rc && i < r->npools; i++) {
+        const struct tenant_pool *p = r->pools[i];
+        for (int b = 0; !rc && b < POOL_LATENCY_BUCKETS; b++) {
+            long long v = atomic_load(&p->latency_buckets[b]);
+            if (b < POOL_LATENCY_BUCKETS - 1)
+                rc = mtm_buf_printf(out,
+                                    "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
+                                    "le=\"%g\"} %lld\n",
+                                    p->tenant_id, (double)bounds[b] / 1000.0, v);
+            else
+                rc = mtm_buf_printf(out,
+                                    "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
+                                    "le=\"+Inf\"} %lld\n",
+                                    p->tenant_id, v);
+        }
+        if (!rc)
+            rc = mtm_buf_printf(out,
+                                "mtm_publish_to_stored_seconds_sum{tenant=\"%s\"} %.3f\n"
+                                "mtm_publish_to_stored_seconds_count{tenant=\"%s\"} %lld\n",
+                                p->tenant_id, (double)atomic_load(&p->latency_sum_ms) / 1000.0,
+                                p->tenant_id, atomic_load(&p->latency_count));
+    }
+    return rc;
+}
+
 int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
 {
     static const struct {
         const char *name, *type, *help;
     } families[] = {
         {"mtm_queue_depth", "gauge", "Messages ready in the tenant's queue."},
+        {"mtm_dlq_depth", "gauge", "Dead letters stored for the tenant."},
         {"mtm_workers_configured", "gauge", "Workers the tenant should have."},
         {"mtm_workers_running", "gauge", "Workers consuming."},
         {"mtm_workers_busy", "gauge", "Workers handling a batch."},
@@ -228,13 +279,14 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             long long v;
             switch (f) {
             case 0: v = p->queue_depth; break;
-            case 1: v = atomic_load(&p->target); break;
-            case 2: v = atomic_load(&p->running); break;
-            case 3: v = atomic_load(&p->busy); break;
-            case 4: v = atomic_load(&p->consumed); break;
-            case 5: v = atomic_load(&p->stored); break;
-            case 6: v = atomic_load(&p->failed); break;
-            case 7: v = atomic_load(&p->retried); break;
+            case 1: v = p->dlq_depth; break;
+            case 2: v = atomic_load(&p->target); break;
+            case 3: v = atomic_load(&p->running); break;
+            case 4: v = atomic_load(&p->busy); break;
+            case 5: v = atomic_load(&p->consumed); break;
+            case 6: v = atomic_load(&p->stored); break;
+            case 7: v = atomic_load(&p->failed); break;
+            case 8: v = atomic_load(&p->retried); break;
             default: v = atomic_load(&p->dead_lettered); break;
             }
             if (f == 0 && v < 0)
@@ -242,5 +294,5 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             rc = mtm_buf_printf(out, "%s{tenant=\"%s\"} %lld\n", families[f].name, p->tenant_id, v);
         }
     }
-    return rc;
+    return rc ? rc : latency_metrics(r, out);
 }

@@ -597,6 +597,10 @@ static int handle_batch(struct wctx *c, size_t n)
 
     atomic_fetch_add(&c->pool->consumed, (long long)n);
     if (!rc) {
+        int64_t now = mtm_wall_ms();
+        for (size_t i = 0; i < n; i++)
+            if (!c->verdicts[i].reason[0])
+                pool_observe_latency(c->pool, now - c->verdicts[i].published_ms);
         atomic_fetch_add(&c->pool->stored, inserted);
         atomic_fetch_add(&c->pool->failed, (long long)bad);
         atomic_fetch_add(&c->pool->retried, (long long)retried);

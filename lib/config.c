@@ -83,6 +83,8 @@ static const struct key keys[] = {
      "default burst (bucket size) of the publish limit"},
     {"MTM_CORS_ORIGINS", T_STR, F(cors_origins), 1, 4096, NULL, 0, 0,
      "origins allowed to call the API from browsers, comma-separated; none by default"},
+    {"MTM_METRICS_TOKEN", T_SECRET, F(metrics_token), 32, 4096, NULL, 0, 0,
+     "bearer secret a Prometheus scraper may use for GET /api/metrics"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

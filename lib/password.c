@@ -29,7 +29,7 @@ int mtm_password_hash(const char *password, char **out)
     return rc;
 }
 
-static bool equal_ct(const char *a, const char *b)
+bool mtm_password_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     unsigned char diff = la != lb;
@@ -44,7 +44,7 @@ bool mtm_password_check(const char *password, const char *hash)
         return false;
     struct crypt_data *cd = xcalloc(1, sizeof(*cd));
     const char *h = crypt_r(password, hash, cd);
-    bool ok = h && h[0] != '*' && equal_ct(h, hash);
+    bool ok = h && h[0] != '*' && mtm_password_equal(h, hash);
     free(cd);
     return ok;
 }

@@ -17,6 +17,8 @@
 int mtm_password_hash(const char *password, char **out) MTM_MUST_CHECK;
 /* True when password matches hash. */
 bool mtm_password_check(const char *password, const char *hash);
+/* Compares two secrets in time independent of where they differ. */
+bool mtm_password_equal(const char *a, const char *b);
 /* Spends the time of a check against nothing. */
 void mtm_password_check_dummy(const char *password);
 

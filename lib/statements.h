@@ -125,6 +125,7 @@
       " AND d.last_failed_at = (e->>'at')::timestamptz",                                           \
       2)                                                                                           \
     X(DLQ_PURGE, "DELETE FROM dead_letters WHERE tenant_id = $1::uuid", 1)                         \
+    X(DLQ_DEPTHS, "SELECT tenant_id, count(*) FROM dead_letters GROUP BY tenant_id", 0)            \
     X(SET_SCOPE,                                                                                   \
       "SELECT set_config('mtm.scope', $1, false), set_config('mtm.tenant_id', $2, false)", 2)      \
     X(ROLE_BYPASSES_RLS,                                                                           \

@@ -8,6 +8,8 @@
 
 /* CLOCK_MONOTONIC, for intervals and deadlines. */
 int64_t mtm_mono_ms(void);
+/* CLOCK_MONOTONIC in microseconds, for request timings. */
+int64_t mtm_mono_us(void);
 /* CLOCK_REALTIME, for timestamps. */
 int64_t mtm_wall_ms(void);
 /*

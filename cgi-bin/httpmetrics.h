@@ -1,0 +1,56 @@
+/*
+ * httpmetrics: the responder's own Prometheus metrics.
+ *
+ *   mtm_http_requests_total{route,method,code}
+ *   mtm_http_request_duration_seconds{route,method} (histogram)
+ *   mtm_messages_published_total{tenant}
+ *
+ * Counters are atomics indexed by route (the route table's position; one
+ * extra slot for requests that matched no route) and status; request
+ * threads only add. The per-tenant publish counts live in a small table
+ * under a mutex (a leaf lock) because tenants come and go. Rendering reads
+ * everything without stopping the request threads, so a scrape may see a
+ * counter a few increments behind its histogram: Prometheus tolerates that.
+ */
+#ifndef MTM_API_HTTPMETRICS_H
+#define MTM_API_HTTPMETRICS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+#include "router.h"
+#include "uuid.h"
+
+#define HTTPM_MAX_ROUTES 48
+#define HTTPM_CODES 18
+#define HTTPM_BUCKETS 11
+
+struct httpm_tenant {
+    char id[MTM_UUID_STRLEN + 1];
+    unsigned long long published;
+};
+
+struct httpmetrics {
+    const struct mtm_route *routes; /* borrowed: the route table */
+    size_t nroutes;
+    atomic_ullong requests[HTTPM_MAX_ROUTES + 1][HTTPM_CODES];
+    atomic_ullong buckets[HTTPM_MAX_ROUTES + 1][HTTPM_BUCKETS];
+    atomic_ullong count[HTTPM_MAX_ROUTES + 1];
+    atomic_ullong sum_us[HTTPM_MAX_ROUTES + 1];
+    pthread_mutex_t lock; /* guards tenants */
+    struct httpm_tenant *tenants;
+    size_t ntenants, cap;
+};
+
+void httpmetrics_init(struct httpmetrics *m, const struct mtm_route *routes, size_t nroutes);
+void httpmetrics_cleanup(struct httpmetrics *m);
+/* route NULL: the request matched no route. */
+void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
+                         int status, int64_t micros);
+void httpmetrics_published(struct httpmetrics *m, const char *tenant, size_t n);
+int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out) MTM_MUST_CHECK;
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * scrape: GET /api/metrics, Prometheus text format.
+ *
+ * The responder's own metrics (httpmetrics.h), followed by consumerd's
+ * textfile ($MTM_METRICS_DIR/mtm.prom) when it is readable, so one scrape
+ * of the API sees the whole system. Allowed to admin tokens and to the
+ * static scrape token MTM_METRICS_TOKEN (auth.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "xalloc.h"
+
+#define CONSUMERD_FILE_MAX (16 << 20)
+
+/* Appends dir/mtm.prom if it exists; a missing file is not an error. */
+static int append_consumerd(const char *dir, struct mtm_buf *out)
+{
+    char *path = xasprintf("%s/mtm.prom", dir);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return errno == ENOENT ? 0 : MTM_EIO;
+    char chunk[65536];
+    size_t n, total = 0;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        total += n;
+        rc = total > CONSUMERD_FILE_MAX ? MTM_ETOOBIG : mtm_buf_append(out, chunk, n);
+    }
+    fclose(f);
+    return rc;
+}
+
+void api_metrics(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    struct mtm_buf out;
+    mtm_buf_init(&out, 64 << 20);
+    int rc = httpmetrics_render(&t->ctx->metrics, &out);
+    if (!rc)
+        rc = append_consumerd(t->ctx->cfg->metrics_dir, &out);
+    if (rc) {
+        LOG_ERROR(&t->log, "metrics: %s", mtm_strerror(rc));
+        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
+    } else {
+        mtm_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, 0, mtm_buf_cstr(&out),
+                    out.len);
+    }
+    mtm_buf_cleanup(&out);
+}
