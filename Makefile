@@ -49,7 +49,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: all tests deps run start stop status reset test test-unit fmt fmt-check lint clean bench
+.PHONY: all tests deps run start stop status reset test test-unit fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -136,6 +136,27 @@ bench:
 	$(MAKE) MODE=release all
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
 
+# ---- fuzzing (libFuzzer, clang) -------------------------------------------
+#   make fuzz                         build build/fuzz/fuzz_{json,cursor,token}
+#   make fuzz-run FUZZ_SECONDS=600    run each for that long (corpus in build/fuzz/corpus)
+
+FUZZ_TARGETS := json cursor token
+FUZZ_LIB := lib/json.c lib/jsonspan.c lib/cursor.c lib/token.c lib/uuid.c lib/xalloc.c lib/err.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -iquote lib
+FUZZ_SECONDS ?= 60
+
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
+
+fuzz-run: fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/corpus/$$t tests/fuzz/seeds/$$t 2>&1 | tail -n 12; done
+
 # ---- style ----------------------------------------------------------------
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
@@ -151,7 +172,7 @@ lint: fmt-check
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem \
-	  lib cgi-bin consumerd tests/unit
+	  lib cgi-bin consumerd tests/unit tests/fuzz
 
 clean:
 	rm -rf build

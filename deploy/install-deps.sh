@@ -33,6 +33,7 @@ PACKAGES=(
 	test:npm
 	test:chromium
 	test:clang
+	test:libclang-rt-14-dev
 	test:clang-format
 	test:clang-tidy
 	test:cppcheck

@@ -88,11 +88,13 @@ int mtm_cursor_decode(const char *kind, const char *text, int64_t *key)
     if ((size_t)n <= klen + 1 || memcmp(plain, kind, klen) != 0 || plain[klen] != ':')
         return MTM_EPARSE;
     int64_t v = 0;
-    const unsigned char *p = plain + klen + 1;
-    if (*p == '0' && p[1])
+    const unsigned char *p = plain + klen + 1, *end = plain + n;
+    if (*p == '0' && p + 1 < end)
         return MTM_EPARSE; /* one encoding per key: no leading zeros */
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
+    /* Every decoded byte is a digit: an embedded NUL must not end the key
+     * early (found by fuzz_cursor). */
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > (INT64_MAX - (*p - '0')) / 10)
             return MTM_EPARSE;
         v = v * 10 + (*p - '0');
     }
