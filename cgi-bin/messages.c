@@ -64,8 +64,12 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
             bad = 1;
         }
     }
-    if (!json_object_object_get_ex(m, "payload", NULL)) {
+    struct json_object *payload;
+    if (!json_object_object_get_ex(m, "payload", &payload)) {
         add_error(p, prefix, "payload", "is required");
+        bad = 1;
+    } else if (mtm_json_contains_nul(payload)) {
+        add_error(p, prefix, "payload", "must not contain \\u0000 (PostgreSQL cannot store it)");
         bad = 1;
     }
     struct json_object *h;
@@ -85,9 +89,10 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
                 add_error(p, prefix, "headers", "names must be 1 to 128 characters long");
                 bad = 1;
             } else if (!json_object_is_type(value, json_type_string) ||
-                       json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX) {
+                       json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX ||
+                       mtm_json_contains_nul(value)) {
                 add_error(p, prefix, "headers",
-                          "values must be strings of at most 4096 characters");
+                          "values must be strings of at most 4096 characters, without \\u0000");
                 bad = 1;
             }
         }

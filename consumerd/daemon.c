@@ -151,23 +151,30 @@ static void heartbeat(struct consumerd *d)
     mtm_buf_cleanup(&text);
 }
 
-/* Drains notifications; returns how many arrived. */
-static int drain_notifications(struct consumerd *d)
+/*
+ * Takes the notifications libpq has queued. libpq also queues them while
+ * consumerd runs its own statements on this connection (heartbeat, status,
+ * reconcile), and those leave nothing for poll() to report: the queue must
+ * be drained before every wait, not only when the socket is readable.
+ */
+static void take_notifications(struct consumerd *d)
 {
-    int n = 0;
-    if (!PQconsumeInput(d->pg.conn)) {
-        pg_lost(d, PQerrorMessage(d->pg.conn));
-        return 0;
-    }
     PGnotify *note;
-    while ((note = PQnotifies(d->pg.conn))) {
+    while (d->pg.conn && (note = PQnotifies(d->pg.conn))) {
         LOG_DEBUG(&d->log, "notified: %s %s", note->relname, note->extra);
         PQfreemem(note);
-        n++;
-    }
-    if (n)
         d->need_reconcile = true;
-    return n;
+    }
+}
+
+/* Reads what arrived on the LISTEN socket, then takes the notifications. */
+static void read_notifications(struct consumerd *d)
+{
+    if (!PQconsumeInput(d->pg.conn)) {
+        pg_lost(d, PQerrorMessage(d->pg.conn));
+        return;
+    }
+    take_notifications(d);
 }
 
 static void read_signal(struct consumerd *d)
@@ -188,7 +195,10 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
         return;
     int rc = reconcile(&d->rec, &d->pg, &d->amqp, err, sizeof(err));
     if (rc) {
+        /* Try again in a second rather than at every wake-up. */
         LOG_WARN(&d->log, "reconcile: %s", err);
+        d->need_reconcile = false;
+        d->next_reconcile = now + BEAT_MS;
         if (rc == MTM_EUNAVAIL)
             pg_lost(d, err);
         return;
@@ -204,7 +214,8 @@ int consumerd_run(struct consumerd *d)
     LOG_INFO(&d->log, "starting (pid %ld)", (long)getpid());
     while (!d->stop) {
         int64_t now = mtm_mono_ms();
-        if (now >= next_tick || d->need_reconcile) {
+        bool asked = d->need_reconcile && d->listening;
+        if (now >= next_tick || asked) {
             pg_ensure(d);
             if (now >= next_beat)
                 amqp_check(d);
@@ -216,12 +227,14 @@ int consumerd_run(struct consumerd *d)
             }
             next_tick = now + TICK_MS;
         }
+        if (d->listening)
+            take_notifications(d);
         struct pollfd fds[2] = {{.fd = d->signal_fd, .events = POLLIN}, {.fd = -1}};
         if (d->listening && d->pg.conn) {
             fds[1].fd = PQsocket(d->pg.conn);
             fds[1].events = POLLIN;
         }
-        int wait = (int)(next_tick - mtm_mono_ms());
+        int wait = d->need_reconcile && d->listening ? 0 : (int)(next_tick - mtm_mono_ms());
         int rc = poll(fds, 2, wait > 0 ? wait : 0);
         if (rc < 0 && errno != EINTR) {
             LOG_ERROR(&d->log, "poll: %s", strerror(errno));
@@ -230,7 +243,7 @@ int consumerd_run(struct consumerd *d)
         if (rc > 0 && (fds[0].revents & POLLIN))
             read_signal(d);
         if (rc > 0 && fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
-            drain_notifications(d);
+            read_notifications(d);
     }
     LOG_INFO(&d->log, "stopped");
     return 0;

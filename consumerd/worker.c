@@ -165,7 +165,12 @@ static void judge(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
                  body->len ? err : "empty");
         return;
     }
+    bool nul = mtm_json_contains_nul(obj);
     json_object_put(obj);
+    if (nul) {
+        snprintf(v->reason, sizeof(v->reason), "body holds \\u0000, which cannot be stored");
+        return;
+    }
 
     char *hj = header_str(p, MTM_HDR_HEADERS, 1 << 20);
     if (header(p, MTM_HDR_HEADERS) && !hj) {
@@ -180,7 +185,8 @@ static void judge(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
             json_object_object_foreach(h, key, val)
             {
                 (void)key;
-                ok = ok && json_object_is_type(val, json_type_string);
+                ok =
+                    ok && json_object_is_type(val, json_type_string) && !mtm_json_contains_nul(val);
             }
         }
         free(hj);

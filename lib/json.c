@@ -91,7 +91,8 @@ static long hex4(const unsigned char *p)
     return v;
 }
 
-static bool scan_string(struct scan *sc)
+/* key: a member name, where \\u0000 is refused (json-c cuts names at NUL). */
+static bool scan_string(struct scan *sc, bool key)
 {
     sc->i++; /* the opening quote */
     while (sc->i < sc->n) {
@@ -124,8 +125,8 @@ static bool scan_string(struct scan *sc)
         if (u < 0)
             return scan_fail(sc, "invalid \\u escape");
         sc->i += 6;
-        if (u == 0)
-            return scan_fail(sc, "\\u0000 cannot be stored (PostgreSQL's jsonb refuses it)");
+        if (u == 0 && key)
+            return scan_fail(sc, "\\u0000 in a member name");
         if (u >= 0xdc00 && u <= 0xdfff)
             return scan_fail(sc, "unpaired UTF-16 surrogate");
         if (u >= 0xd800 && u <= 0xdbff) {
@@ -207,7 +208,7 @@ static bool scan_document(struct scan *sc, size_t max_depth)
                 scan_fail(sc, "expected a double-quoted member name");
                 break;
             }
-            if (!scan_string(sc))
+            if (!scan_string(sc, true))
                 break;
             scan_ws(sc);
             if (sc->i >= sc->n || sc->s[sc->i] != ':') {
@@ -244,7 +245,7 @@ static bool scan_document(struct scan *sc, size_t max_depth)
                 st = c == '{' ? S_KEY : S_VALUE;
             }
         } else if (c == '"') {
-            if (!scan_string(sc))
+            if (!scan_string(sc, false))
                 break;
             st = S_AFTER;
         } else if (c == '-' || is_digit(c)) {
@@ -333,4 +334,27 @@ const char *mtm_json_text(struct json_object *obj, size_t *len)
     if (len)
         *len = n;
     return s;
+}
+
+bool mtm_json_contains_nul(struct json_object *obj)
+{
+    switch (json_object_get_type(obj)) {
+    case json_type_string:
+        return strlen(json_object_get_string(obj)) != (size_t)json_object_get_string_len(obj);
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(obj); i++)
+            if (mtm_json_contains_nul(json_object_array_get_idx(obj, i)))
+                return true;
+        return false;
+    case json_type_object: {
+        json_object_object_foreach(obj, key, val)
+        {
+            (void)key; /* json-c keys are C strings: a NUL would have cut them */
+            if (mtm_json_contains_nul(val))
+                return true;
+        }
+        return false;
+    }
+    default: return false;
+    }
 }

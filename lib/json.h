@@ -9,6 +9,7 @@
 #define MTM_JSON_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -22,6 +23,14 @@
  */
 int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_object **out, char *err,
                    size_t errlen) MTM_MUST_CHECK;
+
+/*
+ * True when a string anywhere in obj holds a NUL character (\u0000):
+ * valid JSON that PostgreSQL's jsonb refuses to store, so callers answer
+ * 422 for the field that carries it. Recursion is bounded by the parse
+ * depth cap.
+ */
+bool mtm_json_contains_nul(struct json_object *obj);
 
 /* Compact text of obj; borrowed, valid until obj changes or is freed. */
 const char *mtm_json_text(struct json_object *obj, size_t *len);

@@ -335,14 +335,21 @@ static void test_strict_pass_accepts_json(void **state)
               "{\"\":\"\",\"a\":[{},[],\"\\b\\f\\n\\r\\t/\\\\\\\"\"]}");
 }
 
-/* \u0000 is JSON, but PostgreSQL's jsonb cannot hold it: refused up front
- * (400) instead of accepted and dead-lettered later. */
-static void test_nul_escape_refused(void **state)
+/* \u0000 is JSON, but PostgreSQL's jsonb cannot hold it: in a value it
+ * parses (callers answer 422 for the field, via mtm_json_contains_nul); in a
+ * member name, which json-c would silently cut at the NUL, it is refused. */
+static void test_nul_escape(void **state)
 {
     (void)state;
     struct json_object *o;
-    assert_int_equal(parse("{\"a\":\"x\\u0000y\"}", &o), MTM_EPARSE);
-    assert_contains(err, "u0000");
+    assert_int_equal(parse("{\"a\":[\"x\\u0000y\"]}", &o), 0);
+    assert_true(mtm_json_contains_nul(o));
+    json_object_put(o);
+    assert_int_equal(parse("{\"a\":[\"xy\",{\"b\":\"\\u0001\"}]}", &o), 0);
+    assert_false(mtm_json_contains_nul(o));
+    json_object_put(o);
+    assert_int_equal(parse("{\"a\\u0000b\":1}", &o), MTM_EPARSE);
+    assert_contains(err, "member name");
 }
 
 int main(void)
@@ -361,7 +368,7 @@ int main(void)
         cmocka_unit_test(test_text_length),
         cmocka_unit_test(test_not_json_that_json_c_accepts),
         cmocka_unit_test(test_strict_pass_accepts_json),
-        cmocka_unit_test(test_nul_escape_refused),
+        cmocka_unit_test(test_nul_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
