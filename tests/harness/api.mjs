@@ -120,9 +120,16 @@ export class Api {
     }
   }
 
-  /** Polls until workers.running == n; resolves the elapsed ms. */
-  async waitWorkers(id, n, { timeoutMs = APPLY_WITHIN_MS, describeExtra } = {}) {
-    const { elapsed } = await this.waitTenant(id, `workers.running == ${n}`, (t) => t.workers && t.workers.running === n, {
+  /**
+   * Polls until workers.running == n; resolves the elapsed ms. With
+   * freshAfter (epoch ms), the figure must also have been written after that
+   * moment (status_updated_at), so a value left by an earlier consumerd run
+   * does not count.
+   */
+  async waitWorkers(id, n, { timeoutMs = APPLY_WITHIN_MS, describeExtra, freshAfter } = {}) {
+    const what = `workers.running == ${n}` + (freshAfter ? ` written after ${new Date(freshAfter).toISOString()}` : '');
+    const { elapsed } = await this.waitTenant(id, what, (t) => t.workers && t.workers.running === n &&
+      (!freshAfter || (t.status_updated_at && Date.parse(t.status_updated_at) >= freshAfter)), {
       timeoutMs, describeExtra,
     });
     return elapsed;

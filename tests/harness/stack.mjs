@@ -417,11 +417,12 @@ class Stack {
   }
 
   /**
-   * Local TCP ports of the sockets one of our processes has open, found by
-   * matching its /proc/<pid>/fd socket inodes with /proc/net/tcp{,6}. The
-   * client_port column of pg_stat_activity tells which backends are its.
+   * The TCP sockets one of our processes has open, as [{localPort,
+   * remotePort}], found by matching its /proc/<pid>/fd socket inodes with
+   * /proc/net/tcp{,6}. localPort is the client_port of its backends in
+   * pg_stat_activity; remotePort tells PostgreSQL (pgPort) from RabbitMQ (amqpPort).
    */
-  tcpPorts(name = 'consumerd') {
+  tcpSockets(name = 'consumerd') {
     const p = this.procs[name];
     if (!p || !p.running) throw new Error(`harness: ${name} is not running`);
     const inodes = new Set();
@@ -431,17 +432,17 @@ class Stack {
       const m = /^socket:\[(\d+)\]$/.exec(link);
       if (m) inodes.add(m[1]);
     }
-    const ports = [];
+    const out = [];
     for (const table of ['tcp', 'tcp6']) {
       let text;
       try { text = fs.readFileSync(`/proc/${p.pid}/net/${table}`, 'utf8'); } catch { continue; }
       for (const line of text.split('\n').slice(1)) {
         const f = line.trim().split(/\s+/);
-        if (f.length < 10 || !inodes.has(f[9])) continue;
-        ports.push(parseInt(f[1].split(':')[1], 16));
+        if (f.length < 10 || f[9] === '0' || !inodes.has(f[9])) continue;
+        out.push({ localPort: parseInt(f[1].split(':')[1], 16), remotePort: parseInt(f[2].split(':')[1], 16) });
       }
     }
-    return ports;
+    return out;
   }
 
   // ------------------------------------------------------------ our binaries

@@ -1,0 +1,339 @@
+// consumerd's per-tenant worker pools: they follow the tenants table (create,
+// resize, delete) under load, come back from the database alone after a
+// SIGKILL, apply changes made while consumerd was cut off from PostgreSQL,
+// and leave no queue, partition, thread or connection behind after many
+// tenants come and go. Every message answered 202 is stored exactly once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startStack } from '../harness/stack.mjs';
+import { sleep } from '../harness/util.mjs';
+import {
+  makeApi, describe, APPLY_WITHIN_MS, queueNames, partitionName, rowExists, partitionState,
+  partitionCount, partitionLikeCount, assertStoredExactlyOnce, startPublisher, metricValue,
+} from '../harness/api.mjs';
+
+const DB_POOL_SIZE = 8; // MTM_DB_POOL_SIZE default: consumerd's bounded pool of worker connections
+const API_THREADS = 8; // MTM_API_THREADS default: one connection per request thread at most
+const FIRST_START_MS = 5000; // a new tenant's pool: notification, thread start, AMQP login (ASan build)
+
+let stack;
+let api;
+
+before(async () => {
+  stack = await startStack();
+  await stack.waitReady();
+  api = makeApi(stack, { token: await stack.adminToken() });
+});
+
+after(async () => {
+  if (stack) await stack.stop();
+});
+
+const logs = () => stack.describeLogs(['consumerd', 'mtm-api']);
+
+function metricsText() {
+  try { return fs.readFileSync(path.join(stack.env.MTM_METRICS_DIR, 'mtm.prom'), 'utf8'); } catch { return ''; }
+}
+
+async function waitUntil(what, probe, { timeoutMs = 5000, intervalMs = 100 } = {}) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last.ok) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${last.describe}\n${logs()}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** PostgreSQL backends of role mtm, split by owner (consumerd, mtm-api, other). */
+async function mtmBackends() {
+  const rows = (await stack.psql(`SELECT pid, client_port FROM pg_stat_activity WHERE usename = 'mtm' AND pid <> pg_backend_pid()`))
+    .split('\n').filter(Boolean).map((l) => { const [pid, port] = l.split('|'); return { pid: Number(pid), port: Number(port) }; });
+  const cPorts = new Set(stack.tcpSockets('consumerd').filter((s) => s.remotePort === stack.pgPort).map((s) => s.localPort));
+  const aPorts = new Set(stack.tcpSockets('mtm-api').filter((s) => s.remotePort === stack.pgPort).map((s) => s.localPort));
+  const out = { total: rows.length, consumerd: [], api: [], other: [] };
+  for (const r of rows) {
+    if (cPorts.has(r.port)) out.consumerd.push(r.pid);
+    else if (aPorts.has(r.port)) out.api.push(r.pid);
+    else out.other.push(r.pid);
+  }
+  return out;
+}
+
+const amqpSockets = (name = 'consumerd') => stack.tcpSockets(name).filter((s) => s.remotePort === stack.amqpPort).length;
+
+async function deleteAndWait(ids) {
+  for (const id of ids) {
+    const r = await api.deleteTenant(id);
+    assert.ok(r.status === 202 || r.status === 404, `DELETE: ${describe(r)}`);
+  }
+  for (const id of ids) await api.waitGone(id, { timeoutMs: 30000, describeExtra: logs });
+}
+
+// ------------------------------------------------------------------ lifecycle
+
+test('lifecycle: create -> queues in the broker -> workers running (API, threads, metrics) -> delete -> queues, partition, row, threads gone', async (t) => {
+  const threads0 = stack.threadCount();
+  const tn = await api.createTenant('lifecycle', 4);
+  const queues = await stack.listQueues();
+  for (const q of queueNames(tn.id)) assert.ok(queues.has(q), `queue ${q} must exist after 201; broker has ${JSON.stringify([...queues.keys()])}`);
+  assert.deepEqual(await partitionState(stack, tn.id), { exists: true, attached: true }, `partition ${partitionName(tn.id)}`);
+
+  const up = await api.waitWorkers(tn.id, 4, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  t.diagnostic(`workers.running == 4 seen ${up} ms after the queue check`);
+  await waitUntil(`consumerd threads == ${threads0} + 4`, () => {
+    const n = stack.threadCount();
+    return { ok: n === threads0 + 4, describe: `${n} threads (before the tenant: ${threads0})` };
+  }, { timeoutMs: 2000 });
+  await waitUntil('mtm_workers_running{tenant} == 4 in mtm.prom', () => {
+    const v = metricValue(metricsText(), 'mtm_workers_running', { tenant: tn.id });
+    return { ok: v === 4, describe: `mtm_workers_running{tenant="${tn.id}"} = ${v}` };
+  }, { timeoutMs: 2500 });
+
+  const d = await api.deleteTenant(tn.id);
+  assert.equal(d.status, 202, describe(d));
+  const gone = await api.waitGone(tn.id, { describeExtra: logs });
+  t.diagnostic(`GET 404 ${gone} ms after DELETE`);
+  const after_ = await stack.listQueues();
+  for (const q of queueNames(tn.id)) assert.equal(after_.has(q), false, `queue ${q} must be deleted; broker has ${JSON.stringify([...after_.keys()])}`);
+  assert.deepEqual(await partitionState(stack, tn.id), { exists: false, attached: false }, `partition ${partitionName(tn.id)}`);
+  assert.equal(await rowExists(stack, tn.id), false, 'tenants row');
+  await waitUntil(`consumerd threads back to ${threads0}`, () => {
+    const n = stack.threadCount();
+    return { ok: n === threads0, describe: `${n} threads` };
+  }, { timeoutMs: 2000 });
+  await waitUntil('tenant gone from mtm.prom', () => {
+    const text = metricsText();
+    return { ok: !text.includes(tn.id), describe: text.split('\n').filter((l) => l.includes(tn.id)).join(' | ') };
+  }, { timeoutMs: 2500 });
+});
+
+// ------------------------------------------------------------------ churn
+
+test('50 tenants created and deleted in a loop leave no queue, partition, thread or connection behind', async (t) => {
+  await sleep(1500); // let the previous test's pool and connections settle
+  const threads0 = stack.threadCount();
+  const queues0 = [...(await stack.listQueues()).keys()].sort();
+  const parts0 = await partitionCount(stack);
+  const rels0 = await partitionLikeCount(stack);
+  const conns0 = await mtmBackends();
+  const amqp0 = amqpSockets();
+  t.diagnostic(`before: ${threads0} consumerd threads, ${queues0.length} queues, ${parts0} partitions, ` +
+    `mtm backends ${conns0.total} (consumerd ${conns0.consumerd.length}, api ${conns0.api.length}), consumerd AMQP sockets ${amqp0}`);
+
+  const all = [];
+  const start = Date.now();
+  for (let round = 0; round < 5; round++) {
+    const waited = [];
+    for (let i = 0; i < 10; i++) {
+      const tn = await api.createTenant(`churn-${round}-${i}`, 2);
+      all.push(tn.id);
+      if (i % 5 === 4) {
+        // deleted at once, racing the pool's start-up
+        const d = await api.deleteTenant(tn.id);
+        assert.equal(d.status, 202, describe(d));
+      } else {
+        waited.push(tn.id);
+      }
+    }
+    for (const id of waited) await api.waitWorkers(id, 2, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    for (const id of waited) {
+      const d = await api.deleteTenant(id);
+      assert.equal(d.status, 202, describe(d));
+    }
+  }
+  for (const id of all) await api.waitGone(id, { timeoutMs: 30000, describeExtra: logs });
+  t.diagnostic(`50 tenants created, started (40) and deleted in ${Date.now() - start} ms`);
+
+  await waitUntil(`consumerd threads back to ${threads0}`, () => {
+    const n = stack.threadCount();
+    return { ok: n === threads0, describe: `${n} threads, before ${threads0}` };
+  }, { timeoutMs: 3000 });
+
+  const queues = [...(await stack.listQueues()).keys()].sort();
+  const leftover = queues.filter((q) => all.some((id) => q.includes(id)));
+  assert.deepEqual(leftover, [], `queues of deleted tenants left in the broker (${leftover.length})`);
+  assert.deepEqual(queues, queues0, 'the broker must have the same queues as before');
+  assert.equal(await partitionCount(stack), parts0, 'partitions attached to messages (pg_inherits)');
+  assert.equal(await partitionLikeCount(stack), rels0, 'relations named messages_<hex> (pg_class)');
+  const rows = Number(await stack.psql(`SELECT (SELECT count(*) FROM tenants WHERE name LIKE 'churn-%') + (SELECT count(*) FROM tenant_status s WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id))`));
+  assert.equal(rows, 0, 'tenants/tenant_status rows left');
+
+  await waitUntil(`consumerd AMQP sockets back to ${amqp0}`, () => {
+    const n = amqpSockets();
+    return { ok: n <= amqp0, describe: `${n} AMQP sockets, before ${amqp0}` };
+  }, { timeoutMs: 3000 });
+  const conns = await mtmBackends();
+  t.diagnostic(`after: mtm backends ${conns.total} (consumerd ${conns.consumerd.length}, api ${conns.api.length}, other ${conns.other.length})`);
+  assert.ok(conns.consumerd.length <= 1 + DB_POOL_SIZE,
+    `consumerd holds ${conns.consumerd.length} PostgreSQL connections; bound is 1 (control) + ${DB_POOL_SIZE} (pool)`);
+  assert.ok(conns.consumerd.length <= conns0.consumerd.length + DB_POOL_SIZE,
+    `consumerd connections: before ${conns0.consumerd.length}, after ${conns.consumerd.length}`);
+  assert.ok(conns.api.length <= API_THREADS, `mtm-api holds ${conns.api.length} connections; bound is ${API_THREADS}`);
+  assert.ok(conns.total <= conns0.total + DB_POOL_SIZE + API_THREADS,
+    `mtm backends: before ${conns0.total}, after ${conns.total} (allowed growth ${DB_POOL_SIZE} + ${API_THREADS})`);
+  assert.deepEqual(conns.other, [], 'backends of role mtm that belong to neither consumerd nor mtm-api');
+
+  await sleep(1200); // one metrics period
+  const text = metricsText();
+  const stale = all.filter((id) => text.includes(id));
+  assert.deepEqual(stale, [], 'deleted tenants still in mtm.prom');
+});
+
+// ------------------------------------------------------------------ resizing under load
+
+test('concurrency 1 -> 8 -> 2 -> 16 -> 1 under a steady stream: workers.running follows each change, every 202 stored exactly once', async (t) => {
+  const tn = await api.createTenant('resize-under-load', 1);
+  await api.waitWorkers(tn.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  const pub = startPublisher(api, tn.id, { batch: 25, gapMs: 10, tag: 'resize' });
+  const steps = [];
+  try {
+    await sleep(700);
+    for (const n of [8, 2, 16, 1]) {
+      const res = await api.setConcurrency(tn.id, n);
+      assert.equal(res.status, 200, describe(res));
+      assert.equal(res.json.concurrency, n, describe(res));
+      // Contract: applied within 1 s. consumerd writes workers.running once a
+      // second, so the API can show it up to one status period late: poll up
+      // to APPLY_WITHIN_MS (1.5 s).
+      const ms = await api.waitWorkers(tn.id, n, { timeoutMs: APPLY_WITHIN_MS, describeExtra: logs });
+      steps.push(`${n}: ${ms} ms`);
+      await sleep(700); // keep consuming at this size for a while
+    }
+  } finally {
+    const { ids, failures, batches } = await pub.stop();
+    t.diagnostic(`resize steps (seen after): ${steps.join(', ')}; published ${ids.length} messages in ${batches} batches`);
+    assert.deepEqual(failures, [], `publishes not answered 202 (${failures.length} of ${batches})`);
+    assert.ok(ids.length > 0, 'the background publisher published nothing');
+    const ms = await assertStoredExactlyOnce(stack, tn.id, ids, { timeoutMs: 60000 });
+    t.diagnostic(`all ${ids.length} stored ${ms} ms after the stream stopped`);
+    await deleteAndWait([tn.id]);
+  }
+});
+
+// ------------------------------------------------------------------ PostgreSQL connection lost
+
+test('a change made while consumerd is disconnected from PostgreSQL is applied after it reconnects; no message lost or doubled', async (t) => {
+  const tn = await api.createTenant('pg-cut', 2);
+  await api.waitWorkers(tn.id, 2, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  const pub = startPublisher(api, tn.id, { batch: 20, gapMs: 20, tag: 'pgcut' });
+  try {
+    await sleep(500);
+
+    await t.test('concurrency changed while consumerd\'s backends (LISTEN included) are terminated and it cannot log back in', async () => {
+      const before_ = await mtmBackends();
+      assert.ok(before_.consumerd.length >= 1, `consumerd has no PostgreSQL backend to terminate: ${JSON.stringify(before_)}`);
+      const pids = before_.consumerd.join(',');
+      // One session: refuse new logins of role mtm (sessions already open,
+      // like mtm-api's, are unaffected), terminate every backend of consumerd
+      // and wait until they are gone, change the concurrency (its NOTIFY goes
+      // nowhere), keep consumerd out for 0.5 s more, then let it back in.
+      let out;
+      try {
+        out = await stack.psql(`ALTER ROLE mtm NOLOGIN;
+          SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid IN (${pids});
+          DO $$ BEGIN
+            FOR i IN 1..500 LOOP
+              PERFORM pg_stat_clear_snapshot();
+              EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid IN (${pids}));
+              PERFORM pg_sleep(0.01);
+            END LOOP;
+          END $$;
+          SELECT count(*) FROM pg_stat_activity WHERE pid IN (${pids});
+          UPDATE tenants SET concurrency = 5 WHERE id = '${tn.id}' RETURNING to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+          SELECT pg_sleep(0.5);
+          ALTER ROLE mtm LOGIN;`);
+      } finally {
+        await stack.psql('ALTER ROLE mtm LOGIN');
+      }
+      const [killed, left, changedAt] = out.split('\n');
+      assert.equal(Number(killed), before_.consumerd.length, `terminated ${killed} of consumerd's ${before_.consumerd.length} backends`);
+      assert.equal(Number(left), 0, `${left} of consumerd's backends still there after 5 s`);
+      const ms = await api.waitWorkers(tn.id, 5, { timeoutMs: 10000, describeExtra: logs });
+      t.diagnostic(`concurrency 5 running ${ms} ms after the change was committed + 0.5 s`);
+      // test premise: consumerd noticed the loss and reconnected only after the change
+      const lines = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const reconnect = lines.find((l) => l.ts > changedAt && /postgres connected/.test(l.msg));
+      assert.ok(reconnect, `consumerd log shows no reconnect after the change at ${changedAt}:\n${stack.logTail('consumerd', 20)}`);
+      const after_ = await mtmBackends();
+      assert.ok(after_.consumerd.length >= 1, 'consumerd reconnected: it has a backend again');
+      assert.equal(after_.consumerd.filter((p) => before_.consumerd.includes(p)).length, 0, 'the terminated backends must be gone');
+    });
+
+    await t.test('PUT through the API immediately after terminating all of consumerd\'s backends', async () => {
+      const before_ = await mtmBackends();
+      await stack.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (${before_.consumerd.join(',')})`);
+      const res = await api.setConcurrency(tn.id, 3);
+      assert.equal(res.status, 200, describe(res));
+      // whether the PUT beat the reconnect is up to timing here; say which it was
+      const changedAt = res.json.updated_at.slice(0, 23) + 'Z';
+      const lines = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const lost = lines.filter((l) => /postgres connection lost/.test(l.msg)).pop();
+      const back = lines.filter((l) => /postgres connected/.test(l.msg)).pop();
+      t.diagnostic(`PUT committed at ${changedAt}; consumerd last lost PostgreSQL at ${lost && lost.ts}, last reconnected at ${back && back.ts}`);
+      const ms = await api.waitWorkers(tn.id, 3, { timeoutMs: 10000, describeExtra: logs });
+      t.diagnostic(`concurrency 3 running ${ms} ms after the PUT`);
+    });
+  } finally {
+    const { ids, failures, batches } = await pub.stop();
+    assert.deepEqual(failures, [], `publishes not answered 202 (${failures.length} of ${batches})`);
+    const ms = await assertStoredExactlyOnce(stack, tn.id, ids, { timeoutMs: 60000 });
+    t.diagnostic(`all ${ids.length} stored ${ms} ms after the stream stopped`);
+    await deleteAndWait([tn.id]);
+  }
+});
+
+// ------------------------------------------------------------------ SIGKILL
+
+test('consumerd killed with SIGKILL and restarted: pools come back from the database alone; messages published meanwhile stored, none twice', async (t) => {
+  const threads0 = stack.threadCount();
+  const a = await api.createTenant('crash-a', 2);
+  const b = await api.createTenant('crash-b', 3);
+  const p = await api.createTenant('crash-paused', 2);
+  await api.waitWorkers(a.id, 2, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  await api.waitWorkers(b.id, 3, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  assert.equal((await api.pause(p.id)).status, 200);
+  await api.waitWorkers(p.id, 0, { describeExtra: logs });
+  const pubA = startPublisher(api, a.id, { batch: 20, gapMs: 10, tag: 'crash-a' });
+  const pubB = startPublisher(api, b.id, { batch: 20, gapMs: 10, tag: 'crash-b' });
+  let ids = { a: [], b: [] };
+  try {
+    await sleep(1000);
+    const r = await stack.killConsumerd('SIGKILL');
+    assert.equal(r.signal, 'SIGKILL', `consumerd exit: ${JSON.stringify({ code: r.code, signal: r.signal })}`);
+    const whileDown = { a: await api.publishBatch(a.id, 100, 'down'), b: await api.publishBatch(b.id, 100, 'down') };
+    await sleep(1000);
+    const queues = await stack.listQueues();
+    assert.ok(queues.get(queueNames(a.id)[0]) >= 100, `messages must wait in ${queueNames(a.id)[0]} while consumerd is down: ${queues.get(queueNames(a.id)[0])}`);
+    ids.a.push(...whileDown.a);
+    ids.b.push(...whileDown.b);
+
+    const restartedAt = Date.now();
+    await stack.startConsumerd();
+    // Nothing is told to consumerd: it must find the pools in the database.
+    // tenant_status still holds what the killed process wrote last, so only
+    // figures written after the restart count.
+    const ma = await api.waitWorkers(a.id, 2, { timeoutMs: 10000, describeExtra: logs, freshAfter: restartedAt });
+    const mb = await api.waitWorkers(b.id, 3, { timeoutMs: 10000, describeExtra: logs, freshAfter: restartedAt });
+    t.diagnostic(`after restart: crash-a running 2 at ${ma} ms, crash-b running 3 at ${ma + mb} ms`);
+    const paused = await api.tenant(p.id);
+    assert.equal(paused.status, 'paused', JSON.stringify(paused));
+    await api.waitWorkers(p.id, 0, { timeoutMs: 3000, describeExtra: logs, freshAfter: restartedAt });
+    const threads = stack.threadCount();
+    assert.equal(threads, threads0 + 2 + 3, `consumerd threads after the restart: ${threads}, expected ${threads0} (no tenants) + 2 + 3`);
+    await sleep(500);
+  } finally {
+    const ra = await pubA.stop();
+    const rb = await pubB.stop();
+    assert.deepEqual(ra.failures, [], `crash-a publishes not answered 202 (${ra.failures.length} of ${ra.batches})`);
+    assert.deepEqual(rb.failures, [], `crash-b publishes not answered 202 (${rb.failures.length} of ${rb.batches})`);
+    ids = { a: [...ids.a, ...ra.ids], b: [...ids.b, ...rb.ids] };
+    const msA = await assertStoredExactlyOnce(stack, a.id, ids.a, { timeoutMs: 60000, what: 'crash-a: ' });
+    const msB = await assertStoredExactlyOnce(stack, b.id, ids.b, { timeoutMs: 60000, what: 'crash-b: ' });
+    t.diagnostic(`crash-a: ${ids.a.length} stored (${msA} ms), crash-b: ${ids.b.length} stored (${msB} ms)`);
+    await deleteAndWait([a.id, b.id, p.id]);
+  }
+});
