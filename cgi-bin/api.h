@@ -99,6 +99,18 @@ void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, c
 /* The route table, for the metrics. */
 const struct mtm_route *api_routes(size_t *n);
 
+/*
+ * One page of a keyset listing: reads limit and cursor, checks the tenant
+ * (when not NULL), runs stmt with ([tenant,] after, limit + 1) — rows of
+ * (key, JSON text) — and answers the page. first_after is the key before
+ * the first row (0 ascending, INT64_MAX descending).
+ */
+void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                   const char *tenant, const char *kind, int64_t first_after);
+
+/* ?order=asc|desc (default desc, newest first); answers 422 otherwise. */
+int api_order_param(struct mtm_request *r, bool *asc);
+
 /* Routes one request and answers it; never leaves it unanswered. */
 void api_dispatch(struct api_thread *t, struct mtm_request *r);
 

@@ -122,7 +122,8 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         if (rc)
             return rc;
         switch (access) {
-        case API_ADMIN: return forbid(r, "this route needs an admin token");
+        case API_ADMIN:
+        case API_METRICS: return forbid(r, "this route needs an admin token");
         case API_TENANT:
             if (r->nparams && mtm_uuid_valid(r->params[0]) && !same_tenant(t, r->params[0]))
                 return forbid(r, "the token belongs to another tenant");
@@ -138,8 +139,9 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         }
     }
     /* Row-level security scope for everything this request reads. */
-    const char *params[] = {t->who.role == MTM_ROLE_ADMIN ? "all" : "tenant", t->who.tenant_id};
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_SET_SCOPE, params, NULL, err, sizeof(err));
+    int rc = mtm_pg_set_session(&t->pg, MTM_STMT_SET_SCOPE,
+                                t->who.role == MTM_ROLE_ADMIN ? "all" : "tenant", t->who.tenant_id,
+                                err, sizeof(err));
     if (rc) {
         api_respond_db_error(t, r, rc, err);
         return rc;
@@ -274,7 +276,11 @@ void api_login(void *vt, struct mtm_request *r)
         if (mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_FAILED, tp, NULL, err, sizeof(err)))
             LOG_WARN(&t->log, "login failure not counted: %s", err);
         api_audit(t, r, user, "login.failure", NULL, NULL);
-        challenge(r, "wrong username or password");
+        /* No token was presented: a plain challenge, not invalid_token. */
+        struct mtm_header h = {"WWW-Authenticate", "Bearer realm=\"mtm\""};
+        struct json_object *lp = mtm_problem_new(401, "wrong username or password");
+        mtm_respond_problem(r, lp, &h, 1);
+        json_object_put(lp);
         return;
     }
     const char *sp[] = {user, r->remote_addr};
@@ -379,27 +385,9 @@ void api_tokens_create(void *vt, struct mtm_request *r)
 
 void api_tokens_list(void *vt, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     const char *tenant = api_path_tenant(r);
-    if (!tenant)
-        return;
-    long limit;
-    int64_t after = 0;
-    int rc = api_page_params(r, "k", &limit, &after);
-    if ((rc && rc != MTM_ENOTFOUND) || api_tenant_check(t, r, tenant, false, NULL))
-        return;
-    char after_s[24], limit_s[24], err[512];
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
-    const char *params[] = {tenant, after_s, limit_s};
-    PGresult *res;
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_TOKEN_PAGE, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    api_respond_page(t, r, res, limit, "k");
-    PQclear(res);
+    if (tenant)
+        api_list_page(vt, r, MTM_STMT_TOKEN_PAGE, tenant, "k", 0);
 }
 
 void api_tokens_revoke(void *vt, struct mtm_request *r)
@@ -436,22 +424,5 @@ void api_tokens_revoke(void *vt, struct mtm_request *r)
 
 void api_audit_list(void *vt, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
-    long limit;
-    int64_t after = 0;
-    int rc = api_page_params(r, "a", &limit, &after);
-    if (rc && rc != MTM_ENOTFOUND)
-        return;
-    char after_s[24], limit_s[24], err[512];
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
-    const char *params[] = {after_s, limit_s};
-    PGresult *res;
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_AUDIT_PAGE, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    api_respond_page(t, r, res, limit, "a");
-    PQclear(res);
+    api_list_page(vt, r, MTM_STMT_AUDIT_PAGE, NULL, "a", 0);
 }

@@ -129,3 +129,43 @@ int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_
     }
     return 0;
 }
+
+void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                   const char *tenant, const char *kind, int64_t first_after)
+{
+    long limit;
+    int64_t after = first_after;
+    int rc = api_page_params(r, kind, &limit, &after);
+    if (rc && rc != MTM_ENOTFOUND)
+        return;
+    if (tenant && api_tenant_check(t, r, tenant, false, NULL))
+        return;
+    char after_s[24], limit_s[24], err[512];
+    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
+    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1); /* one extra: is there more? */
+    const char *with_tenant[] = {tenant, after_s, limit_s};
+    const char *without[] = {after_s, limit_s};
+    PGresult *res;
+    rc = mtm_pg_exec(&t->pg, stmt, tenant ? with_tenant : without, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return;
+    }
+    api_respond_page(t, r, res, limit, kind);
+    PQclear(res);
+}
+
+int api_order_param(struct mtm_request *r, bool *asc)
+{
+    char order[8] = "desc";
+    int rc = mtm_query_get(r->query, "order", order, sizeof(order));
+    if (rc != MTM_ENOTFOUND && (rc || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
+        struct json_object *p = mtm_problem_new(422, "invalid");
+        mtm_problem_add_field(p, "order", "must be asc or desc");
+        api_respond_invalid(r, p);
+        json_object_put(p);
+        return MTM_EINVAL;
+    }
+    *asc = strcmp(order, "asc") == 0;
+    return 0;
+}

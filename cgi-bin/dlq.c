@@ -1,7 +1,7 @@
 /*
  * dlq: a tenant's dead letters.
  *
- *   GET    /api/tenants/{id}/dlq            keyset pages, oldest first
+ *   GET    /api/tenants/{id}/dlq            keyset pages, ?order= as for messages
  *   POST   /api/tenants/{id}/dlq/replay     {"ids": [...]} or no body: all
  *   DELETE /api/tenants/{id}/dlq            purge
  *
@@ -32,29 +32,12 @@
 
 void api_dlq_list(void *vt, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     const char *tenant = api_path_tenant(r);
-    if (!tenant)
+    bool asc;
+    if (!tenant || api_order_param(r, &asc))
         return;
-    long limit;
-    int64_t after = 0;
-    int rc = api_page_params(r, "d", &limit, &after);
-    if (rc && rc != MTM_ENOTFOUND)
-        return;
-    if (api_tenant_check(t, r, tenant, false, NULL))
-        return;
-    char after_s[24], limit_s[24], err[512];
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
-    const char *params[] = {tenant, after_s, limit_s};
-    PGresult *res;
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_DLQ_PAGE, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    api_respond_page(t, r, res, limit, "d");
-    PQclear(res);
+    api_list_page(vt, r, asc ? MTM_STMT_DLQ_PAGE_ASC : MTM_STMT_DLQ_PAGE_DESC, tenant,
+                  asc ? "da" : "dd", asc ? 0 : INT64_MAX);
 }
 
 void api_dlq_purge(void *vt, struct mtm_request *r)
@@ -213,8 +196,13 @@ static long replay_rows(struct api_thread *t, struct mtm_request *r, const char 
     if (done >= 0 && done < n) {
         /* Some were refused: the queue vanished (tenant being deleted,
          * which api_tenant_check answers with 409) or the broker nacked. */
-        if (api_tenant_check(t, r, tenant, true, NULL) == 0)
-            mtm_respond_error(r, 503, "the broker refused some messages; retry the replay");
+        if (api_tenant_check(t, r, tenant, true, NULL) == 0) {
+            struct mtm_header h = {"Retry-After", "2"};
+            struct json_object *p =
+                mtm_problem_new(503, "the broker refused some messages; retry the replay");
+            mtm_respond_problem(r, p, &h, 1);
+            json_object_put(p);
+        }
         done = MTM_EAMQP;
     }
     json_object_put(del);

@@ -86,13 +86,13 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
         {
             size_t nlen = strlen(name);
             if (nlen == 0 || nlen > MTM_HEADER_NAME_MAX) {
-                add_error(p, prefix, "headers", "names must be 1 to 128 characters long");
+                add_error(p, prefix, "headers", "names must be 1 to 128 bytes long");
                 bad = 1;
             } else if (!json_object_is_type(value, json_type_string) ||
                        json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX ||
                        mtm_json_contains_nul(value)) {
                 add_error(p, prefix, "headers",
-                          "values must be strings of at most 4096 characters, without \\u0000");
+                          "values must be strings of at most 4096 bytes, without \\u0000");
                 bad = 1;
             }
         }

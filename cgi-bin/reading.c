@@ -22,38 +22,11 @@
 
 static void list_messages(struct api_thread *t, struct mtm_request *r, const char *tenant)
 {
-    char order[8] = "desc", err[512];
-    int rc = mtm_query_get(r->query, "order", order, sizeof(order));
-    if (rc != MTM_ENOTFOUND && (rc || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        mtm_problem_add_field(p, "order", "must be asc or desc");
-        api_respond_invalid(r, p);
-        json_object_put(p);
+    bool asc;
+    if (api_order_param(r, &asc))
         return;
-    }
-    bool asc = strcmp(order, "asc") == 0;
-    const char *kind = asc ? "ma" : "md";
-    long limit;
-    int64_t after = asc ? 0 : INT64_MAX;
-    rc = api_page_params(r, kind, &limit, &after);
-    if (rc && rc != MTM_ENOTFOUND)
-        return;
-    if (api_tenant_check(t, r, tenant, false, NULL))
-        return;
-
-    char after_s[24], limit_s[24];
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
-    const char *params[] = {tenant, after_s, limit_s};
-    PGresult *res;
-    rc = mtm_pg_exec(&t->pg, asc ? MTM_STMT_MESSAGES_PAGE_ASC : MTM_STMT_MESSAGES_PAGE_DESC, params,
-                     &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    api_respond_page(t, r, res, limit, kind);
-    PQclear(res);
+    api_list_page(t, r, asc ? MTM_STMT_MESSAGES_PAGE_ASC : MTM_STMT_MESSAGES_PAGE_DESC, tenant,
+                  asc ? "ma" : "md", asc ? 0 : INT64_MAX);
 }
 
 void api_messages_list(void *vt, struct mtm_request *r)

@@ -275,41 +275,42 @@ void api_tenant_list(void *vt, struct mtm_request *r)
 }
 
 /*
- * Runs an UPDATE that skips tenants being deleted; when it touched nothing,
- * tells 404 (no such tenant) from 409 (being deleted).
+ * Runs an UPDATE that skips tenants being deleted (params[0] is the tenant
+ * id); when it touched a row, audits `action` with detail (taken over) and
+ * answers the tenant, otherwise tells 404 (no such tenant) from 409 (being
+ * deleted).
  */
 static void update_then_respond(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
-                                const char *id, const char *value, const char *action)
+                                const char *const *params, const char *action,
+                                struct json_object *detail)
 {
     char err[512];
     PGresult *res;
-    const char *params[] = {id, value};
+    const char *id = params[0];
     int rc = mtm_pg_exec(&t->pg, stmt, params, &res, err, sizeof(err));
     if (rc) {
+        json_object_put(detail);
         api_respond_db_error(t, r, rc, err);
         return;
     }
     int touched = PQntuples(res);
     PQclear(res);
     if (touched) {
-        struct json_object *detail = json_object_new_object();
-        json_object_object_add(detail, "value", json_object_new_string(value));
         api_audit(t, r, t->who.sub, action, id, detail);
         json_object_put(detail);
         respond_tenant(t, r, 200, id, NULL, 0);
         return;
     }
-    const char *get[] = {id};
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, get, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    if (PQntuples(res) == 0)
-        mtm_respond_error(r, 404, "no tenant %s", id);
-    else
-        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
-    PQclear(res);
+    json_object_put(detail);
+    if (api_tenant_check(t, r, id, true, NULL) == 0)
+        mtm_respond_error(r, 409, "tenant %s changed while being updated", id);
+}
+
+static struct json_object *detail_int(const char *key, long v)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, key, json_object_new_int64(v));
+    return o;
 }
 
 void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
@@ -335,9 +336,16 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
     json_object_put(p);
     char value[24];
     snprintf(value, sizeof(value), "%ld", n);
-    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, id, value, "tenant.concurrency");
+    const char *params[] = {id, value};
+    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, params, "tenant.concurrency",
+                        detail_int("concurrency", n));
 }
 
+/*
+ * PUT /api/tenants/{id}/config/rate_limit {"rate": n, "burst"?: m}
+ * rate 0 means unlimited; "rate": null returns the tenant to the
+ * installation's defaults; an absent burst follows MTM_PUBLISH_BURST.
+ */
 void api_tenant_set_rate(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
@@ -346,13 +354,22 @@ void api_tenant_set_rate(void *vt, struct mtm_request *r)
     if (!id)
         return;
     long rate = 0, burst = 0;
-    struct json_object *p = mtm_problem_new(422, "invalid");
+    struct json_object *p = mtm_problem_new(422, "invalid"), *rv = NULL, *bv = NULL;
     int bad = mtm_field_object(r->json, p);
+    bool reset = false;
     if (!bad) {
         bad |= mtm_fields_only(r->json, allowed, p);
-        bad |= mtm_field_int(r->json, "rate", true, 0, 1000000, 0, &rate, p);
-        bad |= mtm_field_int(r->json, "burst", false, 1, 10000000, t->ctx->cfg->publish_burst,
-                             &burst, p);
+        reset = json_object_object_get_ex(r->json, "rate", &rv) && rv == NULL;
+        if (!reset)
+            bad |= mtm_field_int(r->json, "rate", true, 0, 1000000, 0, &rate, p);
+        if (json_object_object_get_ex(r->json, "burst", &bv) && (reset || bv == NULL)) {
+            mtm_problem_add_field(p, "burst",
+                                  reset ? "cannot be set while resetting the rate"
+                                        : "must be an integer from 1 to 10000000");
+            bad = 1;
+        } else if (!reset) {
+            bad |= mtm_field_int(r->json, "burst", false, 1, 10000000, 0, &burst, p);
+        }
     }
     if (bad) {
         api_respond_invalid(r, p);
@@ -360,44 +377,31 @@ void api_tenant_set_rate(void *vt, struct mtm_request *r)
         return;
     }
     json_object_put(p);
-    char rs[24], bs[24], err[512];
+    char rs[24], bs[24];
     snprintf(rs, sizeof(rs), "%ld", rate);
     snprintf(bs, sizeof(bs), "%ld", burst);
-    const char *params[] = {id, rs, bs};
-    PGresult *res;
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_SET_RATE, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    int touched = PQntuples(res);
-    PQclear(res);
-    if (!touched) {
-        api_tenant_check(t, r, id, true, NULL);
-        if (!r->status)
-            mtm_respond_error(r, 409, "tenant %s is being deleted", id);
-        return;
-    }
+    /* NULL parameters store NULL: the installation's defaults apply. */
+    const char *params[] = {id, reset ? NULL : rs, burst ? bs : NULL};
     struct json_object *detail = json_object_new_object();
-    json_object_object_add(detail, "rate", json_object_new_int64(rate));
-    json_object_object_add(detail, "burst", json_object_new_int64(burst));
-    api_audit(t, r, t->who.sub, "tenant.rate_limit", id, detail);
-    json_object_put(detail);
-    respond_tenant(t, r, 200, id, NULL, 0);
+    json_object_object_add(detail, "rate", reset ? NULL : json_object_new_int64(rate));
+    json_object_object_add(detail, "burst", burst ? json_object_new_int64(burst) : NULL);
+    update_then_respond(t, r, MTM_STMT_TENANT_SET_RATE, params, "tenant.rate_limit", detail);
 }
 
 void api_tenant_pause(void *vt, struct mtm_request *r)
 {
     const char *id = api_path_tenant(r);
+    const char *params[] = {id, "paused"};
     if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "paused", "tenant.pause");
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, params, "tenant.pause", NULL);
 }
 
 void api_tenant_resume(void *vt, struct mtm_request *r)
 {
     const char *id = api_path_tenant(r);
+    const char *params[] = {id, "active"};
     if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, id, "active", "tenant.resume");
+        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, params, "tenant.resume", NULL);
 }
 
 void api_tenant_delete(void *vt, struct mtm_request *r)

@@ -80,8 +80,10 @@ int mtm_field_string(struct json_object *body, const char *name, bool required, 
     if (!json_object_is_type(v, json_type_string))
         return fail(problem, name, "must be a string");
     const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
-    if (len < minlen || len > maxlen)
+    size_t len = (size_t)json_object_get_string_len(v), chars = 0;
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)s[i] & 0xc0) != 0x80; /* UTF-8 lead bytes (input is valid) */
+    if (chars < minlen || chars > maxlen)
         return fail(problem, name, "must be %zu to %zu characters long", minlen, maxlen);
     if (strlen(s) != len)
         return fail(problem, name, "must not contain NUL characters");

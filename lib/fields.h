@@ -28,8 +28,7 @@ int mtm_field_int(struct json_object *body, const char *name, bool required, lon
                   long dflt, long *out, struct json_object *problem) MTM_MUST_CHECK;
 
 /*
- * A string member of minlen..maxlen characters (UTF-8 code points counted
- * as bytes here: callers restrict to ASCII with allowed_chars), every byte of
+ * A string member of minlen..maxlen characters (UTF-8 code points), every byte of
  * which is in allowed_chars when that is not NULL (alphanumerics are always
  * allowed when allowed_chars is given). *out is borrowed from body.
  */

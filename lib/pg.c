@@ -18,11 +18,15 @@ static const struct {
 #undef MTM_STMT_ROW
 };
 
+static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params,
+                     PGresult **res, char *err, size_t errlen);
+
 void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s)
 {
     memset(pg, 0, sizeof(*pg));
     pg->url = xstrdup(url);
     pg->timeout_s = timeout_s > 0 ? timeout_s : 2;
+    pg->session_stmt = -1;
 }
 
 void mtm_pg_cleanup(struct mtm_pg *pg)
@@ -32,6 +36,9 @@ void mtm_pg_cleanup(struct mtm_pg *pg)
     pg->url = NULL;
     free(pg->options);
     pg->options = NULL;
+    free(pg->session[0]);
+    free(pg->session[1]);
+    pg->session[0] = pg->session[1] = NULL;
 }
 
 void mtm_pg_set_options(struct mtm_pg *pg, const char *options)
@@ -114,7 +121,29 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
         return MTM_EUNAVAIL;
     }
     PQsetNoticeReceiver(pg->conn, notice_to_log, NULL);
+    if (pg->session_stmt >= 0) {
+        const char *params[] = {pg->session[0], pg->session[1]};
+        int rc = exec_once(pg, (enum mtm_stmt)pg->session_stmt, params, NULL, err, errlen);
+        if (rc) {
+            mtm_pg_disconnect(pg);
+            return rc;
+        }
+    }
     return 0;
+}
+
+int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2,
+                       char *err, size_t errlen)
+{
+    free(pg->session[0]);
+    free(pg->session[1]);
+    pg->session[0] = xstrdup(p1);
+    pg->session[1] = xstrdup(p2);
+    pg->session_stmt = (int)stmt;
+    if (!mtm_pg_connected(pg))
+        return mtm_pg_connect(pg, err, errlen); /* runs it as part of connecting */
+    const char *params[] = {p1, p2};
+    return exec_once(pg, stmt, params, NULL, err, errlen);
 }
 
 int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
@@ -146,6 +175,20 @@ static bool result_ok(PGresult *res)
 
 int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params, PGresult **res,
                 char *err, size_t errlen)
+{
+    int rc = exec_once(pg, stmt, params, res, err, errlen);
+    /* A migration that changed a table or view under a statement prepared
+     * earlier on this connection makes the server refuse it ("cached plan
+     * must not change result type", SQLSTATE 0A000): start afresh once. */
+    if (rc == MTM_EDB && strcmp(pg->sqlstate, "0A000") == 0) {
+        mtm_pg_disconnect(pg);
+        rc = exec_once(pg, stmt, params, res, err, errlen);
+    }
+    return rc;
+}
+
+static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params,
+                     PGresult **res, char *err, size_t errlen)
 {
     if (res)
         *res = NULL;

@@ -30,6 +30,8 @@ struct mtm_pg {
     int timeout_s;     /* connect timeout */
     char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
     char *options;     /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
+    int session_stmt;  /* statement re-run first on every new connection, -1: none */
+    char *session[2];  /* owned; its two parameters */
 };
 
 /* Session scope of consumerd's connections: every tenant's rows (see
@@ -47,6 +49,14 @@ void mtm_pg_set_options(struct mtm_pg *pg, const char *options);
 int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen) MTM_MUST_CHECK;
 void mtm_pg_disconnect(struct mtm_pg *pg);
 bool mtm_pg_connected(const struct mtm_pg *pg);
+
+/*
+ * Sets session state that must survive reconnects (the API's row-security
+ * scope): runs stmt(p1, p2) now, and again first thing on every new
+ * connection. Returns the result of running it now.
+ */
+int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2,
+                       char *err, size_t errlen) MTM_MUST_CHECK;
 
 /*
  * Runs a named statement. On success *res (if res is not NULL) holds the

@@ -14,6 +14,16 @@
 /* RFC 3339 text in UTC with microseconds, for timestamps the API shows. */
 #define MTM_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+#define MTM_DLQ_ROW                                                                                \
+    "SELECT seq, json_build_object('id', id, 'reason', reason, 'attempts', attempts,"              \
+    " 'first_failed_at', " MTM_SQL_TS(                                                             \
+        "first_failed_at") ","                                                                     \
+                           " 'last_failed_at', " MTM_SQL_TS(                                       \
+                               "last_failed_at") ", 'size', length(body),"                         \
+                                                 " 'payload_preview', mtm_preview(body), "         \
+                                                 "'payload_truncated', length(body) > 1024)::text" \
+                                                 " FROM dead_letters WHERE tenant_id = $1::uuid"
+
 #define MTM_STATEMENTS(X)                                                                          \
     X(PING, "SELECT 1", 0)                                                                         \
     X(HEARTBEAT_BEAT,                                                                              \
@@ -94,20 +104,8 @@
                                            " FROM messages WHERE tenant_id = $1::uuid AND seq < "  \
                                            "$2::bigint ORDER BY seq DESC LIMIT $3::int",           \
       3)                                                                                           \
-    X(DLQ_PAGE,                                                                                    \
-      "SELECT seq, json_build_object('id', id, 'reason', reason, 'attempts', attempts,"            \
-      " 'first_failed_at', " MTM_SQL_TS(                                                           \
-          "first_failed_at") ","                                                                   \
-                             " 'last_failed_at', " MTM_SQL_TS(                                     \
-                                 "last_failed_at") ", 'size', length(body),"                       \
-                                                   " 'payload_preview', encode(substring(body "    \
-                                                   "FROM 1 FOR 1024), 'escape'),"                  \
-                                                   " 'payload_truncated', length(body) > "         \
-                                                   "1024)::text"                                   \
-                                                   " FROM dead_letters WHERE tenant_id = "         \
-                                                   "$1::uuid AND seq > $2::bigint ORDER BY seq "   \
-                                                   "LIMIT $3::int",                                \
-      3)                                                                                           \
+    X(DLQ_PAGE_ASC, MTM_DLQ_ROW " AND seq > $2::bigint ORDER BY seq LIMIT $3::int", 3)             \
+    X(DLQ_PAGE_DESC, MTM_DLQ_ROW " AND seq < $2::bigint ORDER BY seq DESC LIMIT $3::int", 3)       \
     X(DLQ_MAX_SEQ, "SELECT COALESCE(max(seq), 0) FROM dead_letters WHERE tenant_id = $1::uuid", 1) \
     X(DLQ_TAKE_RANGE,                                                                              \
       "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text"                \

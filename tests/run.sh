@@ -70,7 +70,7 @@ fi
 
 # ------------------------------------------------------------------ integration (node)
 if has_suite node; then
-	tap="$OUT/integration.tap"
+	tap="$OUT/integration.$$.tap"
 	rm -f "$tap"
 	if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(tests/integration/); fi
 	echo "### integration: node --test ${targets[*]}"
@@ -86,6 +86,11 @@ if has_suite node; then
 	n_pass=${n_pass:-0} n_fail=$(( ${n_fail:-0} + ${n_canc:-0} ))
 	if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then
 		echo "!!! node --test exited with status $rc without a counted failure"
+		n_fail=1
+	fi
+	if [ "$n_pass" -eq 0 ] && [ "$n_fail" -eq 0 ]; then
+		# A run that counted nothing proved nothing (a lost report, no files).
+		echo "!!! node --test ran but no test was counted"
 		n_fail=1
 	fi
 	summary+=("integration tests: $n_pass passed, $n_fail failed${n_skip:+, $n_skip skipped}")
