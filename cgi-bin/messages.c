@@ -234,9 +234,15 @@ static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *
     if (rate->rate <= 0)
         return 0;
     if ((long)n > rate->burst) {
-        mtm_respond_error(r, 429, "a batch of %zu is larger than the tenant's burst of %d", n,
-                          rate->burst);
-        return MTM_ERATELIMIT;
+        /* Waiting would never help: this is the request's fault (422). */
+        struct json_object *p = mtm_problem_new(422, "the request has invalid fields");
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must hold at most %d messages (the tenant's burst)",
+                 rate->burst);
+        mtm_problem_add_field(p, "messages", msg);
+        mtm_respond_problem(r, p, NULL, 0);
+        json_object_put(p);
+        return MTM_EINVAL;
     }
     char rs[24], bs[24], cs[24], err[512];
     snprintf(rs, sizeof(rs), "%d", rate->rate);
