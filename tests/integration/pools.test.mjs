@@ -12,6 +12,7 @@ import { sleep } from '../harness/util.mjs';
 import {
   makeApi, describe, APPLY_WITHIN_MS, queueNames, partitionName, rowExists, partitionState,
   partitionCount, partitionLikeCount, assertStoredExactlyOnce, startPublisher, metricValue,
+  storedCount,
 } from '../harness/api.mjs';
 
 const DB_POOL_SIZE = 8; // MTM_DB_POOL_SIZE default: consumerd's bounded pool of worker connections
@@ -109,6 +110,46 @@ test('lifecycle: create -> queues in the broker -> workers running (API, threads
     const text = metricsText();
     return { ok: !text.includes(tn.id), describe: text.split('\n').filter((l) => l.includes(tn.id)).join(' | ') };
   }, { timeoutMs: 2500 });
+});
+
+test('deleting a tenant under load: 202, publishes then refused (409/404, never 5xx), workers stop, queues, partition and row go; consumerd and other tenants unaffected; the name is free again', async (t) => {
+  const threads0 = stack.threadCount();
+  const busy = await api.createTenant('under-load', 4);
+  const quiet = await api.createTenant('bystander', 1);
+  await api.waitWorkers(busy.id, 4, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  await api.waitWorkers(quiet.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+  const load = startPublisher(api, busy.id, { batch: 50, gapMs: 0, tag: 'load' });
+  const side = startPublisher(api, quiet.id, { batch: 5, gapMs: 50, tag: 'side' });
+  await waitUntil('the loaded tenant is storing', async () => {
+    const n = await storedCount(stack, busy.id);
+    return { ok: n >= 500, describe: `${n} stored` };
+  }, { timeoutMs: 20000 });
+
+  const d = await api.deleteTenant(busy.id);
+  assert.equal(d.status, 202, describe(d));
+  const gone = await api.waitGone(busy.id, { describeExtra: logs });
+  t.diagnostic(`GET 404 ${gone} ms after DELETE under load`);
+  const loaded = await load.stop();
+  // Every answer after the DELETE was a refusal, never a server error.
+  const bad = loaded.failures.filter((f) => !/ -> (409|404) /.test(f));
+  assert.deepEqual(bad, [], `publishes during/after the delete must be 202, 409 or 404, never 5xx: ${bad.slice(0, 3).join(' | ')}`);
+
+  const queues = await stack.listQueues();
+  for (const q of queueNames(busy.id)) assert.equal(queues.has(q), false, `queue ${q} must be gone`);
+  assert.deepEqual(await partitionState(stack, busy.id), { exists: false, attached: false }, `partition ${partitionName(busy.id)}`);
+  assert.equal(await rowExists(stack, busy.id), false, 'tenants row');
+  await waitUntil(`consumerd threads back to ${threads0} + 1 (the bystander)`, () => {
+    const n = stack.threadCount();
+    return { ok: n === threads0 + 1, describe: `${n} threads (before: ${threads0})` };
+  }, { timeoutMs: 5000 });
+
+  // The bystander kept working throughout, and still does.
+  const sideDone = await side.stop();
+  assert.deepEqual(sideDone.failures, [], `the other tenant's publishes must all succeed: ${sideDone.failures.slice(0, 3).join(' | ')}`);
+  await assertStoredExactlyOnce(stack, quiet.id, sideDone.ids, { what: 'bystander' });
+
+  const again = await api.createTenant('under-load', 1);
+  assert.ok(again.id && again.id !== busy.id, 'the name is free again once the tenant is gone');
 });
 
 // ------------------------------------------------------------------ churn
