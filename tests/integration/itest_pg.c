@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,15 +27,6 @@
 
 #include "log.h"
 #include "pg.h"
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *hay_ = (hay), *needle_ = (needle);                                             \
-        if (!strstr(hay_, needle_)) {                                                              \
-            print_message("\"%s\" does not contain \"%s\"\n", hay_, needle_);                      \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 static const char *pg_url;
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +22,6 @@
 #include "config.h"
 
 #define SECRET32 "0123456789abcdef0123456789abcdef"
-
-/* Fails, printing both strings, unless hay contains needle. */
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *hay_ = (hay), *needle_ = (needle);                                             \
-        if (!strstr(hay_, needle_)) {                                                              \
-            print_message("\"%s\" does not contain \"%s\"\n", hay_, needle_);                      \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* A NULL-terminated list of name, value pairs. */
 struct fake_env {

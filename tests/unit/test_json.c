@@ -11,19 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *hay_ = (hay), *needle_ = (needle);                                             \
-        if (!strstr(hay_, needle_)) {                                                              \
-            print_message("\"%s\" does not contain \"%s\"\n", hay_, needle_);                      \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 static char err[256];
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,15 +23,6 @@
 #include <unistd.h>
 
 #include "../../consumerd/metrics.h"
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *hay_ = (hay), *needle_ = (needle);                                             \
-        if (!strstr(hay_, needle_)) {                                                              \
-            print_message("\"%s\" does not contain \"%s\"\n", hay_, needle_);                      \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 static const char *const metric_names[] = {
     "mtm_consumerd_up",

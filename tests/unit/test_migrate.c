@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +18,6 @@
 #include <unistd.h>
 
 #include "migrate.h"
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *hay_ = (hay), *needle_ = (needle);                                             \
-        if (!strstr(hay_, needle_)) {                                                              \
-            print_message("\"%s\" does not contain \"%s\"\n", hay_, needle_);                      \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* Nothing listens on port 1: a migration run that gets as far as connecting
  * fails with MTM_EUNAVAIL at once. */
