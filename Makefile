@@ -49,7 +49,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: all tests deps run start stop status reset test test-unit fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -125,15 +125,34 @@ test:
 	$(MAKE) MODE=asan all tests
 	tests/run.sh
 
+# The consumer pools under ThreadSanitizer: consumerd and mtm-api built with
+# -fsanitize=thread run the pool and pipeline suites; any race report fails.
+tsan-check:
+	$(MAKE) MODE=tsan all
+	MTM_TEST_TSAN=1 MTM_TEST_BUILD_DIR=$(CURDIR)/build/tsan MTM_TEST_SUITES=node \
+	  TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
+	  tests/run.sh tests/integration/pools.test.mjs tests/integration/pipeline.test.mjs
+
+# Unit tests under valgrind (release build: valgrind and ASan do not mix).
+valgrind:
+	$(MAKE) MODE=release tests
+	@set -e; for t in build/release/tests/test_*; do \
+	  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=1 $$t > /dev/null; echo "valgrind: $$t clean"; done
+
 test-unit:
 	$(MAKE) MODE=asan all tests
 	@set -e; for t in build/asan/tests/test_*; do $$t; done
 
 # ---- benchmarks (figures, not tests) --------------------------------------
 
+#   bench/pipeline.mjs  raw ceilings (mtm-probe), end-to-end throughput, latency,
+#                       noisy neighbour, deep page (docs/performance.md)
+#   bench/scale.mjs     1000 tenants: create, RSS, connections, restart
 bench:
 	deploy/install-deps.sh test
-	$(MAKE) MODE=release all
+	$(MAKE) MODE=release all build/release/bin/mtm-probe build/release/bin/mtm-load
+	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/pipeline.mjs
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------

@@ -135,15 +135,34 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
 int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2,
                        char *err, size_t errlen)
 {
+    /* The same state on a live connection is already in force: every new
+     * connection applies it first, so there is nothing to run. */
+    if (mtm_pg_connected(pg) && pg->session_stmt == (int)stmt && pg->session[0] &&
+        strcmp(pg->session[0], p1) == 0 && strcmp(pg->session[1], p2) == 0)
+        return 0;
     free(pg->session[0]);
     free(pg->session[1]);
     pg->session[0] = xstrdup(p1);
     pg->session[1] = xstrdup(p2);
     pg->session_stmt = (int)stmt;
-    if (!mtm_pg_connected(pg))
-        return mtm_pg_connect(pg, err, errlen); /* runs it as part of connecting */
-    const char *params[] = {p1, p2};
-    return exec_once(pg, stmt, params, NULL, err, errlen);
+    int rc;
+    if (!mtm_pg_connected(pg)) {
+        rc = mtm_pg_connect(pg, err, errlen); /* runs it as part of connecting */
+    } else {
+        const char *params[] = {p1, p2};
+        rc = exec_once(pg, stmt, params, NULL, err, errlen);
+    }
+    if (rc) {
+        /* The connection may still hold the previous state while we would
+         * believe the new one in force: drop both, so that nothing runs
+         * under a stale scope and the next call applies it afresh. */
+        mtm_pg_disconnect(pg);
+        free(pg->session[0]);
+        free(pg->session[1]);
+        pg->session[0] = pg->session[1] = NULL;
+        pg->session_stmt = -1;
+    }
+    return rc;
 }
 
 int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)

@@ -1,0 +1,560 @@
+// Pipeline benchmark (make bench). Not a test: it prints figures, each next
+// to the ceiling or target it is judged by, and writes them to
+// $MTM_TEST_BUILD_DIR/bench-pipeline.json.
+//
+// One throwaway stack from the release build (tests/harness/stack.mjs),
+// PostgreSQL restarted with fsync and full_page_writes on (the harness turns
+// them off for test speed; production keeps the defaults), then:
+//   1. raw ceilings, with no mtm process in the way (bench/probe.c):
+//      RabbitMQ persistent publish with confirms, PostgreSQL batched insert
+//      into a tenant partition; and what lighttpd + the responder answer
+//      for GET /api/health, with the client's own CPU (bench/load.c);
+//   2. end-to-end throughput, HTTP publish -> stored, with 1, 10 and 100
+//      tenants, batch (100 messages per request) and single publishes;
+//   3. latency at half of the best single (and batch) throughput, open loop;
+//   4. noisy neighbour: A floods, B publishes 10 messages/s;
+//   5. a page 1,000,000 rows deep against the first page.
+// Every load phase also prints which processes used the two CPUs.
+//
+// Knobs (environment): MTM_BENCH_SECONDS (15, per throughput run),
+// MTM_BENCH_TENANTS ("1,10,100"), MTM_BENCH_CONCURRENCY (workers per tenant,
+// 2), MTM_BENCH_BATCH (messages per batch request, 100), MTM_BENCH_CONNS_BATCH
+// (8), MTM_BENCH_CONNS_SINGLE (16), MTM_BENCH_DEEP_ROWS (1000000), MTM_BENCH_MID_ROWS (20000),
+// MTM_BENCH_FSYNC (on), MTM_BENCH_PROBE_SECONDS (10).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
+
+const env = process.env;
+const SECONDS = Number(env.MTM_BENCH_SECONDS || 15);
+const TENANT_COUNTS = (env.MTM_BENCH_TENANTS || '1,10,100').split(',').map(Number);
+const CONCURRENCY = Number(env.MTM_BENCH_CONCURRENCY || 2);
+const BATCH = Number(env.MTM_BENCH_BATCH || 100);
+const CONNS_BATCH = Number(env.MTM_BENCH_CONNS_BATCH || 8);
+const CONNS_SINGLE = Number(env.MTM_BENCH_CONNS_SINGLE || 16);
+const DEEP_ROWS = Number(env.MTM_BENCH_DEEP_ROWS || 1000000);
+const MID_ROWS = Number(env.MTM_BENCH_MID_ROWS || 20000);
+const FSYNC = (env.MTM_BENCH_FSYNC || 'on') !== 'off';
+const PROBE_SECONDS = Number(env.MTM_BENCH_PROBE_SECONDS || 10);
+const MSG_SIZE = 256;
+const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (s) => process.stdout.write(s + '\n');
+const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '—' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+
+// ---------------------------------------------------------------- processes
+
+/** Runs one of the bench binaries; resolves its JSON output. */
+function runTool(name, args, extraEnv = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(BIN_DIR, name), args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${name} ${args.join(' ')} exited ${code}: ${err.trim()}`));
+      try { resolve(JSON.parse(out)); } catch { reject(new Error(`${name}: not JSON: ${out} ${err}`)); }
+    });
+  });
+}
+
+// ---------------------------------------------------------------- CPU shares
+
+const TICK = 100; // USER_HZ on Linux
+const COMPONENTS = ['lighttpd', 'mtm-api', 'consumerd', 'postgres', 'rabbitmq'];
+
+/**
+ * CPU ticks of each stack component and of the whole machine. A process
+ * belongs to a component when the component's process is an ancestor or
+ * leads its process group (PostgreSQL backends leave the postmaster's group).
+ */
+function cpuSnapshot(stack) {
+  const roots = new Map();
+  for (const c of COMPONENTS) if (stack.procs[c] && stack.procs[c].pid) roots.set(stack.procs[c].pid, c);
+  const info = new Map();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    info.set(Number(e), { ppid: Number(f[1]), pgrp: Number(f[2]), ticks: Number(f[11]) + Number(f[12]) });
+  }
+  const compOf = (pid) => {
+    for (let p = pid, depth = 0; p > 1 && depth < 8; depth++) {
+      if (roots.has(p)) return roots.get(p);
+      const i = info.get(p);
+      if (!i) return null;
+      if (roots.has(i.pgrp)) return roots.get(i.pgrp);
+      p = i.ppid;
+    }
+    return null;
+  };
+  const ticks = new Map(); // pid -> [component, ticks]
+  for (const [pid, i] of info) {
+    const comp = compOf(pid);
+    if (comp) ticks.set(pid, [comp, i.ticks]);
+  }
+  const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3] + cpu[4];
+  const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { at: Date.now(), ticks, busy: total - idle, total };
+}
+
+/** Cores used per component between two snapshots; clientCpuS from the load tools. */
+function cpuShares(a, b, clientCpuS = 0) {
+  const secs = (b.at - a.at) / 1000;
+  // Per process, so that a process that exited in between (a psql backend)
+  // cannot make a share negative; its last ticks are simply not counted.
+  const out = Object.fromEntries(COMPONENTS.map((c) => [c, 0]));
+  for (const [pid, [comp, t]] of b.ticks) {
+    const before = a.ticks.get(pid);
+    out[comp] += (t - (before ? before[1] : 0)) / TICK / secs;
+  }
+  let ours = 0;
+  for (const c of COMPONENTS) ours += out[c];
+  out.client = clientCpuS / secs;
+  const cores = os.cpus().length;
+  const busy = ((b.busy - a.busy) / (b.total - a.total)) * cores;
+  out.other = Math.max(0, busy - ours - out.client);
+  out.idle = Math.max(0, cores - busy);
+  for (const k of Object.keys(out)) out[k] = Number(out[k].toFixed(2));
+  return out;
+}
+
+const cpuLine = (s) => '    cores used: ' + Object.entries(s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+
+// ---------------------------------------------------------------- the stack
+
+let stack, token, tmp;
+const authHeader = () => (token ? ['--header', `Authorization: Bearer ${token}`] : []);
+
+async function api(method, p, body) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(stack.baseUrl + p, { method, headers, body: body === undefined ? (method === 'GET' ? undefined : '') : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text };
+}
+
+async function createTenants(prefix, n, concurrency) {
+  const ids = new Array(n);
+  let next = 0;
+  async function one() {
+    while (next < n) {
+      const i = next++;
+      const r = await api('POST', '/api/tenants', { name: `${prefix}-${i}`, concurrency });
+      if (r.status !== 201) throw new Error(`create tenant: ${r.status} ${r.text}`);
+      ids[i] = r.json.id;
+    }
+  }
+  await Promise.all([one(), one(), one(), one()]);
+  const list = sqlList(ids);
+  const t = Date.now();
+  for (;;) {
+    const ready = Number(await stack.psql(`SELECT count(*) FROM tenant_status WHERE tenant_id IN (${list}) AND workers_running >= ${concurrency}`));
+    if (ready === n) break;
+    if (Date.now() - t > 60000) throw new Error(`only ${ready} of ${n} pools running after 60 s`);
+    await sleep(200);
+  }
+  return ids;
+}
+
+const sqlList = (ids) => ids.map((id) => `'${id}'`).join(',');
+
+function pathsFile(name, ids) {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, ids.map((id) => `/api/tenants/${id}/messages`).join('\n') + '\n');
+  return f;
+}
+
+async function storedCount(ids) {
+  return Number(await stack.psql(`SELECT count(*) FROM messages WHERE tenant_id IN (${sqlList(ids)})`));
+}
+
+/** Waits until the tenants hold `target` rows; resolves the wait in seconds. */
+async function waitStored(ids, target, timeoutMs = 240000) {
+  const t = Date.now();
+  for (;;) {
+    const c = await storedCount(ids);
+    if (c >= target) return (Date.now() - t) / 1000;
+    if (Date.now() - t > timeoutMs) throw new Error(`stored ${c} of ${target} after ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** publish -> stored of the rows published since sinceMs (stored_at - published_at). */
+async function storedLatency(ids, sinceMs) {
+  const out = await stack.psql(`SELECT count(*),
+      extract(epoch FROM max(stored_at) - min(published_at)),
+      percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - published_at)),
+      extract(epoch FROM max(stored_at - published_at))
+    FROM messages WHERE tenant_id IN (${sqlList(ids)}) AND published_at >= to_timestamp(${sinceMs} / 1000.0)`);
+  const [count, span, pcts, max] = out.split('|');
+  const [p50, p99] = pcts.replace(/[{}]/g, '').split(',').map(Number);
+  return { count: Number(count), span_s: Number(span), p50_ms: p50 * 1000, p99_ms: p99 * 1000, max_ms: Number(max) * 1000 };
+}
+
+// ---------------------------------------------------------------- phases
+
+async function probes() {
+  log('\n== raw ceilings (bench/probe.c, no mtm process involved)');
+  const pe = { MTM_AMQP_URL: stack.amqpUrl, MTM_PG_URL: stack.pgUrl };
+  const s = String(PROBE_SECONDS), half = String(Math.max(3, Math.round(PROBE_SECONDS / 2)));
+  const r = {};
+  r.amqp = await runTool('mtm-probe', ['amqp', '--seconds', s, '--window', '1000', '--conns', '1', '--size', String(MSG_SIZE)], pe);
+  log(`  RabbitMQ publish+confirm, 1 connection, window 1000: ${fmt(r.amqp.rate)} msg/s (window p50 ${fmt(r.amqp.call_ms.p50, 1)} ms)`);
+  // As the responder's 8 threads publish single messages: one queue, then 100.
+  r.amqp_single = await runTool('mtm-probe', ['amqp', '--seconds', half, '--window', '1', '--conns', '8', '--size', String(MSG_SIZE)], pe);
+  log(`  RabbitMQ publish+confirm, 8 connections, one message at a time, 1 queue: ${fmt(r.amqp_single.rate)} msg/s (confirm p50 ${fmt(r.amqp_single.call_ms.p50, 2)} ms, p99 ${fmt(r.amqp_single.call_ms.p99, 2)} ms)`);
+  r.amqp_single_100q = await runTool('mtm-probe', ['amqp', '--seconds', half, '--window', '1', '--conns', '8', '--queues', '100', '--size', String(MSG_SIZE)], pe);
+  log(`  RabbitMQ publish+confirm, 8 connections, one message at a time, 100 queues in turn: ${fmt(r.amqp_single_100q.rate)} msg/s (confirm p99 ${fmt(r.amqp_single_100q.call_ms.p99, 2)} ms)`);
+  r.pg = await runTool('mtm-probe', ['pg', '--seconds', s, '--batch', '200', '--conns', '1', '--size', String(MSG_SIZE)], pe);
+  log(`  PostgreSQL mtm_store_messages, 1 connection, 200 rows/commit: ${fmt(r.pg.rate)} rows/s (statement p50 ${fmt(r.pg.call_ms.p50, 1)} ms)`);
+  r.pg_2conns = await runTool('mtm-probe', ['pg', '--seconds', half, '--batch', '200', '--conns', '2', '--size', String(MSG_SIZE)], pe);
+  log(`  PostgreSQL mtm_store_messages, 2 connections (2 partitions): ${fmt(r.pg_2conns.rate)} rows/s`);
+  r.pg_plain = await runTool('mtm-probe', ['pg', '--seconds', half, '--batch', '200', '--conns', '1', '--plain', '--size', String(MSG_SIZE)], pe);
+  log(`  PostgreSQL plain multi-row INSERT, 1 connection, 200 rows/commit: ${fmt(r.pg_plain.rate)} rows/s`);
+  r.slower = Math.min(r.amqp.rate, r.pg.rate);
+  r.slower_is = r.amqp.rate <= r.pg.rate ? 'rabbitmq' : 'postgresql';
+  log(`  slower raw ceiling: ${fmt(r.slower)} msg/s (${r.slower_is})`);
+  return r;
+}
+
+async function httpCeilings() {
+  log('\n== HTTP path and client ceilings (bench/load.c)');
+  const out = {};
+  const c0 = cpuSnapshot(stack);
+  out.health = await runTool('mtm-load', ['--port', String(stack.httpPort), '--method', 'GET', '--path', '/api/health', '--conns', '16', '--seconds', '5']);
+  out.health.cpu = cpuShares(c0, cpuSnapshot(stack), out.health.client_cpu_s);
+  log(`  GET /api/health (lighttpd + FastCGI responder), 16 connections: ${fmt(out.health.ok_rps)} req/s, client CPU ${fmt(out.health.client_cpu_share * 100)} % of a core`);
+  log(cpuLine(out.health.cpu));
+  out.static = await runTool('mtm-load', ['--port', String(stack.httpPort), '--method', 'GET', '--path', '/index.html', '--conns', '16', '--seconds', '3']);
+  log(`  GET /index.html (lighttpd alone), 16 connections: ${fmt(out.static.ok_rps)} req/s, client CPU ${fmt(out.static.client_cpu_share * 100)} % of a core`);
+  return out;
+}
+
+/** One closed-loop publish run over `ids`; kind 'batch' or 'single'. */
+async function throughputRun(kind, ids) {
+  const perReq = kind === 'batch' ? BATCH : 1;
+  const conns = kind === 'batch' ? CONNS_BATCH : CONNS_SINGLE;
+  const before = await storedCount(ids);
+  const since = Date.now() - 5;
+  const c0 = cpuSnapshot(stack);
+  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-${ids.length}`, ids),
+    '--body-file', path.join(tmp, `${kind}.json`), ...authHeader(), '--conns', String(conns), '--seconds', String(SECONDS)]);
+  const cpu = cpuShares(c0, cpuSnapshot(stack), load.client_cpu_s);
+  const accepted = (load.status['202'] || 0) * perReq;
+  const storedAtEnd = (await storedCount(ids)) - before;
+  const drain_s = await waitStored(ids, before + accepted);
+  const lat = await storedLatency(ids, since);
+  const r = {
+    kind, tenants: ids.length, conns, per_request: perReq,
+    requests_ok: load.status['202'] || 0, requests_other: load.answered - (load.status['202'] || 0) + load.errors,
+    statuses: load.status, accepted,
+    publish_rate: accepted / load.seconds,
+    e2e_rate: accepted / lat.span_s,
+    backlog_at_end: accepted - storedAtEnd, drain_s,
+    publish_ms: load.lat_ms, stored_ms: { p50: lat.p50_ms, p99: lat.p99_ms, max: lat.max_ms },
+    client_cpu_share: load.client_cpu_share, cpu,
+  };
+  log(`  ${kind.padEnd(6)} ${String(ids.length).padStart(3)} tenant(s), ${conns} conns: ${fmt(r.e2e_rate)} msg/s stored end to end `
+    + `(202s ${fmt(r.publish_rate)} msg/s, ${fmt(load.ok_rps)} req/s; backlog at end ${fmt(r.backlog_at_end)}, drained in ${fmt(drain_s, 1)} s; `
+    + `request p50/p99 ${fmt(load.lat_ms.p50, 1)}/${fmt(load.lat_ms.p99, 1)} ms${r.requests_other ? `; ${r.requests_other} not 202: ${JSON.stringify(load.status)}` : ''})`);
+  log(cpuLine(cpu));
+  return r;
+}
+
+/** Open-loop publishing at `rate` requests/s over ids for `seconds`. */
+async function openLoop(kind, ids, rate, seconds, conns = 32) {
+  const perReq = kind === 'batch' ? BATCH : 1;
+  const before = await storedCount(ids);
+  const since = Date.now() - 5;
+  const h0 = await publishHistogram();
+  const c0 = cpuSnapshot(stack);
+  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-open-${ids.length}`, ids),
+    '--body-file', path.join(tmp, `${kind}.json`), ...authHeader(), '--conns', String(conns), '--seconds', String(seconds), '--rate', String(rate),
+    '--lat-out', path.join(tmp, 'open-lat.txt')]);
+  const lats = fs.readFileSync(path.join(tmp, 'open-lat.txt'), 'utf8').trim().split('\n').map(Number);
+  const clientOver10 = lats.filter((us) => us > 10000).length / Math.max(1, lats.length);
+  const cpu = cpuShares(c0, cpuSnapshot(stack), load.client_cpu_s);
+  const server = histDelta(h0, await publishHistogram());
+  const accepted = (load.status['202'] || 0) * perReq;
+  await waitStored(ids, before + accepted);
+  const lat = await storedLatency(ids, since);
+  return { kind, tenants: ids.length, rate_req_s: rate, rate_msg_s: rate * perReq, seconds, accepted, statuses: load.status, errors: load.errors, publish_ms: load.lat_ms, stored_ms: { p50: lat.p50_ms, p99: lat.p99_ms, max: lat.max_ms, count: lat.count }, server_publish: server, client_over_10ms_share: clientOver10, per_second: load.per_second, cpu };
+}
+
+/**
+ * The responder's own histogram of POST /api/tenants/{id}/messages
+ * durations (GET /api/metrics), as {le_seconds: cumulative count}; null if
+ * the API has none. Read before and after a run, it tells time spent in the
+ * responder from time spent before it (lighttpd, FastCGI queue, client).
+ */
+async function publishHistogram() {
+  const r = await api('GET', '/api/metrics');
+  if (r.status !== 200) return null;
+  const out = {};
+  for (const line of r.text.split('\n')) {
+    const m = /^mtm_http_request_duration_seconds_bucket\{(.*)\} (\d+)/.exec(line);
+    if (!m || !/route="[^"]*(messages_publish|\/api\/tenants\/\{id\}\/messages)"/.test(m[1]) || /method="GET"/.test(m[1])) continue;
+    const le = /le="([^"]+)"/.exec(m[1])[1];
+    out[le] = (out[le] || 0) + Number(m[2]);
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** Requests in between two histograms, and the share of them over 10 ms. */
+function histDelta(a, b) {
+  if (!a || !b) return null;
+  const d = Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] || 0)]));
+  const total = d['+Inf'] || 0;
+  const within10 = d['0.01'] !== undefined ? d['0.01'] : null;
+  return { buckets: d, requests: total, over_10ms_share: total && within10 !== null ? 1 - within10 / total : null };
+}
+
+const serverNote = (h) => (h && h.server_publish && h.server_publish.over_10ms_share !== null
+  ? `; in the responder itself ${fmt(h.server_publish.over_10ms_share * 100, 1)} % took over 10 ms (its histogram)` : '');
+
+async function noisyNeighbour() {
+  log('\n== noisy neighbour: tenant A floods (batch, closed loop), tenant B publishes 10 messages/s');
+  const [a, b] = await createTenants(`bench-noisy-${Date.now()}`, 2, CONCURRENCY);
+  const quiet = await openLoop('single', [b], 10, 10, 2);
+  log(`  B alone:           publish p50/p99 ${fmt(quiet.publish_ms.p50, 1)}/${fmt(quiet.publish_ms.p99, 1)} ms, publish -> stored p50/p99 ${fmt(quiet.stored_ms.p50, 1)}/${fmt(quiet.stored_ms.p99, 1)} ms (${quiet.accepted} messages)${serverNote(quiet)}`);
+  const floodSecs = 26;
+  const c0 = cpuSnapshot(stack);
+  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-a', [a]),
+    '--body-file', path.join(tmp, 'batch.json'), ...authHeader(), '--conns', String(CONNS_BATCH), '--seconds', String(floodSecs)]);
+  await sleep(3000);
+  const bRun = await openLoop('single', [b], 10, 20, 2);
+  const aLoad = await flood;
+  const cpu = cpuShares(c0, cpuSnapshot(stack), aLoad.client_cpu_s);
+  const aAccepted = (aLoad.status['202'] || 0) * BATCH;
+  const aStored = await storedCount([a]);
+  const r = {
+    a: { publish_rate: aAccepted / aLoad.seconds, stored_during: aStored, statuses: aLoad.status, publish_ms: aLoad.lat_ms },
+    b_quiet: quiet, b_flood: bRun, cpu,
+  };
+  log(`  B while A floods:  publish p50/p99 ${fmt(bRun.publish_ms.p50, 1)}/${fmt(bRun.publish_ms.p99, 1)} ms, publish -> stored p50/p99 ${fmt(bRun.stored_ms.p50, 1)}/${fmt(bRun.stored_ms.p99, 1)} ms, max ${fmt(bRun.stored_ms.max, 1)} ms (${bRun.accepted} messages)`);
+  log(`  A: ${fmt(r.a.publish_rate)} msg/s accepted, ${fmt(aStored)} of ${fmt(aAccepted)} stored by the end of its flood`);
+  log(cpuLine(cpu));
+  // A's backlog is of no further interest: deleting the tenant drops it.
+  const del = await api('DELETE', `/api/tenants/${a}`);
+  if (del.status !== 202) log(`  (delete A: ${del.status} ${del.text})`);
+  for (let t = Date.now(); Date.now() - t < 60000;) {
+    if ((await api('GET', `/api/tenants/${a}`)).status === 404) break;
+    await sleep(500);
+  }
+  return r;
+}
+
+const PAGE_SQL = (order) => `SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,
+  'headers', headers, 'published_at', to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+  'stored_at', to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'attempts', attempts,
+  'trace_id', trace_id)::text FROM messages WHERE tenant_id = $1::uuid AND seq ${order === 'desc' ? '<' : '>'} $2::bigint
+  ORDER BY seq ${order === 'desc' ? 'DESC' : ''} LIMIT $3::int`;
+
+const cursorOf = (kind, seq) => Buffer.from(`${kind}:${seq}`).toString('base64url');
+
+const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : null; };
+
+/**
+ * Times GET of each path, one request at a time: 3 warm-up requests each,
+ * then `rounds` rounds of `per` requests, the paths taking turns so that
+ * the machine's other work falls on all of them alike. Resolves
+ * {name: {p50, p90, max, n}} in ms.
+ */
+async function timePages(pages, rounds = 5, per = 10) {
+  const samples = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
+  const f = path.join(tmp, 'lat.txt');
+  const one = async (p, n, keep) => {
+    const r = await runTool('mtm-load', ['--port', String(stack.httpPort), '--method', 'GET', '--path', p, ...authHeader(), '--conns', '1', '--requests', String(n), '--lat-out', f]);
+    if (r.ok !== n) throw new Error(`GET ${p}: ${JSON.stringify(r.status)}`);
+    if (keep) keep.push(...fs.readFileSync(f, 'utf8').trim().split('\n').map((x) => Number(x) / 1000));
+  };
+  for (const p of Object.values(pages)) await one(p, 3, null);
+  for (let i = 0; i < rounds; i++) for (const [k, p] of Object.entries(pages)) await one(p, per, samples[k]);
+  const out = {};
+  for (const [k, v] of Object.entries(samples)) {
+    const s = [...v].sort((a, b) => a - b);
+    out[k] = { p50: median(s), p90: s[Math.floor(s.length * 0.9)], max: s[s.length - 1], n: s.length };
+  }
+  return out;
+}
+
+async function deepPage(busy) {
+  const total = DEEP_ROWS + 50;
+  log(`\n== a page ${fmt(DEEP_ROWS)} rows deep against the first page`);
+  const [d, mid] = await createTenants(`bench-deep-${Date.now()}`, 2, 1);
+  const payload = JSON.stringify(bodyPayload()).replace(/'/g, "''");
+  const t = Date.now();
+  // Straight into the tenant's partition (as superuser): ids unique per tenant,
+  // seq from the same sequence the workers use.
+  await stack.psql(`INSERT INTO messages (tenant_id, id, payload, published_at)
+    SELECT '${d}', 'deep-' || g, '${payload}'::jsonb, now() FROM generate_series(1, ${total}) g`, { timeoutMs: 900000 });
+  const part = await stack.psql(`SELECT mtm_partition_name('${d}')`);
+  await stack.psql(`VACUUM (ANALYZE) ${part}`, { timeoutMs: 600000 });
+  // A mid-sized tenant too: the planner's choice for a first page depends on
+  // the partition's size (see docs/performance.md).
+  await stack.psql(`INSERT INTO messages (tenant_id, id, payload, published_at)
+    SELECT '${mid}', 'mid-' || g, '${payload}'::jsonb, now() FROM generate_series(1, ${MID_ROWS}) g`, { timeoutMs: 300000 });
+  await stack.psql(`VACUUM (ANALYZE) ${await stack.psql(`SELECT mtm_partition_name('${mid}')`)}`, { timeoutMs: 300000 });
+  const insert_s = (Date.now() - t) / 1000;
+  log(`  inserted ${fmt(total)} rows into ${part} and vacuumed in ${fmt(insert_s, 1)} s`);
+  const deepDesc = await stack.psql(`SELECT seq FROM messages WHERE tenant_id = '${d}' ORDER BY seq DESC OFFSET ${DEEP_ROWS - 1} LIMIT 1`);
+  const deepAsc = await stack.psql(`SELECT seq FROM messages WHERE tenant_id = '${d}' ORDER BY seq OFFSET ${DEEP_ROWS - 1} LIMIT 1`);
+  const base = `/api/tenants/${d}/messages?limit=50`;
+  const pages = {
+    desc_first: base,
+    desc_deep: `${base}&cursor=${cursorOf('md', deepDesc)}`,
+    asc_first: `${base}&order=asc`,
+    asc_deep: `${base}&order=asc&cursor=${cursorOf('ma', deepAsc)}`,
+    mid_first: `/api/tenants/${mid}/messages?limit=50`,
+  };
+  // The deep pages must really be deep: their first row is row DEEP_ROWS + 1.
+  for (const [k, p] of Object.entries(pages)) {
+    const r = await api('GET', p);
+    if (r.status !== 200 || !r.json || r.json.data.length !== 50) throw new Error(`GET ${p}: ${r.status} ${r.text.slice(0, 300)}`);
+    const firstId = r.json.data[0].id;
+    const want = { desc_first: `deep-${total}`, desc_deep: `deep-${total - DEEP_ROWS}`, asc_first: 'deep-1', asc_deep: `deep-${DEEP_ROWS + 1}`, mid_first: `mid-${MID_ROWS}` }[k];
+    if (firstId !== want) throw new Error(`GET ${p}: first row ${firstId}, expected ${want}`);
+  }
+  const lat = await timePages(pages);
+  const plans = {};
+  for (const [k, order, key, t] of [['desc_first', 'desc', '9223372036854775807', d], ['desc_deep', 'desc', deepDesc, d], ['asc_first', 'asc', '0', d], ['asc_deep', 'asc', deepAsc, d], ['mid_first', 'desc', '9223372036854775807', mid]]) {
+    plans[k] = await stack.psql(`SELECT set_config('mtm.scope', 'all', false);
+      PREPARE page(uuid, bigint, int) AS ${PAGE_SQL(order)};
+      EXPLAIN (ANALYZE, BUFFERS) EXECUTE page('${t}', ${key}, 51);`, { user: 'mtm' });
+  }
+  // The first page of the tenant the throughput runs filled, for scale.
+  const busyRows = Number(await stack.psql(`SELECT count(*) FROM messages WHERE tenant_id = '${busy}'`));
+  const busyFirst = (await timePages({ first: `/api/tenants/${busy}/messages?limit=50` }, 2)).first;
+  const busyPlan = await stack.psql(`SELECT set_config('mtm.scope', 'all', false);
+      PREPARE page(uuid, bigint, int) AS ${PAGE_SQL('desc')};
+      EXPLAIN (ANALYZE, COSTS OFF) EXECUTE page('${busy}', 9223372036854775807, 51);`, { user: 'mtm' });
+  const execMs = (text) => Number((/Execution Time: ([\d.]+) ms/.exec(text) || [])[1]);
+  const r = { rows: total, depth: DEEP_ROWS, mid_rows: MID_ROWS, partition: part, insert_s, pages_ms: lat, plans, busy_tenant: { rows: busyRows, first_page_ms: busyFirst, plan: busyPlan } };
+  r.exec_ms = Object.fromEntries(Object.entries(plans).map(([k, v]) => [k, execMs(v)]));
+  r.desc_ratio = lat.desc_deep.p50 / lat.desc_first.p50;
+  r.asc_ratio = lat.asc_deep.p50 / lat.asc_first.p50;
+  log(`  GET, ${lat.desc_first.n} requests each, one at a time, the four taking turns:`);
+  log(`  newest first: first page p50 ${fmt(lat.desc_first.p50, 2)} ms, page at depth ${fmt(DEEP_ROWS)} p50 ${fmt(lat.desc_deep.p50, 2)} ms (x${fmt(r.desc_ratio, 2)}); in PostgreSQL ${fmt(r.exec_ms.desc_first, 3)} vs ${fmt(r.exec_ms.desc_deep, 3)} ms`);
+  log(`  oldest first: first page p50 ${fmt(lat.asc_first.p50, 2)} ms, page at depth ${fmt(DEEP_ROWS)} p50 ${fmt(lat.asc_deep.p50, 2)} ms (x${fmt(r.asc_ratio, 2)}); in PostgreSQL ${fmt(r.exec_ms.asc_first, 3)} vs ${fmt(r.exec_ms.asc_deep, 3)} ms`);
+  const planLine = (text) => text.split('\n').filter((l) => /Scan|Execution Time/.test(l)).map((l) => l.trim().replace(/^-> +/, '').replace(/ \(actual.*\)$/, '')).join('; ');
+  for (const k of Object.keys(plans)) log(`  EXPLAIN ANALYZE ${k}: ${planLine(plans[k])}`);
+  log(`  first page of a ${fmt(MID_ROWS)}-row tenant: p50 ${fmt(lat.mid_first.p50, 2)} ms (x${fmt(lat.mid_first.p50 / lat.desc_first.p50, 2)} the ${fmt(total)}-row tenant's); in PostgreSQL ${fmt(r.exec_ms.mid_first, 3)} ms`);
+  log(`  first page of the busiest throughput tenant (${fmt(busyRows)} rows): p50 ${fmt(busyFirst.p50, 2)} ms; ${planLine(busyPlan)}`);
+  return r;
+}
+
+function bodyPayload() {
+  const head = '{"bench":"pipeline","pad":"';
+  return JSON.parse(head + 'x'.repeat(MSG_SIZE - head.length - 2) + '"}');
+}
+
+// ---------------------------------------------------------------- main
+
+const results = { started_at: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0].model, loadavg_at_start: os.loadavg().map((x) => Number(x.toFixed(2))) } };
+log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; binaries from ${BIN_DIR}`);
+
+stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn' } });
+tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mtm-bench-'));
+try {
+  if (FSYNC) {
+    // The harness runs PostgreSQL with fsync=off for test speed; a later -c wins.
+    stack.procs.postgres.args.push('-c', 'fsync=on', '-c', 'full_page_writes=on');
+    await stack.stopPostgres();
+    await stack.startPostgres();
+  }
+  results.postgres = { fsync: await stack.psql('SHOW fsync'), full_page_writes: await stack.psql('SHOW full_page_writes'), synchronous_commit: await stack.psql('SHOW synchronous_commit') };
+  await stack.waitReady({ timeoutMs: 60000 });
+  try { token = await stack.adminToken(); } catch { token = null; /* an API without logins */ }
+  log(`PostgreSQL fsync=${results.postgres.fsync}, full_page_writes=${results.postgres.full_page_writes}, synchronous_commit=${results.postgres.synchronous_commit}; payload ${MSG_SIZE} bytes of JSON`);
+
+  const payload = JSON.stringify(bodyPayload());
+  fs.writeFileSync(path.join(tmp, 'single.json'), `{"payload":${payload}}`);
+  fs.writeFileSync(path.join(tmp, 'batch.json'), `{"messages":[${Array(BATCH).fill(`{"payload":${payload}}`).join(',')}]}`);
+
+  results.ceilings = await probes();
+  results.http = await httpCeilings();
+
+  const maxTenants = Math.max(...TENANT_COUNTS);
+  log(`\n== end-to-end throughput, HTTP publish -> stored (${SECONDS} s closed loop per run, ${maxTenants} tenants at concurrency ${CONCURRENCY}, the first N used)`);
+  const tenants = await createTenants(`bench-${Date.now()}`, maxTenants, CONCURRENCY);
+  results.throughput = [];
+  for (const kind of ['batch', 'single']) {
+    for (const n of TENANT_COUNTS) results.throughput.push(await throughputRun(kind, tenants.slice(0, n)));
+  }
+  const best = (kind) => results.throughput.filter((r) => r.kind === kind).reduce((a, r) => (r.e2e_rate > a.e2e_rate ? r : a));
+  const bestSingle = best('single'), bestBatch = best('batch');
+
+  log('\n== latency at half of the best throughput (open loop, 20 s, on the tenants of the best run)');
+  results.half_load = {};
+  results.half_load.single = await openLoop('single', tenants.slice(0, bestSingle.tenants), Math.max(1, Math.round(bestSingle.e2e_rate / 2)), 20);
+  results.half_load.batch = await openLoop('batch', tenants.slice(0, bestBatch.tenants), Math.max(1, Math.round(bestBatch.e2e_rate / 2 / BATCH)), 20);
+  for (const k of ['single', 'batch']) {
+    const h = results.half_load[k];
+    log(`  ${k.padEnd(6)} at ${fmt(h.rate_msg_s)} msg/s (${fmt(h.rate_req_s)} req/s, ${h.tenants} tenant(s)): publish p50/p99 ${fmt(h.publish_ms.p50, 2)}/${fmt(h.publish_ms.p99, 2)} ms, `
+      + `publish -> stored p50/p99 ${fmt(h.stored_ms.p50, 1)}/${fmt(h.stored_ms.p99, 1)} ms${Object.keys(h.statuses).some((s) => s !== '202') ? ' statuses ' + JSON.stringify(h.statuses) : ''}`);
+    log(`    requests over 10 ms: ${fmt(h.client_over_10ms_share * 100, 1)} % as the client saw them${serverNote(h)}`);
+    if (h.publish_ms.p99 > TARGETS.singleP99Ms) log(`    per second (answers / slowest ms): ${h.per_second.answered.map((n, i) => `${n}/${Math.round(h.per_second.max_ms[i])}`).join(' ')}`);
+    log(cpuLine(h.cpu));
+  }
+
+  results.noisy = await noisyNeighbour();
+  results.deep_page = await deepPage(tenants[0]);
+
+  // ------------------------------------------------------------ summary
+  const c = results.ceilings;
+  const rows = [];
+  const row = (figure, value, unit, ceiling, ceilingNote, ratio, target, met) => rows.push({ figure, value, unit, ceiling, ceilingNote, ratio, target, met });
+  for (const r of results.throughput) {
+    row(`e2e ${r.kind} publish, ${r.tenants} tenant(s)`, r.e2e_rate, 'msg/s', c.slower, `slower raw ceiling (${c.slower_is})`, r.e2e_rate / c.slower,
+      r.kind === 'batch' ? `>= ${TARGETS.batchRatio}` : '', r.kind === 'batch' ? r.e2e_rate / c.slower >= TARGETS.batchRatio : null);
+  }
+  for (const r of results.throughput.filter((x) => x.kind === 'single')) {
+    const ceil = r.tenants >= 100 ? c.amqp_single_100q : c.amqp_single;
+    row(`e2e single publish, ${r.tenants} tenant(s), vs confirms alone`, r.e2e_rate, 'msg/s', ceil.rate, `RabbitMQ 8 conns, window 1, ${r.tenants >= 100 ? 100 : 1} queue(s)`, r.e2e_rate / ceil.rate, '', null);
+  }
+  row('single publish vs GET /api/health', bestSingle.requests_ok / SECONDS, 'req/s', results.http.health.ok_rps, 'lighttpd + responder', bestSingle.requests_ok / SECONDS / results.http.health.ok_rps, '', null);
+  const hs = results.half_load.single, hb = results.half_load.batch;
+  row(`single publish p50 at half load (${fmt(hs.rate_msg_s)}/s)`, hs.publish_ms.p50, 'ms', c.amqp_single.call_ms.p50, 'one confirm, RabbitMQ alone', hs.publish_ms.p50 / c.amqp_single.call_ms.p50, '', null);
+  row(`single publish p99 at half load`, hs.publish_ms.p99, 'ms', TARGETS.singleP99Ms, 'target', hs.publish_ms.p99 / TARGETS.singleP99Ms, `< ${TARGETS.singleP99Ms} ms`, hs.publish_ms.p99 < TARGETS.singleP99Ms);
+  row('single publish -> stored p50 at half load', hs.stored_ms.p50, 'ms', null, '', null, '', null);
+  row('single publish -> stored p99 at half load', hs.stored_ms.p99, 'ms', null, '', null, '', null);
+  row(`batch publish p50 at half load (${fmt(hb.rate_msg_s)}/s)`, hb.publish_ms.p50, 'ms', c.amqp.call_ms.p50 * BATCH / 1000, `${BATCH} confirms, RabbitMQ alone`, hb.publish_ms.p50 / (c.amqp.call_ms.p50 * BATCH / 1000), '', null);
+  row('batch publish p99 at half load', hb.publish_ms.p99, 'ms', null, '', null, '', null);
+  row('batch publish -> stored p50 / p99 at half load', hb.stored_ms.p50, 'ms', null, `p99 ${fmt(hb.stored_ms.p99, 1)} ms`, null, '', null);
+  const n = results.noisy;
+  row('noisy: B publish -> stored p99 while A floods', n.b_flood.stored_ms.p99, 'ms', TARGETS.noisyP99Ms, 'target', n.b_flood.stored_ms.p99 / TARGETS.noisyP99Ms, `< ${TARGETS.noisyP99Ms} ms`, n.b_flood.stored_ms.p99 < TARGETS.noisyP99Ms);
+  row('noisy: B publish -> stored p99, A flooding vs quiet', n.b_flood.stored_ms.p99, 'ms', n.b_quiet.stored_ms.p99, 'B alone', n.b_flood.stored_ms.p99 / n.b_quiet.stored_ms.p99, '', null);
+  const dp = results.deep_page;
+  row(`page at depth ${fmt(DEEP_ROWS)}, newest first (p50)`, dp.pages_ms.desc_deep.p50, 'ms', dp.pages_ms.desc_first.p50, 'first page', dp.desc_ratio, `<= ${TARGETS.deepRatio}`, dp.desc_ratio <= TARGETS.deepRatio);
+  row(`page at depth ${fmt(DEEP_ROWS)}, oldest first (p50)`, dp.pages_ms.asc_deep.p50, 'ms', dp.pages_ms.asc_first.p50, 'first page', dp.asc_ratio, `<= ${TARGETS.deepRatio}`, dp.asc_ratio <= TARGETS.deepRatio);
+  row(`first page of a ${fmt(MID_ROWS)}-row tenant (p50)`, dp.pages_ms.mid_first.p50, 'ms', dp.pages_ms.desc_first.p50, `first page, ${fmt(dp.rows)} rows`, dp.pages_ms.mid_first.p50 / dp.pages_ms.desc_first.p50, '', null);
+  results.summary = rows;
+
+  log('\n== summary: each figure next to its ceiling (ratio = figure / ceiling)');
+  const w = [54, 13, 44, 7, 10];
+  log(`  ${'figure'.padEnd(w[0])} ${'value'.padStart(w[1])}  ${'ceiling or target'.padEnd(w[2])} ${'ratio'.padStart(w[3])}  target`);
+  for (const r of rows) {
+    const val = `${fmt(r.value, r.unit === 'ms' ? 2 : 0)} ${r.unit}`;
+    const ceil = r.ceiling === null ? (r.ceilingNote || '') : `${fmt(r.ceiling, r.unit === 'ms' ? 2 : 0)} (${r.ceilingNote})`;
+    const ratio = r.ratio === null ? '' : fmt(r.ratio, 2);
+    const verdict = r.met === null ? '' : `${r.target} ${r.met ? 'met' : 'MISSED'}`;
+    log(`  ${r.figure.padEnd(w[0])} ${val.padStart(w[1])}  ${ceil.padEnd(w[2])} ${ratio.padStart(w[3])}  ${verdict}`);
+  }
+  results.finished_at = new Date().toISOString();
+  const out = path.join(BUILD_DIR, 'bench-pipeline.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(results, null, 1));
+  log(`\nresults: ${out}`);
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await stack.stop({ check: false });
+}
