@@ -908,6 +908,29 @@ test('hostile input: SQL metacharacters, path tricks, deep/invalid/oversized bod
 
 // ---------------------------------------------------------------- CORS
 
+test('header size caps: an oversized header is refused by lighttpd (431), an oversized token is 401, an oversized or odd X-Request-Id is replaced', async (t) => {
+  await t.test('a 20 KiB header (over server.max-request-field-size 16 KiB) -> 431, no 5xx', async () => {
+    const res = await call('GET', '/api/health', { headers: { 'x-filler': 'a'.repeat(20 * 1024) } });
+    assert.equal(res.status, 431, describe(res));
+  });
+  await t.test('a bearer token over 4096 bytes -> 401 naming its length, not verified at all', async () => {
+    const res = await call('GET', '/api/tenants', { headers: { authorization: `Bearer ${'a'.repeat(5000)}` } });
+    assertProblem(res, 401);
+    assert.match(res.json.detail, /too long/, describe(res));
+    assert.match(res.headers.get('www-authenticate') || '', /^Bearer /, describe(res));
+  });
+  await t.test('X-Request-Id over 64 characters or with odd characters is replaced by a generated id', async () => {
+    for (const given of ['r'.repeat(65), 'a b', 'x"y', 'é']) {
+      const res = await call('GET', '/api/health', { headers: { 'x-request-id': given } });
+      const got = res.headers.get('x-request-id') || '';
+      assert.notEqual(got, given, `X-Request-Id ${JSON.stringify(given)} must not be echoed`);
+      assert.match(got, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, `generated id: ${got}`);
+    }
+    const ok = await call('GET', '/api/health', { headers: { 'x-request-id': 'trace-1.A_b' } });
+    assert.equal(ok.headers.get('x-request-id'), 'trace-1.A_b', 'a well-formed id is kept');
+  });
+});
+
 test(`CORS with MTM_CORS_ORIGINS=${CORS_ORIGIN}: allowed origin only, never credentials`, async (t) => {
   await t.test('preflight from the allowed origin -> 204 with Allow-Origin/Methods/Headers', async () => {
     const res = await call('OPTIONS', '/api/tenants', { headers: { origin: CORS_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
