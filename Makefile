@@ -148,11 +148,13 @@ test-unit:
 
 #   bench/pipeline.mjs  raw ceilings (mtm-probe), end-to-end throughput, latency,
 #                       noisy neighbour, deep page (docs/performance.md)
+#   bench/ratelimit.mjs the shared publish limit's cost per request
 #   bench/scale.mjs     1000 tenants: create, RSS, connections, restart
 bench:
 	deploy/install-deps.sh test
 	$(MAKE) MODE=release all build/release/bin/mtm-probe build/release/bin/mtm-load
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/pipeline.mjs
+	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/ratelimit.mjs
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------
