@@ -108,6 +108,11 @@ const struct mtm_route *api_routes(size_t *n);
 void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
                    const char *tenant, const char *kind, int64_t first_after);
 
+/* Runs stmt and returns how many rows it returned, or answers the
+ * database failure (503/500) and returns -1. */
+int api_exec_rows(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                  const char *const *params);
+
 /* ?order=asc|desc (default desc, newest first); answers 422 otherwise. */
 int api_order_param(struct mtm_request *r, bool *asc);
 

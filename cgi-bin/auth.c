@@ -74,17 +74,11 @@ static const char *bearer(struct mtm_request *r)
 
 static int check_tenant_token(struct api_thread *t, struct mtm_request *r)
 {
-    char err[512];
-    PGresult *res;
     const char *params[] = {t->who.jti, t->who.tenant_id};
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TOKEN_VALID, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return rc;
-    }
-    int ok = PQntuples(res) == 1;
-    PQclear(res);
-    if (!ok) {
+    int rows = api_exec_rows(t, r, MTM_STMT_TOKEN_VALID, params);
+    if (rows < 0)
+        return MTM_EUNAVAIL;
+    if (rows != 1) {
         challenge(r, "the token was revoked or its tenant no longer exists");
         return MTM_EAUTH;
     }
@@ -401,16 +395,10 @@ void api_tokens_revoke(void *vt, struct mtm_request *r)
         mtm_respond_error(r, 404, "no token %.64s", jti);
         return;
     }
-    char err[512];
     const char *params[] = {tenant, jti};
-    PGresult *res;
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TOKEN_REVOKE, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
+    int found = api_exec_rows(t, r, MTM_STMT_TOKEN_REVOKE, params);
+    if (found < 0)
         return;
-    }
-    int found = PQntuples(res);
-    PQclear(res);
     if (!found) {
         mtm_respond_error(r, 404, "no token %s for tenant %s", jti, tenant);
         return;

@@ -169,3 +169,18 @@ int api_order_param(struct mtm_request *r, bool *asc)
     *asc = strcmp(order, "asc") == 0;
     return 0;
 }
+
+int api_exec_rows(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                  const char *const *params)
+{
+    char err[512];
+    PGresult *res;
+    int rc = mtm_pg_exec(&t->pg, stmt, params, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return -1;
+    }
+    int rows = PQntuples(res);
+    PQclear(res);
+    return rows;
+}

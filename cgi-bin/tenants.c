@@ -284,17 +284,12 @@ static void update_then_respond(struct api_thread *t, struct mtm_request *r, enu
                                 const char *const *params, const char *action,
                                 struct json_object *detail)
 {
-    char err[512];
-    PGresult *res;
     const char *id = params[0];
-    int rc = mtm_pg_exec(&t->pg, stmt, params, &res, err, sizeof(err));
-    if (rc) {
+    int touched = api_exec_rows(t, r, stmt, params);
+    if (touched < 0) {
         json_object_put(detail);
-        api_respond_db_error(t, r, rc, err);
         return;
     }
-    int touched = PQntuples(res);
-    PQclear(res);
     if (touched) {
         api_audit(t, r, t->who.sub, action, id, detail);
         json_object_put(detail);
@@ -408,18 +403,13 @@ void api_tenant_delete(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     char err[512];
-    PGresult *res;
     const char *id = api_path_tenant(r);
     if (!id)
         return;
     const char *params[] = {id};
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_MARK_DELETING, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
+    int touched = api_exec_rows(t, r, MTM_STMT_TENANT_MARK_DELETING, params);
+    if (touched < 0)
         return;
-    }
-    int touched = PQntuples(res);
-    PQclear(res);
     if (!touched) {
         mtm_respond_error(r, 404, "no tenant %s", id);
         return;
