@@ -12,6 +12,7 @@
 #include "log.h"
 #include "message.h"
 #include "timeutil.h"
+#include "trace.h"
 #include "xalloc.h"
 
 #define RETRY_CHANNEL 2
@@ -110,17 +111,6 @@ static bool printable(const char *s, size_t n)
     return true;
 }
 
-static bool valid_traceparent(const char *tp)
-{
-    if (strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
-        return false;
-    for (int i = 0; i < 55; i++)
-        if (i != 2 && i != 35 && i != 52 &&
-            !(isdigit((unsigned char)tp[i]) || (tp[i] >= 'a' && tp[i] <= 'f')))
-            return false;
-    return true;
-}
-
 static void judge(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
 {
     const amqp_basic_properties_t *p = &e->message.properties;
@@ -136,10 +126,7 @@ static void judge(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
         v->published_ms = mtm_wall_ms();
 
     char *tp = header_str(p, MTM_HDR_TRACEPARENT, 64);
-    if (tp && valid_traceparent(tp)) {
-        memcpy(v->trace_id, tp + 3, 32);
-        v->trace_id[32] = '\0';
-    }
+    mtm_traceparent_parse(tp, v->trace_id);
     free(tp);
 
     if (!(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p->message_id.len == 0 ||

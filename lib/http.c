@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "problem.h"
+#include "trace.h"
 #include "uuid.h"
 #include "xalloc.h"
 
@@ -28,30 +29,6 @@ static bool valid_request_id(const char *s)
             return false;
     }
     return n > 0;
-}
-
-static bool all_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* W3C trace context: version 00 "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero. */
-static void parse_traceparent(struct mtm_request *r, const char *tp)
-{
-    if (!tp || strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
-        return;
-    if (!all_lower_hex(tp, 2) || !all_lower_hex(tp + 3, 32) || !all_lower_hex(tp + 36, 16) ||
-        !all_lower_hex(tp + 53, 2) || strncmp(tp, "ff", 2) == 0)
-        return;
-    if (strspn(tp + 3, "0") >= 32 || strspn(tp + 36, "0") >= 16)
-        return;
-    memcpy(r->trace_id, tp + 3, 32);
-    r->trace_id[32] = '\0';
-    memcpy(r->traceparent, tp, 55);
-    r->traceparent[55] = '\0';
 }
 
 void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io)
@@ -85,7 +62,9 @@ void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io)
         else
             snprintf(r->request_id, sizeof(r->request_id), "unknown");
     }
-    parse_traceparent(r, r->io->param(r->io->ud, "HTTP_TRACEPARENT"));
+    const char *tp = r->io->param(r->io->ud, "HTTP_TRACEPARENT");
+    if (mtm_traceparent_parse(tp, r->trace_id))
+        memcpy(r->traceparent, tp, MTM_TRACEPARENT_LEN + 1);
 }
 
 void mtm_request_cleanup(struct mtm_request *r)
