@@ -34,7 +34,8 @@ struct reconciler {
     struct dbpool db;
     struct tenant_pool **pools; /* owned */
     size_t npools, cap;
-    bool pending; /* a deletion waits for its threads or the broker */
+    bool pending;        /* a deletion waits for its threads or the broker */
+    size_t depth_cursor; /* next pool whose queue depth the report refreshes */
     const struct mtm_log_ctx *log;
 };
 
