@@ -12,6 +12,11 @@
  * never a silent drop. Payload bytes are forwarded exactly as received (see
  * jsonspan.h for why they are not re-serialised).
  *
+ * Keys and ids share one namespace per tenant: a single message with key
+ * "k-0" and message 0 of a batch with key "k" get the same id, and the
+ * second is taken for a redelivery of the first. Clients that mix both
+ * should keep their keys distinct (documented in README; not enforced).
+ *
  * Retrying a failed batch without an Idempotency-Key may store messages of
  * it twice under different ids (those the broker confirmed before the
  * failure); with a key, ids repeat and storage is idempotent.
