@@ -15,27 +15,18 @@
 
 #include "../testutil.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "amqp.h"
+#include "timeutil.h"
 
 #define TIMEOUT_MS 1500
 
 static const char *amqp_url;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void test_connect_and_ping(void **state)
 {
@@ -93,9 +84,9 @@ static void test_wrong_password(void **state)
     struct mtm_amqp a;
     char err[512] = "";
     mtm_amqp_init(&a, url, TIMEOUT_MS, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = mtm_mono_ms();
     int rc = mtm_amqp_connect(&a, err, sizeof(err));
-    int64_t took = now_ms() - t0;
+    int64_t took = mtm_mono_ms() - t0;
     print_message("wrong password: rc %d (%s) after %lld ms: %s\n", rc, mtm_strerror(rc),
                   (long long)took, err);
     assert_int_not_equal(rc, 0);
@@ -117,9 +108,9 @@ static void test_unreachable_port(void **state)
     struct mtm_amqp a;
     char err[512] = "";
     mtm_amqp_init(&a, "amqp://mtm:mtm@127.0.0.1:1/", TIMEOUT_MS, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = mtm_mono_ms();
     int rc = mtm_amqp_ping(&a, err, sizeof(err));
-    int64_t took = now_ms() - t0;
+    int64_t took = mtm_mono_ms() - t0;
     print_message("unreachable: rc %d after %lld ms: %s\n", rc, (long long)took, err);
     assert_true(rc == MTM_EUNAVAIL || rc == MTM_ETIMEOUT);
     assert_true(took < 2000);
@@ -133,23 +124,17 @@ static void test_silent_peer_times_out(void **state)
     (void)state;
     /* The kernel completes the TCP handshake from the backlog; nobody ever
      * sends the AMQP connection.start. Only the handshake timeout ends it. */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s, 8), 0);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    int port;
+    int s = silent_listener(&port);
     char url[128];
-    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", ntohs(sa.sin_port));
+    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", port);
 
     struct mtm_amqp a;
     char err[512] = "";
     mtm_amqp_init(&a, url, 1000, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = mtm_mono_ms();
     int rc = mtm_amqp_connect(&a, err, sizeof(err));
-    int64_t took = now_ms() - t0;
+    int64_t took = mtm_mono_ms() - t0;
     print_message("silent peer: rc %d after %lld ms: %s\n", rc, (long long)took, err);
     assert_true(rc == MTM_ETIMEOUT || rc == MTM_EUNAVAIL);
     assert_true(took >= 900); /* it did wait for the handshake... */

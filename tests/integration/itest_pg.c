@@ -16,26 +16,17 @@
 
 #include "../testutil.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "timeutil.h"
 #include "pg.h"
 
 static const char *pg_url;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs fixed SQL and expects success, printing the error otherwise. */
 static void exec_ok(struct mtm_pg *pg, const char *sql)
@@ -101,9 +92,9 @@ static void test_unreachable_is_unavailable_fast(void **state)
     char err[512] = "";
     /* Nothing listens on port 1. */
     mtm_pg_init(&pg, "postgresql://mtm:mtm@127.0.0.1:1/mtm", 2);
-    int64_t t0 = now_ms();
+    int64_t t0 = mtm_mono_ms();
     assert_int_equal(mtm_pg_exec(&pg, MTM_STMT_PING, NULL, NULL, err, sizeof(err)), MTM_EUNAVAIL);
-    int64_t took = now_ms() - t0;
+    int64_t took = mtm_mono_ms() - t0;
     if (took >= 3000)
         print_message("took %lld ms\n", (long long)took);
     assert_true(took < 3000);
@@ -118,23 +109,17 @@ static void test_silent_server_times_out(void **state)
     (void)state;
     /* A socket that completes the TCP handshake (the kernel does it from the
      * backlog) but never says a word: only the connect timeout ends this. */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s, 8), 0);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    int port;
+    int s = silent_listener(&port);
     char url[128];
-    snprintf(url, sizeof(url), "postgresql://mtm:mtm@127.0.0.1:%d/mtm", ntohs(sa.sin_port));
+    snprintf(url, sizeof(url), "postgresql://mtm:mtm@127.0.0.1:%d/mtm", port);
 
     struct mtm_pg pg;
     char err[512] = "";
     mtm_pg_init(&pg, url, 2);
-    int64_t t0 = now_ms();
+    int64_t t0 = mtm_mono_ms();
     assert_int_equal(mtm_pg_connect(&pg, err, sizeof(err)), MTM_EUNAVAIL);
-    int64_t took = now_ms() - t0;
+    int64_t took = mtm_mono_ms() - t0;
     print_message("silent server: %lld ms: %s\n", (long long)took, err);
     assert_true(took < 3000);
     mtm_pg_cleanup(&pg);
@@ -258,10 +243,10 @@ static void test_terminated_session_reconnects(void **state)
     /* A role may signal its own sessions: no superuser needed. */
     assert_int_equal(query_long(killer.conn, "SELECT pg_terminate_backend($1::int)::int", pid), 1);
     /* pg_terminate_backend only sends the signal: wait until the session is gone. */
-    int64_t deadline = now_ms() + 5000;
+    int64_t deadline = mtm_mono_ms() + 5000;
     while (query_long(killer.conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
                       pid) != 0) {
-        assert_true(now_ms() < deadline);
+        assert_true(mtm_mono_ms() < deadline);
         usleep(20000);
     }
 
