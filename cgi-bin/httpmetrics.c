@@ -2,6 +2,7 @@
 #include "httpmetrics.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,16 +95,13 @@ int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out)
             unsigned long long v = atomic_load(&m->requests[ri][ci]);
             if (!v)
                 continue;
+            char code[16] = "other";
             if (ci < HTTPM_CODES - 1)
-                rc = mtm_buf_printf(out,
-                                    "mtm_http_requests_total{route=\"%s\",method=\"%s\","
-                                    "code=\"%d\"} %llu\n",
-                                    route, method, codes[ci], v);
-            else
-                rc = mtm_buf_printf(out,
-                                    "mtm_http_requests_total{route=\"%s\",method=\"%s\","
-                                    "code=\"other\"} %llu\n",
-                                    route, method, v);
+                snprintf(code, sizeof(code), "%d", codes[ci]);
+            rc = mtm_buf_printf(out,
+                                "mtm_http_requests_total{route=\"%s\",method=\"%s\","
+                                "code=\"%s\"} %llu\n",
+                                route, method, code, v);
         }
     }
     if (!rc)
@@ -116,16 +114,13 @@ int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out)
         labels(m, ri, &route, &method);
         for (size_t b = 0; !rc && b < HTTPM_BUCKETS; b++) {
             unsigned long long v = atomic_load(&m->buckets[ri][b]);
+            char le[32] = "+Inf";
             if (b < HTTPM_BUCKETS - 1)
-                rc = mtm_buf_printf(out,
-                                    "mtm_http_request_duration_seconds_bucket{route=\"%s\","
-                                    "method=\"%s\",le=\"%g\"} %llu\n",
-                                    route, method, bounds[b], v);
-            else
-                rc = mtm_buf_printf(out,
-                                    "mtm_http_request_duration_seconds_bucket{route=\"%s\","
-                                    "method=\"%s\",le=\"+Inf\"} %llu\n",
-                                    route, method, v);
+                snprintf(le, sizeof(le), "%g", bounds[b]);
+            rc = mtm_buf_printf(out,
+                                "mtm_http_request_duration_seconds_bucket{route=\"%s\","
+                                "method=\"%s\",le=\"%s\"} %llu\n",
+                                route, method, le, v);
         }
         if (!rc)
             rc = mtm_buf_printf(out,

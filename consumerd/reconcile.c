@@ -244,16 +244,13 @@ static int latency_metrics(const struct reconciler *r, struct mtm_buf *out)
         const struct tenant_pool *p = r->pools[i];
         for (int b = 0; !rc && b < POOL_LATENCY_BUCKETS; b++) {
             long long v = atomic_load(&p->latency_buckets[b]);
+            char le[32] = "+Inf";
             if (b < POOL_LATENCY_BUCKETS - 1)
-                rc = mtm_buf_printf(out,
-                                    "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
-                                    "le=\"%g\"} %lld\n",
-                                    p->tenant_id, (double)bounds[b] / 1000.0, v);
-            else
-                rc = mtm_buf_printf(out,
-                                    "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
-                                    "le=\"+Inf\"} %lld\n",
-                                    p->tenant_id, v);
+                snprintf(le, sizeof(le), "%g", (double)bounds[b] / 1000.0);
+            rc = mtm_buf_printf(out,
+                                "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
+                                "le=\"%s\"} %lld\n",
+                                p->tenant_id, le, v);
         }
         if (!rc)
             rc = mtm_buf_printf(out,
