@@ -38,6 +38,9 @@ const DEEP_ROWS = Number(env.MTM_BENCH_DEEP_ROWS || 1000000);
 const MID_ROWS = Number(env.MTM_BENCH_MID_ROWS || 20000);
 const FSYNC = (env.MTM_BENCH_FSYNC || 'on') !== 'off';
 const PROBE_SECONDS = Number(env.MTM_BENCH_PROBE_SECONDS || 10);
+// "single-latency": only the one-tenant single-publish throughput run and
+// the half-load latency after it (a quick loop while working on that figure).
+const ONLY = env.MTM_BENCH_ONLY || '';
 const MSG_SIZE = 256;
 const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2 };
 
@@ -467,7 +470,7 @@ tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mtm-bench-'));
 try {
   if (FSYNC) {
     // The harness runs PostgreSQL with fsync=off for test speed; a later -c wins.
-    stack.procs.postgres.args.push('-c', 'fsync=on', '-c', 'full_page_writes=on');
+    stack.procs.postgres.args.push('-c', 'fsync=on', '-c', 'full_page_writes=on', '-c', 'log_autovacuum_min_duration=0', '-c', 'log_checkpoints=on');
     await stack.stopPostgres();
     await stack.startPostgres();
   }
@@ -480,6 +483,30 @@ try {
   fs.writeFileSync(path.join(tmp, 'single.json'), `{"payload":${payload}}`);
   fs.writeFileSync(path.join(tmp, 'batch.json'), `{"messages":[${Array(BATCH).fill(`{"payload":${payload}}`).join(',')}]}`);
 
+  if (ONLY === 'single-latency') {
+    await singleLatencyOnly();
+  } else {
+    await everything();
+  }
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await stack.stop({ check: false });
+}
+
+async function singleLatencyOnly() {
+  // As in the whole run, where 99 more tenants' pools idle beside it.
+  const [t] = await createTenants(`bench-${Date.now()}`, Math.max(...TENANT_COUNTS), CONCURRENCY);
+  const run = await throughputRun('single', [t]);
+  for (let i = 0; i < Number(env.MTM_BENCH_REPEAT || 1); i++) {
+    const h = await openLoop('single', [t], Math.max(1, Math.round(run.e2e_rate / 2)), 20);
+    log(`  half load ${fmt(h.rate_msg_s)} msg/s: publish p50/p99 ${fmt(h.publish_ms.p50, 2)}/${fmt(h.publish_ms.p99, 2)} ms, publish -> stored p50/p99 ${fmt(h.stored_ms.p50, 1)}/${fmt(h.stored_ms.p99, 1)} ms; `
+      + `over 10 ms ${fmt(h.client_over_10ms_share * 100, 1)} %${serverNote(h)}`);
+    log(`    per second (answers / slowest ms): ${h.per_second.answered.map((n, j) => `${n}/${Math.round(h.per_second.max_ms[j])}`).join(' ')}`);
+    log(cpuLine(h.cpu));
+  }
+}
+
+async function everything() {
   results.ceilings = await probes();
   results.http = await httpCeilings();
 
@@ -554,7 +581,4 @@ try {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(results, null, 1));
   log(`\nresults: ${out}`);
-} finally {
-  fs.rmSync(tmp, { recursive: true, force: true });
-  await stack.stop({ check: false });
 }

@@ -26,7 +26,7 @@ import { REPO, freePort, canConnect, canConnectUnix, waitFor, sleep, tail, inden
 import { amqpProbe } from './amqp.mjs';
 
 export { REPO };
-export const BUILD_DIR = process.env.MTM_TEST_BUILD_DIR || path.join(REPO, 'build', 'asan');
+export const BUILD_DIR = path.resolve(REPO, process.env.MTM_TEST_BUILD_DIR || path.join('build', 'asan'));
 export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
 export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
 
