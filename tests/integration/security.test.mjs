@@ -484,8 +484,10 @@ test('row-level security as role mtm (the schema owner, not a superuser): a tena
     assert.deepEqual(out.split('\n').filter(Boolean), [`${A.id} ${A.dlqId}`], `dead letters visible under A's scope: ${JSON.stringify(out)}`);
   });
 
-  await t.test('no scope set (or a half-set one) -> zero rows', async () => {
-    for (const pre of ['', "SET mtm.scope = 'tenant';", "SET mtm.tenant_id = " + sqlq(A.id) + ';', "SET mtm.scope = 'ALL';", "SET mtm.scope = 'all ';"]) {
+  await t.test('no scope set (or a half-set or malformed one) -> zero rows, never an error', async () => {
+    for (const pre of ['', "SET mtm.scope = 'tenant';", "SET mtm.tenant_id = " + sqlq(A.id) + ';', "SET mtm.scope = 'ALL';", "SET mtm.scope = 'all ';",
+      "SET mtm.scope = 'tenant'; SET mtm.tenant_id = 'not-a-uuid';", `SET mtm.scope = 'tenant'; SET mtm.tenant_id = ${sqlq(A.id + ' ')};`,
+      `SET mtm.scope = 'tenant'; SET mtm.tenant_id = ${sqlq('{' + A.id + '}')};`, "SET mtm.scope = 'tenant'; SET mtm.tenant_id = '';"]) {
       const out = await asMtm(`${pre} SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM dead_letters), (SELECT count(*) FROM ${partB});`);
       assert.equal(out, '0|0|0', `with ${JSON.stringify(pre || 'no scope')}: messages|dead_letters|B's partition = ${out}`);
     }
