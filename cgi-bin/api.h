@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "pg.h"
+#include "tenantcache.h"
 #include "token.h"
 
 struct api_ctx {
@@ -27,6 +28,7 @@ struct api_ctx {
     atomic_bool stopping;
     atomic_bool admin_synced; /* the admin account matches the configuration */
     struct httpmetrics metrics;
+    struct tenant_cache tenants; /* kept right by the tenant watcher */
 };
 
 /* Who may call a route (auth.c enforces it). */
@@ -63,11 +65,19 @@ struct api_rate {
     int burst; /* bucket size */
 };
 
-/* 0 when the tenant exists (and, with refuse_deleting, is not being
+/* Flags of api_tenant_check. */
+enum {
+    API_CHECK_DELETING = 1, /* a tenant being deleted is answered 409 */
+    API_CHECK_FRESH = 2,    /* read the database, not the tenant cache */
+};
+
+/* 0 when the tenant exists (and, with API_CHECK_DELETING, is not being
  * deleted), filling *rate if not NULL; otherwise answers 404, 409 or 503
- * and returns the error. */
-int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
-                     bool refuse_deleting, struct api_rate *rate);
+ * and returns the error. Reads the tenant cache (tenantcache.h) unless
+ * API_CHECK_FRESH: use that where something just suggested the tenant
+ * changed (a queue that vanished, an update that touched no row). */
+int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id, unsigned flags,
+                     struct api_rate *rate);
 
 #define API_PAGE_DEFAULT 50
 #define API_PAGE_MAX 1000
@@ -95,6 +105,9 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
 /* Records an admin action (failures are logged, never fatal). detail may be NULL. */
 void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, const char *action,
                const char *target, struct json_object *detail);
+
+/* The responder's own metrics (HTTP, tenant cache), Prometheus text. */
+int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out) MTM_MUST_CHECK;
 
 /* The route table, for the metrics. */
 const struct mtm_route *api_routes(size_t *n);

@@ -328,7 +328,7 @@ void api_tokens_create(void *vt, struct mtm_request *r)
         }
         json_object_put(p);
     }
-    if (api_tenant_check(t, r, tenant, true, NULL))
+    if (api_tenant_check(t, r, tenant, API_CHECK_DELETING, NULL))
         return;
 
     struct mtm_claims c = {.role = MTM_ROLE_TENANT};

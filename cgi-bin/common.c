@@ -8,6 +8,7 @@
 #include "cursor.h"
 #include "fields.h"
 #include "problem.h"
+#include "timeutil.h"
 #include "uuid.h"
 
 void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err)
@@ -43,8 +44,10 @@ const char *api_path_tenant(struct mtm_request *r)
     return id;
 }
 
-int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id,
-                     bool refuse_deleting, struct api_rate *rate)
+/* Reads the tenant's row; 0 with *f filled, MTM_ENOTFOUND, or the
+ * database's error (answered). */
+static int read_facts(struct api_thread *t, struct mtm_request *r, const char *id,
+                      struct tenant_facts *f)
 {
     char err[512];
     PGresult *res;
@@ -55,20 +58,45 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
         return rc;
     }
     if (PQntuples(res) == 0) {
-        mtm_respond_error(r, 404, "no tenant %s", id);
-        rc = MTM_ENOTFOUND;
-    } else if (refuse_deleting && strcmp(PQgetvalue(res, 0, 0), "deleting") == 0) {
-        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
-        rc = MTM_ECONFLICT;
-    } else if (rate) {
-        const struct mtm_config *cfg = t->ctx->cfg;
-        rate->rate = PQgetisnull(res, 0, 1) ? cfg->publish_rate
-                                            : (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
-        rate->burst = PQgetisnull(res, 0, 2) ? cfg->publish_burst
-                                             : (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        PQclear(res);
+        return MTM_ENOTFOUND;
     }
+    const struct mtm_config *cfg = t->ctx->cfg;
+    f->deleting = strcmp(PQgetvalue(res, 0, 0), "deleting") == 0;
+    f->rate =
+        PQgetisnull(res, 0, 1) ? cfg->publish_rate : (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    f->burst =
+        PQgetisnull(res, 0, 2) ? cfg->publish_burst : (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
-    return rc;
+    return 0;
+}
+
+int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id, unsigned flags,
+                     struct api_rate *rate)
+{
+    struct tenant_cache *cache = &t->ctx->tenants;
+    struct tenant_facts f;
+    int rc = 0;
+    if (flags & API_CHECK_FRESH)
+        tenant_cache_forget(cache, id);
+    if (!tenant_cache_get(cache, id, mtm_mono_ms(), &f)) {
+        uint64_t generation = tenant_cache_generation(cache);
+        rc = read_facts(t, r, id, &f);
+        if (rc == MTM_ENOTFOUND)
+            mtm_respond_error(r, 404, "no tenant %s", id);
+        if (rc)
+            return rc;
+        tenant_cache_put(cache, id, &f, generation, mtm_mono_ms());
+    }
+    if ((flags & API_CHECK_DELETING) && f.deleting) {
+        mtm_respond_error(r, 409, "tenant %s is being deleted", id);
+        return MTM_ECONFLICT;
+    }
+    if (rate) {
+        rate->rate = f.rate;
+        rate->burst = f.burst;
+    }
+    return 0;
 }
 
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
@@ -138,7 +166,7 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
     int rc = api_page_params(r, kind, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
-    if (tenant && api_tenant_check(t, r, tenant, false, NULL))
+    if (tenant && api_tenant_check(t, r, tenant, 0, NULL))
         return;
     char after_s[24], limit_s[24], err[512];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);

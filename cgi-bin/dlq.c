@@ -44,7 +44,7 @@ void api_dlq_purge(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     const char *tenant = api_path_tenant(r);
-    if (!tenant || api_tenant_check(t, r, tenant, false, NULL))
+    if (!tenant || api_tenant_check(t, r, tenant, 0, NULL))
         return;
     char err[512];
     const char *params[] = {tenant};
@@ -206,7 +206,7 @@ static long replay_rows(struct api_thread *t, struct mtm_request *r, const char 
     if (done >= 0 && done < n) {
         /* Some were refused: the queue vanished (tenant being deleted,
          * which api_tenant_check answers with 409) or the broker nacked. */
-        if (api_tenant_check(t, r, tenant, true, NULL) == 0) {
+        if (api_tenant_check(t, r, tenant, API_CHECK_DELETING | API_CHECK_FRESH, NULL) == 0) {
             struct mtm_header h = {"Retry-After", "2"};
             struct json_object *p =
                 mtm_problem_new(503, "the broker refused some messages; retry the replay");
@@ -267,7 +267,7 @@ void api_dlq_replay(void *vt, struct mtm_request *r)
     if (!tenant)
         return;
     struct json_object *ids;
-    if (parse_ids(r, &ids) || api_tenant_check(t, r, tenant, true, NULL))
+    if (parse_ids(r, &ids) || api_tenant_check(t, r, tenant, API_CHECK_DELETING, NULL))
         return;
 
     char err[512];

@@ -312,7 +312,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
         return;
     }
     struct api_rate rate;
-    if (api_tenant_check(t, r, id, true, &rate) || take_tokens(t, r, id, &rate, n)) {
+    if (api_tenant_check(t, r, id, API_CHECK_DELETING, &rate) || take_tokens(t, r, id, &rate, n)) {
         free_outgoing(o, n);
         return;
     }
@@ -345,7 +345,7 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     } else if (outcome == MTM_ENOTFOUND) {
         /* The queue is gone: the tenant was deleted meanwhile, or its
          * queues were removed behind mtm's back. */
-        if (api_tenant_check(t, r, id, true, NULL) == 0) {
+        if (api_tenant_check(t, r, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL) == 0) {
             LOG_ERROR(&log, "queue %s is missing for a live tenant", queue);
             respond_unavailable(r, "the tenant's queue is missing");
         }

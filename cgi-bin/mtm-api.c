@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "tenantwatch.h"
 #include "textfile.h"
 #include "xalloc.h"
 
@@ -40,7 +41,7 @@ static void write_metrics(struct api_ctx *ctx, const struct mtm_log_ctx *log)
     struct mtm_buf text;
     char err[512] = "";
     mtm_buf_init(&text, 16 << 20);
-    int rc = httpmetrics_render(&ctx->metrics, &text);
+    int rc = api_metrics_render(ctx, &text);
     if (!rc)
         rc = mtm_textfile_write(ctx->cfg->metrics_dir, "mtm-api.prom", mtm_buf_cstr(&text),
                                 text.len, err, sizeof(err));
@@ -173,6 +174,16 @@ int main(void)
     size_t nroutes;
     const struct mtm_route *routes = api_routes(&nroutes);
     httpmetrics_init(&ctx.metrics, routes, nroutes);
+    tenant_cache_init(&ctx.tenants);
+    struct tenant_watch watch;
+    if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {
+        LOG_ERROR(&log, "cannot start the tenant watcher");
+        tenant_cache_cleanup(&ctx.tenants);
+        httpmetrics_cleanup(&ctx.metrics);
+        close(fd);
+        mtm_config_cleanup(&cfg);
+        return 1;
+    }
     int n = cfg.api_threads;
     struct request_thread *threads = xcalloc((size_t)n, sizeof(*threads));
     int started = 0;
@@ -207,7 +218,9 @@ int main(void)
         api_thread_cleanup(&threads[i].state);
     }
     free(threads);
+    tenant_watch_join(&watch);
     write_metrics(&ctx, &log);
+    tenant_cache_cleanup(&ctx.tenants);
     httpmetrics_cleanup(&ctx.metrics);
     close(fd);
     unlink(cfg.fcgi_socket);

@@ -35,12 +35,18 @@ static int append_consumerd(const char *dir, struct mtm_buf *out)
     return rc;
 }
 
+int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out)
+{
+    int rc = httpmetrics_render(&ctx->metrics, out);
+    return rc ? rc : tenant_cache_render(&ctx->tenants, out);
+}
+
 void api_metrics(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     struct mtm_buf out;
     mtm_buf_init(&out, 64 << 20);
-    int rc = httpmetrics_render(&t->ctx->metrics, &out);
+    int rc = api_metrics_render(t->ctx, &out);
     if (!rc)
         rc = append_consumerd(t->ctx->cfg->metrics_dir, &out);
     if (rc) {

@@ -291,13 +291,14 @@ static void update_then_respond(struct api_thread *t, struct mtm_request *r, enu
         return;
     }
     if (touched) {
+        tenant_cache_forget(&t->ctx->tenants, id);
         api_audit(t, r, t->who.sub, action, id, detail);
         json_object_put(detail);
         respond_tenant(t, r, 200, id, NULL, 0);
         return;
     }
     json_object_put(detail);
-    if (api_tenant_check(t, r, id, true, NULL) == 0)
+    if (api_tenant_check(t, r, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL) == 0)
         mtm_respond_error(r, 409, "tenant %s changed while being updated", id);
 }
 
@@ -414,6 +415,7 @@ void api_tenant_delete(void *vt, struct mtm_request *r)
         mtm_respond_error(r, 404, "no tenant %s", id);
         return;
     }
+    tenant_cache_forget(&t->ctx->tenants, id);
     /* Its tokens die with it at once; the rows go when consumerd removes
      * the tenant (ON DELETE CASCADE). */
     if (mtm_pg_exec(&t->pg, MTM_STMT_TOKENS_REVOKE_TENANT, params, NULL, err, sizeof(err)))

@@ -1,0 +1,173 @@
+/* tenantcache: see tenantcache.h. */
+#include "tenantcache.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+struct tenant_cache_entry {
+    struct tenant_cache_entry *next;
+    char id[MTM_UUID_STRLEN + 1]; /* lower case */
+    struct tenant_facts facts;
+    int64_t read_ms;
+};
+
+/* Ids arrive as the client spelled them (UUIDs may be upper case) and as
+ * PostgreSQL prints them (lower case): one key for both. Anything that is
+ * not a UUID has no key and is never cached. */
+static bool key_of(const char *id, char key[MTM_UUID_STRLEN + 1])
+{
+    if (!mtm_uuid_valid(id))
+        return false;
+    for (int i = 0; i <= MTM_UUID_STRLEN; i++)
+        key[i] = (char)tolower((unsigned char)id[i]);
+    return true;
+}
+
+static size_t bucket_of(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (size_t)(h % TENANT_CACHE_BUCKETS);
+}
+
+void tenant_cache_init(struct tenant_cache *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    atomic_init(&c->hits, 0);
+    atomic_init(&c->misses, 0);
+}
+
+/* Drops every entry; the caller holds the lock. */
+static void drop_all(struct tenant_cache *c)
+{
+    for (size_t b = 0; b < TENANT_CACHE_BUCKETS; b++) {
+        struct tenant_cache_entry *e = c->buckets[b];
+        while (e) {
+            struct tenant_cache_entry *next = e->next;
+            free(e);
+            e = next;
+        }
+        c->buckets[b] = NULL;
+    }
+    c->count = 0;
+}
+
+void tenant_cache_cleanup(struct tenant_cache *c)
+{
+    drop_all(c);
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* The entry's link in its bucket, or the bucket's end; the caller holds the lock. */
+static struct tenant_cache_entry **find(struct tenant_cache *c, const char *key)
+{
+    struct tenant_cache_entry **at = &c->buckets[bucket_of(key)];
+    while (*at && strcmp((*at)->id, key) != 0)
+        at = &(*at)->next;
+    return at;
+}
+
+bool tenant_cache_get(struct tenant_cache *c, const char *id, int64_t now_ms,
+                      struct tenant_facts *out)
+{
+    char key[MTM_UUID_STRLEN + 1];
+    bool hit = false;
+    if (key_of(id, key)) {
+        pthread_mutex_lock(&c->lock);
+        struct tenant_cache_entry *e = c->live ? *find(c, key) : NULL;
+        if (e && now_ms - e->read_ms < TENANT_CACHE_TTL_MS) {
+            *out = e->facts;
+            hit = true;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    atomic_fetch_add(hit ? &c->hits : &c->misses, 1);
+    return hit;
+}
+
+uint64_t tenant_cache_generation(struct tenant_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t g = c->generation;
+    pthread_mutex_unlock(&c->lock);
+    return g;
+}
+
+void tenant_cache_put(struct tenant_cache *c, const char *id, const struct tenant_facts *f,
+                      uint64_t generation, int64_t now_ms)
+{
+    char key[MTM_UUID_STRLEN + 1];
+    if (!key_of(id, key))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->live && c->generation == generation) {
+        struct tenant_cache_entry **at = find(c, key);
+        if (!*at) {
+            if (c->count >= TENANT_CACHE_MAX) {
+                drop_all(c);
+                at = find(c, key);
+            }
+            *at = xcalloc(1, sizeof(**at));
+            memcpy((*at)->id, key, sizeof(key));
+            c->count++;
+        }
+        (*at)->facts = *f;
+        (*at)->read_ms = now_ms;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void tenant_cache_forget(struct tenant_cache *c, const char *id)
+{
+    char key[MTM_UUID_STRLEN + 1];
+    bool valid = key_of(id, key);
+    pthread_mutex_lock(&c->lock);
+    /* The generation moves even for an id not cached (or not a UUID): a
+     * reader may be about to offer a row read before this change. */
+    c->generation++;
+    struct tenant_cache_entry **at = valid ? find(c, key) : NULL;
+    if (at && *at) {
+        struct tenant_cache_entry *gone = *at;
+        *at = gone->next;
+        free(gone);
+        c->count--;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void tenant_cache_set_live(struct tenant_cache *c, bool live)
+{
+    pthread_mutex_lock(&c->lock);
+    drop_all(c);
+    c->generation++;
+    c->live = live;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int tenant_cache_render(struct tenant_cache *c, struct mtm_buf *out)
+{
+    pthread_mutex_lock(&c->lock);
+    bool live = c->live;
+    size_t count = c->count;
+    pthread_mutex_unlock(&c->lock);
+    return mtm_buf_printf(
+        out,
+        "# HELP mtm_api_tenant_cache_lookups_total Tenant checks answered from the cache (hit) "
+        "or the database (miss).\n"
+        "# TYPE mtm_api_tenant_cache_lookups_total counter\n"
+        "mtm_api_tenant_cache_lookups_total{result=\"hit\"} %lld\n"
+        "mtm_api_tenant_cache_lookups_total{result=\"miss\"} %lld\n"
+        "# HELP mtm_api_tenant_cache_live 1 while tenant changes are being listened for (the "
+        "cache is used), else 0.\n"
+        "# TYPE mtm_api_tenant_cache_live gauge\n"
+        "mtm_api_tenant_cache_live %d\n"
+        "# HELP mtm_api_tenant_cache_entries Tenants held in the cache.\n"
+        "# TYPE mtm_api_tenant_cache_entries gauge\n"
+        "mtm_api_tenant_cache_entries %zu\n",
+        (long long)atomic_load(&c->hits), (long long)atomic_load(&c->misses), live ? 1 : 0, count);
+}

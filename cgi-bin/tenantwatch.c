@@ -1,0 +1,99 @@
+/* tenantwatch: see tenantwatch.h. */
+#include "tenantwatch.h"
+
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "err.h"
+#include "pg.h"
+
+#define WATCH_POLL_MS 200
+
+/* Sleeps ms in slices, returning early when asked to stop. */
+static void nap(const struct tenant_watch *w, uint32_t ms)
+{
+    while (ms && !atomic_load(w->stopping)) {
+        uint32_t slice = ms < WATCH_POLL_MS ? ms : WATCH_POLL_MS;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+/* Forgets every tenant named by a notification libpq has queued. */
+static void take_notifications(struct tenant_watch *w, PGconn *conn)
+{
+    PGnotify *note;
+    while ((note = PQnotifies(conn))) {
+        tenant_cache_forget(w->cache, note->extra);
+        PQfreemem(note);
+    }
+}
+
+/* Listens until the connection fails or the process stops. */
+static void listen_loop(struct tenant_watch *w, struct mtm_pg *pg)
+{
+    while (!atomic_load(w->stopping)) {
+        take_notifications(w, pg->conn);
+        struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+        int n = poll(&pfd, 1, WATCH_POLL_MS);
+        if (n < 0)
+            continue; /* EINTR */
+        if (n > 0 && (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK)) {
+            LOG_WARN(&w->log, "lost the database connection: %s", PQerrorMessage(pg->conn));
+            return;
+        }
+    }
+}
+
+static void *watch(void *arg)
+{
+    struct tenant_watch *w = arg;
+    struct mtm_pg pg;
+    struct mtm_backoff backoff;
+    char err[512];
+    bool warned = false;
+
+    mtm_pg_init(&pg, w->pg_url, 2);
+    mtm_backoff_init(&backoff, 250, 5000);
+    while (!atomic_load(w->stopping)) {
+        if (mtm_pg_exec_fixed(&pg, "LISTEN mtm_tenants", err, sizeof(err))) {
+            if (!warned)
+                LOG_WARN(&w->log, "cannot listen for tenant changes (retrying): %s", err);
+            warned = true;
+            mtm_pg_disconnect(&pg);
+            nap(w, mtm_backoff_next(&backoff));
+            continue;
+        }
+        /* Anything read before LISTEN took effect may be stale: start
+         * afresh, and from now on every change comes as a notification. */
+        tenant_cache_set_live(w->cache, true);
+        mtm_backoff_reset(&backoff);
+        LOG_INFO(&w->log, "listening for tenant changes");
+        warned = false;
+        listen_loop(w, &pg);
+        tenant_cache_set_live(w->cache, false);
+        mtm_pg_disconnect(&pg);
+    }
+    tenant_cache_set_live(w->cache, false);
+    mtm_pg_cleanup(&pg);
+    return NULL;
+}
+
+int tenant_watch_start(struct tenant_watch *w, struct tenant_cache *cache, const char *pg_url,
+                       const atomic_bool *stopping)
+{
+    memset(w, 0, sizeof(*w));
+    w->cache = cache;
+    w->pg_url = pg_url;
+    w->stopping = stopping;
+    w->log.component = "tenant-watch";
+    return pthread_create(&w->tid, NULL, watch, w) == 0 ? 0 : MTM_EIO;
+}
+
+void tenant_watch_join(struct tenant_watch *w)
+{
+    pthread_join(w->tid, NULL);
+}
