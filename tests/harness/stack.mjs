@@ -26,6 +26,9 @@ import { REPO, freePort, canConnect, canConnectUnix, waitFor, sleep, tail, inden
 import { amqpProbe } from './amqp.mjs';
 
 export { REPO };
+// Erlang flags of the broker, as deploy/stack.sh sets them: wake a second
+// scheduler only under very high load (see docs/performance.md).
+const RABBIT_ERL_ARGS = '+swt very_high';
 export const BUILD_DIR = path.resolve(REPO, process.env.MTM_TEST_BUILD_DIR || path.join('build', 'asan'));
 export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
 export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
@@ -337,7 +340,9 @@ class Stack {
       '',
     ].join('\n'));
     fs.writeFileSync(path.join(rdir, 'enabled_plugins'), '[].\n');
-    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
+    // Replaces /etc/rabbitmq/rabbitmq-env.conf; the Erlang flags are the
+    // product's (deploy/stack.sh, docs/operations.md).
+    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), `SERVER_ADDITIONAL_ERL_ARGS="${RABBIT_ERL_ARGS}"\n`);
     chownR(rdir, 'rabbitmq');
     this.rabbitEnv = {
       ...this.baseEnv,
