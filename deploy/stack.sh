@@ -235,11 +235,7 @@ init_rabbitmq() {
 		default_permissions.write = .*
 	EOF
 	echo '[].' >"$d/enabled_plugins"
-	# Replaces /etc/rabbitmq/rabbitmq-env.conf. On a small machine shared with
-	# PostgreSQL and mtm, a second Erlang scheduler woken for a trickle of
-	# messages costs more in wake-ups than it gives: wake it only under very
-	# high load (docs/performance.md, "Broker scheduler wake-ups").
-	echo 'SERVER_ADDITIONAL_ERL_ARGS="+swt very_high"' >"$d/rabbitmq-env.conf"
+	: >"$d/rabbitmq-env.conf" # keeps /etc/rabbitmq/rabbitmq-env.conf out; Erlang flags are in supervisord.conf
 	chown -R "$MTM_RABBITMQ_OS_USER:" "$d"
 	chmod 0750 "$d"
 }

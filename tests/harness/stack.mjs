@@ -26,8 +26,8 @@ import { REPO, freePort, canConnect, canConnectUnix, waitFor, sleep, tail, inden
 import { amqpProbe } from './amqp.mjs';
 
 export { REPO };
-// Erlang flags of the broker, as deploy/stack.sh sets them: wake a second
-// scheduler only under very high load (see docs/performance.md).
+// Erlang flags of the broker, as supervisord.conf sets them: wake a second
+// scheduler only under very high load (docs/operations.md).
 const RABBIT_ERL_ARGS = '+swt very_high';
 export const BUILD_DIR = path.resolve(REPO, process.env.MTM_TEST_BUILD_DIR || path.join('build', 'asan'));
 export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
@@ -340,9 +340,7 @@ class Stack {
       '',
     ].join('\n'));
     fs.writeFileSync(path.join(rdir, 'enabled_plugins'), '[].\n');
-    // Replaces /etc/rabbitmq/rabbitmq-env.conf; the Erlang flags are the
-    // product's (deploy/stack.sh, docs/operations.md).
-    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), `SERVER_ADDITIONAL_ERL_ARGS="${RABBIT_ERL_ARGS}"\n`);
+    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
     chownR(rdir, 'rabbitmq');
     this.rabbitEnv = {
       ...this.baseEnv,
@@ -361,6 +359,7 @@ class Stack {
       RABBITMQ_ENABLED_PLUGINS_FILE: path.join(rdir, 'enabled_plugins'),
       RABBITMQ_CONF_ENV_FILE: path.join(rdir, 'rabbitmq-env.conf'),
       RABBITMQ_LOGS: '-',
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: RABBIT_ERL_ARGS,
     };
     this.procs.rabbitmq = new Proc({
       name: 'rabbitmq',
