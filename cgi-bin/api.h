@@ -59,11 +59,6 @@ void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, c
 void api_respond_invalid(struct mtm_request *r, struct json_object *problem);
 /* The {id} path parameter if it is a UUID; otherwise answers 404, NULL. */
 const char *api_path_tenant(struct mtm_request *r);
-/* A tenant's publish limit: its own settings, else the installation's. */
-struct api_rate {
-    int rate;  /* messages per second; 0 = unlimited */
-    int burst; /* bucket size */
-};
 
 /* Flags of api_tenant_check. */
 enum {
@@ -72,12 +67,12 @@ enum {
 };
 
 /* 0 when the tenant exists (and, with API_CHECK_DELETING, is not being
- * deleted), filling *rate if not NULL; otherwise answers 404, 409 or 503
- * and returns the error. Reads the tenant cache (tenantcache.h) unless
- * API_CHECK_FRESH: use that where something just suggested the tenant
- * changed (a queue that vanished, an update that touched no row). */
+ * deleted), filling *facts (its publish limit among them) if not NULL;
+ * otherwise answers 404, 409 or 503 and returns the error. Reads the tenant cache (tenantcache.h)
+ * unless API_CHECK_FRESH: use that where something just suggested the tenant changed (a queue that
+ * vanished, an update that touched no row). */
 int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id, unsigned flags,
-                     struct api_rate *rate);
+                     struct tenant_facts *facts);
 
 #define API_PAGE_DEFAULT 50
 #define API_PAGE_MAX 1000

@@ -72,30 +72,29 @@ static int read_facts(struct api_thread *t, struct mtm_request *r, const char *i
 }
 
 int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id, unsigned flags,
-                     struct api_rate *rate)
+                     struct tenant_facts *facts)
 {
     struct tenant_cache *cache = &t->ctx->tenants;
     struct tenant_facts f;
-    int rc = 0;
+    /* One clock reading: an entry's age counts from before its read began. */
+    int64_t now = mtm_mono_ms();
     if (flags & API_CHECK_FRESH)
         tenant_cache_forget(cache, id);
-    if (!tenant_cache_get(cache, id, mtm_mono_ms(), &f)) {
+    if (!tenant_cache_get(cache, id, now, &f)) {
         uint64_t generation = tenant_cache_generation(cache);
-        rc = read_facts(t, r, id, &f);
+        int rc = read_facts(t, r, id, &f);
         if (rc == MTM_ENOTFOUND)
             mtm_respond_error(r, 404, "no tenant %s", id);
         if (rc)
             return rc;
-        tenant_cache_put(cache, id, &f, generation, mtm_mono_ms());
+        tenant_cache_put(cache, id, &f, generation, now);
     }
     if ((flags & API_CHECK_DELETING) && f.deleting) {
         mtm_respond_error(r, 409, "tenant %s is being deleted", id);
         return MTM_ECONFLICT;
     }
-    if (rate) {
-        rate->rate = f.rate;
-        rate->burst = f.burst;
-    }
+    if (facts)
+        *facts = f;
     return 0;
 }
 

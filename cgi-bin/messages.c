@@ -234,24 +234,24 @@ static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
  * answers 429 with Retry-After (or 503) and returns the error.
  */
 static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *id,
-                       const struct api_rate *rate, size_t n)
+                       const struct tenant_facts *limit, size_t n)
 {
-    if (rate->rate <= 0)
+    if (limit->rate <= 0)
         return 0;
-    if ((long)n > rate->burst) {
+    if ((long)n > limit->burst) {
         /* Waiting would never help: this is the request's fault (422). */
         struct json_object *p = mtm_problem_new(422, "the request has invalid fields");
         char msg[96];
         snprintf(msg, sizeof(msg), "must hold at most %d messages (the tenant's burst)",
-                 rate->burst);
+                 limit->burst);
         mtm_problem_add_field(p, "messages", msg);
         mtm_respond_problem(r, p, NULL, 0);
         json_object_put(p);
         return MTM_EINVAL;
     }
     char rs[24], bs[24], cs[24], err[512];
-    snprintf(rs, sizeof(rs), "%d", rate->rate);
-    snprintf(bs, sizeof(bs), "%d", rate->burst);
+    snprintf(rs, sizeof(rs), "%d", limit->rate);
+    snprintf(bs, sizeof(bs), "%d", limit->burst);
     snprintf(cs, sizeof(cs), "%zu", n);
     const char *params[] = {id, rs, bs, cs};
     PGresult *res;
@@ -268,7 +268,7 @@ static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *
     snprintf(retry, sizeof(retry), "%ld", (long)wait + 1);
     struct mtm_header h = {"Retry-After", retry};
     struct json_object *p = mtm_problem_new(
-        429, "tenant %s is over its publish limit of %d messages/s", id, rate->rate);
+        429, "tenant %s is over its publish limit of %d messages/s", id, limit->rate);
     mtm_respond_problem(r, p, &h, 1);
     json_object_put(p);
     return MTM_ERATELIMIT;
@@ -311,8 +311,9 @@ void api_messages_publish(void *vt, struct mtm_request *r)
         free_outgoing(o, n);
         return;
     }
-    struct api_rate rate;
-    if (api_tenant_check(t, r, id, API_CHECK_DELETING, &rate) || take_tokens(t, r, id, &rate, n)) {
+    struct tenant_facts facts;
+    if (api_tenant_check(t, r, id, API_CHECK_DELETING, &facts) ||
+        take_tokens(t, r, id, &facts, n)) {
         free_outgoing(o, n);
         return;
     }
