@@ -250,6 +250,15 @@ async function settlePostgres() {
   return secs;
 }
 
+/** Prints one open-loop window: latencies, where the slow requests were, per second, CPU. */
+function logHalfLoad(label, h) {
+  log(`  ${label} at ${fmt(h.rate_msg_s)} msg/s (${fmt(h.rate_req_s)} req/s, ${h.tenants} tenant(s)): publish p50/p99 ${fmt(h.publish_ms.p50, 2)}/${fmt(h.publish_ms.p99, 2)} ms, `
+    + `publish -> stored p50/p99 ${fmt(h.stored_ms.p50, 1)}/${fmt(h.stored_ms.p99, 1)} ms${Object.keys(h.statuses).some((st) => st !== '202') ? ' statuses ' + JSON.stringify(h.statuses) : ''}`);
+  log(`    requests over 10 ms: ${fmt(h.client_over_10ms_share * 100, 1)} % as the client saw them${serverNote(h)}${pgEventsNote(h.pg_events)}`);
+  log(`    per second (answers / slowest ms): ${h.per_second.answered.map((n, j) => `${n}/${Math.round(h.per_second.max_ms[j])}`).join(' ')}`);
+  log(cpuLine(h.cpu));
+}
+
 /** HALF_RUNS half-load single-publish windows; resolves {runs, median} (median by p99). */
 async function halfLoadSingle(ids, rate) {
   const runs = [];
@@ -257,11 +266,7 @@ async function halfLoadSingle(ids, rate) {
     const h = await openLoop('single', ids, rate, 20);
     h.pg_events = pgEvents(h.started_at, h.seconds);
     runs.push(h);
-    log(`  single window ${i + 1}/${HALF_RUNS} at ${fmt(h.rate_msg_s)} msg/s: publish p50/p99 ${fmt(h.publish_ms.p50, 2)}/${fmt(h.publish_ms.p99, 2)} ms, `
-      + `publish -> stored p50/p99 ${fmt(h.stored_ms.p50, 1)}/${fmt(h.stored_ms.p99, 1)} ms${Object.keys(h.statuses).some((st) => st !== '202') ? ' statuses ' + JSON.stringify(h.statuses) : ''}`);
-    log(`    requests over 10 ms: ${fmt(h.client_over_10ms_share * 100, 1)} % as the client saw them${serverNote(h)}${pgEventsNote(h.pg_events)}`);
-    log(`    per second (answers / slowest ms): ${h.per_second.answered.map((n, j) => `${n}/${Math.round(h.per_second.max_ms[j])}`).join(' ')}`);
-    log(cpuLine(h.cpu));
+    logHalfLoad(`single window ${i + 1}/${HALF_RUNS}`, h);
   }
   const sorted = [...runs].sort((a, b) => a.publish_ms.p99 - b.publish_ms.p99);
   return { runs, median: sorted[Math.floor(sorted.length / 2)] };
@@ -593,14 +598,7 @@ async function everything() {
   results.half_load.single = half.median;
   results.half_load.single_windows = half.runs;
   results.half_load.batch = await openLoop('batch', tenants.slice(0, bestBatch.tenants), Math.max(1, Math.round(bestBatch.e2e_rate / 2 / BATCH)), 20);
-  for (const k of ['batch']) {
-    const h = results.half_load[k];
-    log(`  ${k.padEnd(6)} at ${fmt(h.rate_msg_s)} msg/s (${fmt(h.rate_req_s)} req/s, ${h.tenants} tenant(s)): publish p50/p99 ${fmt(h.publish_ms.p50, 2)}/${fmt(h.publish_ms.p99, 2)} ms, `
-      + `publish -> stored p50/p99 ${fmt(h.stored_ms.p50, 1)}/${fmt(h.stored_ms.p99, 1)} ms${Object.keys(h.statuses).some((s) => s !== '202') ? ' statuses ' + JSON.stringify(h.statuses) : ''}`);
-    log(`    requests over 10 ms: ${fmt(h.client_over_10ms_share * 100, 1)} % as the client saw them${serverNote(h)}`);
-    if (h.publish_ms.p99 > TARGETS.singleP99Ms) log(`    per second (answers / slowest ms): ${h.per_second.answered.map((n, i) => `${n}/${Math.round(h.per_second.max_ms[i])}`).join(' ')}`);
-    log(cpuLine(h.cpu));
-  }
+  logHalfLoad('batch', results.half_load.batch);
 
   results.noisy = await noisyNeighbour();
   results.deep_page = await deepPage(tenants[0]);
