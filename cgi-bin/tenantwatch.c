@@ -74,10 +74,9 @@ static void *watch(void *arg)
         LOG_INFO(&w->log, "listening for tenant changes");
         warned = false;
         listen_loop(w, &pg);
-        tenant_cache_set_live(w->cache, false);
+        tenant_cache_set_live(w->cache, false); /* every way out of the loop passes here */
         mtm_pg_disconnect(&pg);
     }
-    tenant_cache_set_live(w->cache, false);
     mtm_pg_cleanup(&pg);
     return NULL;
 }
