@@ -161,9 +161,10 @@ bench:
 #   make fuzz                         build build/fuzz/fuzz_{json,cursor,token}
 #   make fuzz-run FUZZ_SECONDS=600    run each for that long (corpus in build/fuzz/corpus)
 
-FUZZ_TARGETS := json cursor token
-FUZZ_LIB := lib/json.c lib/jsonspan.c lib/cursor.c lib/token.c lib/uuid.c lib/xalloc.c lib/err.c
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -iquote lib
+FUZZ_TARGETS := json cursor token delivery
+FUZZ_LIB := lib/json.c lib/jsonspan.c lib/cursor.c lib/token.c lib/uuid.c lib/xalloc.c lib/err.c \
+  lib/buf.c lib/headers.c lib/trace.c consumerd/delivery.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -iquote lib -iquote consumerd
 FUZZ_SECONDS ?= 60
 
 fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))

@@ -76,6 +76,10 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
 
 #define API_PAGE_DEFAULT 50
 #define API_PAGE_MAX 1000
+/* A page stops adding rows before its JSON would pass this many bytes (it
+ * always holds at least one row): one page never holds more than a few
+ * MiB in the responder, whatever the limit and however large the rows. */
+#define API_PAGE_BYTES (4 * 1024 * 1024)
 
 /*
  * Reads limit (1..API_PAGE_MAX, default API_PAGE_DEFAULT) and cursor from
@@ -85,9 +89,12 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
  */
 int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after);
 /*
- * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text)
- * fetched with LIMIT limit+1: the extra row only says whether a next page
- * exists, and the cursor names the last row shown.
+ * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text
+ * [, rows read]) fetched with LIMIT limit+1. Rows are added until limit or
+ * until the next would take the page past API_PAGE_BYTES; there is a next
+ * page when a row was left out, when the statement read more rows than it
+ * returned (the third column: it cut the page at the budget itself), or
+ * when the extra row came back. The cursor names the last row shown.
  */
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
                       const char *kind);
@@ -109,9 +116,10 @@ const struct mtm_route *api_routes(size_t *n);
 
 /*
  * One page of a keyset listing: reads limit and cursor, checks the tenant
- * (when not NULL), runs stmt with ([tenant,] after, limit + 1) — rows of
- * (key, JSON text) — and answers the page. first_after is the key before
- * the first row (0 ascending, INT64_MAX descending).
+ * (when not NULL), runs stmt with ([tenant,] after, limit + 1,
+ * API_PAGE_BYTES) — a statement uses the parameters it declares, so the
+ * budget is there for those that cut pages in SQL — and answers the page. first_after is the key
+ * before the first row (0 ascending, INT64_MAX descending).
  */
 void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
                    const char *tenant, const char *kind, int64_t first_after);

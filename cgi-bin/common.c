@@ -103,20 +103,25 @@ void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res
 {
     struct mtm_buf out;
     int rows = PQntuples(res);
-    int shown = rows > limit ? (int)limit : rows;
+    long read = PQnfields(res) > 2 && rows ? strtol(PQgetvalue(res, 0, 2), NULL, 10) : rows;
+    int shown = 0;
     int rc = 0;
 
-    mtm_buf_init(&out, (size_t)1 << 30);
+    /* Room for the envelope, and for one row of any size. */
+    mtm_buf_init(&out, API_PAGE_BYTES + (rows ? (size_t)PQgetlength(res, 0, 1) : 0) + 256);
     rc = mtm_buf_puts(&out, "{\"data\":[");
-    for (int i = 0; !rc && i < shown; i++) {
-        if (i)
+    for (; !rc && shown < rows && shown < limit; shown++) {
+        size_t len = (size_t)PQgetlength(res, shown, 1);
+        if (shown && out.len + len + 128 > API_PAGE_BYTES)
+            break;
+        if (shown)
             rc = mtm_buf_puts(&out, ",");
         if (!rc)
-            rc = mtm_buf_puts(&out, PQgetvalue(res, i, 1));
+            rc = mtm_buf_append(&out, PQgetvalue(res, shown, 1), len);
     }
     if (!rc)
         rc = mtm_buf_puts(&out, "],\"next_cursor\":");
-    if (!rc && rows > limit) {
+    if (!rc && (shown < rows || read > shown)) {
         char enc[MTM_CURSOR_MAX];
         int64_t last = strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10);
         rc = mtm_cursor_encode(kind, last, enc, sizeof(enc));
@@ -167,11 +172,12 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
         return;
     if (tenant && api_tenant_check(t, r, tenant, 0, NULL))
         return;
-    char after_s[24], limit_s[24], err[512];
+    char after_s[24], limit_s[24], budget_s[24], err[512];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1); /* one extra: is there more? */
-    const char *with_tenant[] = {tenant, after_s, limit_s};
-    const char *without[] = {after_s, limit_s};
+    snprintf(budget_s, sizeof(budget_s), "%d", API_PAGE_BYTES);
+    const char *with_tenant[] = {tenant, after_s, limit_s, budget_s};
+    const char *without[] = {after_s, limit_s, budget_s};
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, stmt, tenant ? with_tenant : without, &res, err, sizeof(err));
     if (rc) {

@@ -15,7 +15,10 @@
  * on the id, so a second replay cannot store it twice.
  *
  * "All" means the dead letters present when the replay starts (up to the
- * largest seq seen then), taken REPLAY_CHUNK at a time.
+ * largest seq seen then). Either way rows are taken in seq order,
+ * REPLAY_CHUNK at a time and at most about REPLAY_BYTES of bodies per
+ * chunk, so a replay holds a bounded amount of memory however many and
+ * however large the dead letters are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include "xalloc.h"
 
 #define REPLAY_CHUNK 200
+#define REPLAY_BYTES (8 * 1024 * 1024) /* of bodies in memory at once */
 
 void api_dlq_list(void *vt, struct mtm_request *r)
 {
@@ -107,7 +111,7 @@ static const char *prop_str(struct json_object *props, const char *key)
                : NULL;
 }
 
-/* Builds the AMQP message for row i of a DLQ_TAKE_* result. */
+/* Builds the AMQP message for row i of a DLQ_TAKE result. */
 static int build(PGresult *res, int i, struct replay *rp, struct mtm_amqp_message *m)
 {
     memset(rp, 0, sizeof(*rp));
@@ -260,6 +264,20 @@ static int parse_ids(struct mtm_request *r, struct json_object **ids)
     return bad ? MTM_EINVAL : 0;
 }
 
+/* Takes the next chunk of dead letters after *after; 0, or answered. */
+static int take_chunk(struct api_thread *t, struct mtm_request *r, const char *tenant,
+                      const char *after, const char *upto, const char *ids, PGresult **res)
+{
+    char err[512], chunk[16], budget[24];
+    snprintf(chunk, sizeof(chunk), "%d", REPLAY_CHUNK);
+    snprintf(budget, sizeof(budget), "%d", REPLAY_BYTES);
+    const char *params[] = {tenant, after, upto, chunk, budget, ids};
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_DLQ_TAKE, params, res, err, sizeof(err));
+    if (rc)
+        api_respond_db_error(t, r, rc, err);
+    return rc;
+}
+
 void api_dlq_replay(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
@@ -270,66 +288,56 @@ void api_dlq_replay(void *vt, struct mtm_request *r)
     if (parse_ids(r, &ids) || api_tenant_check(t, r, tenant, API_CHECK_DELETING, NULL))
         return;
 
-    char err[512];
+    char err[512], upto[24] = "9223372036854775807", after[24] = "0";
     PGresult *res;
-    long total = 0;
-    struct json_object *missing = NULL;
-    if (ids) {
-        const char *params[] = {tenant, json_object_to_json_string(ids)};
-        int rc = mtm_pg_exec(&t->pg, MTM_STMT_DLQ_TAKE_IDS, params, &res, err, sizeof(err));
-        if (rc) {
-            api_respond_db_error(t, r, rc, err);
-            return;
-        }
-        missing = json_object_new_array();
-        for (size_t i = 0; i < json_object_array_length(ids); i++) {
-            const char *want = json_object_get_string(json_object_array_get_idx(ids, i));
-            bool found = false;
-            for (int row = 0; !found && row < PQntuples(res); row++)
-                found = strcmp(PQgetvalue(res, row, 1), want) == 0;
-            if (!found)
-                json_object_array_add(missing, json_object_new_string(want));
-        }
-        total = replay_rows(t, r, tenant, res);
-        PQclear(res);
-    } else {
+    if (!ids) {
+        /* "All" is what is there now: later dead letters wait for the next replay. */
         const char *p1[] = {tenant};
         int rc = mtm_pg_exec(&t->pg, MTM_STMT_DLQ_MAX_SEQ, p1, &res, err, sizeof(err));
         if (rc) {
             api_respond_db_error(t, r, rc, err);
             return;
         }
-        char upto[24], after[24] = "0", chunk[16];
         snprintf(upto, sizeof(upto), "%s", PQgetvalue(res, 0, 0));
-        snprintf(chunk, sizeof(chunk), "%d", REPLAY_CHUNK);
         PQclear(res);
-        for (;;) {
-            const char *p4[] = {tenant, after, upto, chunk};
-            rc = mtm_pg_exec(&t->pg, MTM_STMT_DLQ_TAKE_RANGE, p4, &res, err, sizeof(err));
-            if (rc) {
-                api_respond_db_error(t, r, rc, err);
-                return;
-            }
-            int n = PQntuples(res);
-            if (n)
-                snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
-            long got = replay_rows(t, r, tenant, res);
-            PQclear(res);
-            if (got < 0)
-                return;
-            total += got;
-            if (n < REPLAY_CHUNK)
-                break;
-        }
     }
-    if (total < 0) {
-        json_object_put(missing);
-        return;
+    const char *ids_text = ids ? json_object_to_json_string(ids) : NULL;
+    struct json_object *found = json_object_new_object();
+    long total = 0;
+    for (;;) {
+        if (take_chunk(t, r, tenant, after, upto, ids_text, &res)) {
+            json_object_put(found);
+            return;
+        }
+        int n = PQntuples(res);
+        long read = n ? strtol(PQgetvalue(res, 0, 5), NULL, 10) : 0;
+        for (int i = 0; ids && i < n; i++)
+            json_object_object_add(found, PQgetvalue(res, i, 1), NULL);
+        if (n)
+            snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+        long got = replay_rows(t, r, tenant, res);
+        PQclear(res);
+        if (got < 0) {
+            json_object_put(found);
+            return;
+        }
+        total += got;
+        /* Done when the chunk was neither full nor cut by the byte budget. */
+        if (read < REPLAY_CHUNK && n == read)
+            break;
     }
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "replayed", json_object_new_int64(total));
-    if (missing)
+    if (ids) {
+        struct json_object *missing = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(ids); i++) {
+            const char *want = json_object_get_string(json_object_array_get_idx(ids, i));
+            if (!json_object_object_get_ex(found, want, NULL))
+                json_object_array_add(missing, json_object_new_string(want));
+        }
         json_object_object_add(o, "not_found", missing);
+    }
+    json_object_put(found);
     mtm_respond_json(r, 200, o, NULL, 0);
     json_object_put(o);
 }

@@ -51,7 +51,7 @@ struct tenant_pool {
     atomic_int target;  /* workers wanted */
     atomic_int running; /* workers consuming */
     atomic_int busy;    /* workers handling a batch */
-    atomic_llong consumed, stored, retried, failed, dead_lettered;
+    atomic_llong consumed, stored, retried, failed, dead_lettered, dropped;
     /* publish -> stored latency histogram (POOL_LATENCY_BOUNDS_MS). */
     atomic_llong latency_buckets[POOL_LATENCY_BUCKETS];
     atomic_llong latency_count, latency_sum_ms;

@@ -277,6 +277,9 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
         {"mtm_messages_failed_total", "counter", "Deliveries that could not be stored."},
         {"mtm_messages_retried_total", "counter", "Deliveries sent to the retry queue."},
         {"mtm_messages_dead_lettered_total", "counter", "Deliveries parked as dead letters."},
+        {"mtm_messages_dropped_total", "counter",
+         "Deliveries acknowledged without a dead letter (the database refused even a minimal "
+         "one)."},
     };
     int rc = 0;
     for (size_t f = 0; !rc && f < sizeof(families) / sizeof(families[0]); f++) {
@@ -295,7 +298,8 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             case 6: v = atomic_load(&p->stored); break;
             case 7: v = atomic_load(&p->failed); break;
             case 8: v = atomic_load(&p->retried); break;
-            default: v = atomic_load(&p->dead_lettered); break;
+            case 9: v = atomic_load(&p->dead_lettered); break;
+            default: v = atomic_load(&p->dropped); break;
             }
             if (f == 0 && v < 0)
                 continue; /* depth unknown: no sample rather than a wrong one */

@@ -1,7 +1,6 @@
 /* worker: see worker.h. */
 #include "worker.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "buf.h"
 #include "json.h"
 #include "log.h"
+#include "delivery.h"
 #include "message.h"
 #include "timeutil.h"
 #include "trace.h"
@@ -19,17 +19,6 @@
 #define CONSUME_WAIT_MS 250
 #define OUTAGE_BASE_MS 100
 #define OUTAGE_CAP_MS 2000
-
-/* Why a delivery cannot be stored, and what it says about itself. */
-struct verdict {
-    char reason[256]; /* "" when the delivery is storable */
-    char id[MTM_MESSAGE_ID_MAX + 1];
-    int failures; /* failed deliveries before this one */
-    int64_t first_failed_ms;
-    int64_t published_ms;
-    char trace_id[33];
-    struct json_object *headers; /* owned; producer headers or NULL */
-};
 
 struct wctx {
     struct worker *w;
@@ -42,7 +31,7 @@ struct wctx {
     bool retry_channel;
     struct mtm_backoff outage;
     amqp_envelope_t batch[WORKER_BATCH_MAX];
-    struct verdict verdicts[WORKER_BATCH_MAX];
+    struct delivery verdicts[WORKER_BATCH_MAX];
 };
 
 static bool should_exit(const struct wctx *c)
@@ -56,135 +45,6 @@ static void nap(const struct wctx *c, uint32_t ms)
     int64_t until = mtm_mono_ms() + ms;
     while (!should_exit(c) && mtm_mono_ms() < until)
         mtm_sleep_ms(until - mtm_mono_ms() < 50 ? until - mtm_mono_ms() : 50, NULL);
-}
-
-/* ---- AMQP headers ------------------------------------------------------ */
-
-static const amqp_field_value_t *header(const amqp_basic_properties_t *p, const char *key)
-{
-    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
-        return NULL;
-    size_t klen = strlen(key);
-    for (int i = 0; i < p->headers.num_entries; i++) {
-        const amqp_table_entry_t *e = &p->headers.entries[i];
-        if (e->key.len == klen && memcmp(e->key.bytes, key, klen) == 0)
-            return &e->value;
-    }
-    return NULL;
-}
-
-static bool header_int(const amqp_basic_properties_t *p, const char *key, int64_t *out)
-{
-    const amqp_field_value_t *v = header(p, key);
-    if (!v)
-        return false;
-    switch (v->kind) {
-    case AMQP_FIELD_KIND_I8: *out = v->value.i8; return true;
-    case AMQP_FIELD_KIND_U8: *out = v->value.u8; return true;
-    case AMQP_FIELD_KIND_I16: *out = v->value.i16; return true;
-    case AMQP_FIELD_KIND_U16: *out = v->value.u16; return true;
-    case AMQP_FIELD_KIND_I32: *out = v->value.i32; return true;
-    case AMQP_FIELD_KIND_U32: *out = v->value.u32; return true;
-    case AMQP_FIELD_KIND_I64: *out = v->value.i64; return true;
-    case AMQP_FIELD_KIND_TIMESTAMP: *out = (int64_t)v->value.u64 * 1000; return true;
-    default: return false;
-    }
-}
-
-/* A string header as a new NUL-terminated copy (caller frees), or NULL. */
-static char *header_str(const amqp_basic_properties_t *p, const char *key, size_t max)
-{
-    const amqp_field_value_t *v = header(p, key);
-    if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES) ||
-        v->value.bytes.len > max)
-        return NULL;
-    return xstrndup(v->value.bytes.bytes ? v->value.bytes.bytes : "", v->value.bytes.len);
-}
-
-/* ---- classification ---------------------------------------------------- */
-
-static bool printable(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e)
-            return false;
-    return true;
-}
-
-static void judge(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
-{
-    const amqp_basic_properties_t *p = &e->message.properties;
-    int64_t n;
-    memset(v, 0, sizeof(*v));
-    v->failures = header_int(p, MTM_HDR_ATTEMPTS, &n) && n >= 0 && n < 1000 ? (int)n : 0;
-    v->first_failed_ms = header_int(p, MTM_HDR_FIRST_FAILED, &n) ? n : 0;
-    if (header_int(p, MTM_HDR_PUBLISHED_AT, &n) && n > 0)
-        v->published_ms = n;
-    else if (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG)
-        v->published_ms = (int64_t)p->timestamp * 1000;
-    else
-        v->published_ms = mtm_wall_ms();
-
-    char *tp = header_str(p, MTM_HDR_TRACEPARENT, 64);
-    mtm_traceparent_parse(tp, v->trace_id);
-    free(tp);
-
-    if (!(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p->message_id.len == 0 ||
-        p->message_id.len > MTM_MESSAGE_ID_MAX ||
-        !printable(p->message_id.bytes, p->message_id.len)) {
-        snprintf(v->reason, sizeof(v->reason), "missing or invalid message_id property");
-        return;
-    }
-    memcpy(v->id, p->message_id.bytes, p->message_id.len);
-    v->id[p->message_id.len] = '\0';
-
-    const amqp_bytes_t *body = &e->message.body;
-    if (body->len > (size_t)c->cfg->max_body) {
-        snprintf(v->reason, sizeof(v->reason), "body of %zu bytes is over the %d-byte limit",
-                 body->len, c->cfg->max_body);
-        return;
-    }
-    char err[200];
-    struct json_object *obj = NULL;
-    if (body->len == 0 ||
-        mtm_json_parse(body->bytes, body->len, MTM_JSON_MAX_DEPTH, &obj, err, sizeof(err))) {
-        snprintf(v->reason, sizeof(v->reason), "body is not valid JSON: %s",
-                 body->len ? err : "empty");
-        return;
-    }
-    bool nul = mtm_json_contains_nul(obj);
-    json_object_put(obj);
-    if (nul) {
-        snprintf(v->reason, sizeof(v->reason), "body holds \\u0000, which cannot be stored");
-        return;
-    }
-
-    char *hj = header_str(p, MTM_HDR_HEADERS, 1 << 20);
-    if (header(p, MTM_HDR_HEADERS) && !hj) {
-        snprintf(v->reason, sizeof(v->reason), "%s is not a string", MTM_HDR_HEADERS);
-        return;
-    }
-    if (hj) {
-        struct json_object *h = NULL;
-        bool ok = !mtm_json_parse(hj, strlen(hj), 2, &h, err, sizeof(err)) &&
-                  json_object_is_type(h, json_type_object);
-        if (ok) {
-            json_object_object_foreach(h, key, val)
-            {
-                (void)key;
-                ok =
-                    ok && json_object_is_type(val, json_type_string) && !mtm_json_contains_nul(val);
-            }
-        }
-        free(hj);
-        if (!ok) {
-            json_object_put(h);
-            snprintf(v->reason, sizeof(v->reason), "%s is not a JSON object of strings",
-                     MTM_HDR_HEADERS);
-            return;
-        }
-        v->headers = h;
-    }
 }
 
 /* ---- consuming --------------------------------------------------------- */
@@ -279,31 +139,6 @@ static size_t collect(struct wctx *c, bool *lost)
 
 /* ---- storing ----------------------------------------------------------- */
 
-/* Appends one storable delivery as a JSON element of the insert's array. */
-static int append_element(struct mtm_buf *arr, const amqp_envelope_t *e, const struct verdict *v)
-{
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_string(v->id));
-    json_object_object_add(o, "headers",
-                           v->headers ? json_object_get(v->headers) : json_object_new_object());
-    json_object_object_add(o, "published_at_ms", json_object_new_int64(v->published_ms));
-    json_object_object_add(o, "attempts", json_object_new_int(v->failures + 1));
-    json_object_object_add(o, "trace_id",
-                           v->trace_id[0] ? json_object_new_string(v->trace_id) : NULL);
-    size_t len;
-    const char *rest = mtm_json_text(o, &len);
-    /* The payload goes in byte for byte: {"payload":<body>,<rest of o>. */
-    int rc = mtm_buf_puts(arr, arr->len > 1 ? ",{\"payload\":" : "{\"payload\":");
-    if (!rc)
-        rc = mtm_buf_append(arr, e->message.body.bytes, e->message.body.len);
-    if (!rc)
-        rc = mtm_buf_puts(arr, ",");
-    if (!rc)
-        rc = mtm_buf_append(arr, rest + 1, len - 1);
-    json_object_put(o);
-    return rc;
-}
-
 /*
  * Runs one statement on a borrowed connection, waiting out outages until it
  * succeeds or consumerd stops. Returns 0, MTM_EUNAVAIL (gave up: stopping),
@@ -350,65 +185,77 @@ static int store(struct wctx *c, const struct mtm_buf *arr, long long *inserted,
 
 /* ---- failures ---------------------------------------------------------- */
 
-static char *hex_bytea(const amqp_bytes_t *b)
+/* The first `kept` bytes of b as a bytea literal in hex form; caller frees. */
+static char *hex_bytea(const amqp_bytes_t *b, size_t kept)
 {
     static const char hex[] = "0123456789abcdef";
-    char *out = xmalloc(2 * b->len + 3);
+    char *out = xmalloc(2 * kept + 3);
     const unsigned char *s = b->bytes;
     out[0] = '\\';
     out[1] = 'x';
-    for (size_t i = 0; i < b->len; i++) {
+    for (size_t i = 0; i < kept; i++) {
         out[2 + 2 * i] = hex[s[i] >> 4];
         out[3 + 2 * i] = hex[s[i] & 0xf];
     }
-    out[2 + 2 * b->len] = '\0';
+    out[2 + 2 * kept] = '\0';
     return out;
 }
 
-/* What a replay needs to republish the message as it was. */
-static char *replay_properties(const amqp_envelope_t *e, const struct verdict *v)
+/* One attempt at a dead letter: 0, MTM_EUNAVAIL (stopping) or the
+ * statement's error, whose detail goes to err. */
+static int insert_dead_letter(struct wctx *c, const char *id, const char *reason, const char *code,
+                              int attempts, int64_t first_ms, const char *body, const char *props,
+                              char *err, size_t errlen)
 {
-    const amqp_basic_properties_t *p = &e->message.properties;
-    struct json_object *o = json_object_new_object();
-    if (v->id[0])
-        json_object_object_add(o, "message_id", json_object_new_string(v->id));
-    json_object_object_add(o, "published_at_ms", json_object_new_int64(v->published_ms));
-    char *h = header_str(p, MTM_HDR_HEADERS, 1 << 20);
-    if (h)
-        json_object_object_add(o, "headers_json", json_object_new_string(h));
-    free(h);
-    char *tp = header_str(p, MTM_HDR_TRACEPARENT, 64);
-    if (tp)
-        json_object_object_add(o, "traceparent", json_object_new_string(tp));
-    free(tp);
-    char *text = xstrdup(mtm_json_text(o, NULL));
-    json_object_put(o);
-    return text;
+    char attempts_s[16], first_s[24];
+    snprintf(attempts_s, sizeof(attempts_s), "%d", attempts);
+    snprintf(first_s, sizeof(first_s), "%lld", (long long)first_ms);
+    const char *params[] = {c->pool->tenant_id, id, reason, attempts_s, first_s, body, props, code};
+    return run_stmt(c, MTM_STMT_DEAD_LETTER_INSERT, params, NULL, err, errlen);
 }
 
-static int dead_letter(struct wctx *c, const amqp_envelope_t *e, struct verdict *v)
+/*
+ * Parks a delivery in dead_letters with its reason code and at most
+ * MTM_MAX_BODY bytes of its body. If the database refuses that row, a
+ * minimal one (no body, no properties) is tried; if that is refused too
+ * (the tenant was deleted meanwhile), the delivery is dropped with an
+ * error in the log and a count in mtm_messages_dropped_total. Either way
+ * the caller acks it: a delivery is never redelivered forever.
+ * Returns 0 (parked), 1 (dropped), or MTM_EUNAVAIL (consumerd stopping).
+ */
+static int dead_letter(struct wctx *c, const amqp_envelope_t *e, const struct delivery *d)
 {
-    char id[MTM_MESSAGE_ID_MAX + 1], attempts[16], first[24];
-    if (v->id[0])
-        snprintf(id, sizeof(id), "%s", v->id);
+    char id[MTM_MESSAGE_ID_MAX + 1], err[512];
+    if (d->id[0])
+        snprintf(id, sizeof(id), "%s", d->id);
     else if (mtm_uuid7_new(id))
-        return MTM_EIO;
-    snprintf(attempts, sizeof(attempts), "%d", v->failures + 1);
-    snprintf(first, sizeof(first), "%lld",
-             (long long)(v->first_failed_ms ? v->first_failed_ms : mtm_wall_ms()));
-    char *body = hex_bytea(&e->message.body);
-    char *props = replay_properties(e, v);
-    const char *params[] = {c->pool->tenant_id, id, v->reason, attempts, first, body, props};
-    char err[512];
-    int rc = run_stmt(c, MTM_STMT_DEAD_LETTER_INSERT, params, NULL, err, sizeof(err));
-    if (rc)
-        LOG_ERROR(&c->log, "%s: dead letter %s: %s", c->thread_name, id, err);
-    free(body);
+        snprintf(id, sizeof(id), "no-id-%lld", (long long)mtm_wall_ms());
+    const amqp_bytes_t *body = &e->message.body;
+    size_t kept = body->len > (size_t)c->cfg->max_body ? (size_t)c->cfg->max_body : body->len;
+    int64_t first = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms();
+    const char *code = delivery_fault_code(d->fault);
+    char *hex = hex_bytea(body, kept);
+    char *props = delivery_dead_letter_properties(d, body->len, kept);
+    int rc = insert_dead_letter(c, id, d->reason, code, d->failures + 1, first, hex, props, err,
+                                sizeof(err));
+    free(hex);
     free(props);
-    if (!rc)
-        LOG_WARN(&c->log, "%s: dead-lettered %s after %d attempt(s): %s", c->thread_name, id,
-                 v->failures + 1, v->reason);
-    return rc;
+    if (rc && rc != MTM_EUNAVAIL) {
+        LOG_ERROR(&c->log, "%s: dead letter %s refused (%s); storing a minimal one", c->thread_name,
+                  id, err);
+        rc = insert_dead_letter(c, id, d->reason, code, d->failures + 1, mtm_wall_ms(), "\\x",
+                                "{\"minimal\":true}", err, sizeof(err));
+    }
+    if (rc == MTM_EUNAVAIL)
+        return rc;
+    if (rc) {
+        LOG_ERROR(&c->log, "%s: dropped %s: no dead letter could be stored (%s)", c->thread_name,
+                  id, err);
+        return 1;
+    }
+    LOG_WARN(&c->log, "%s: dead-lettered %s after %d attempt(s): %s: %s", c->thread_name, id,
+             d->failures + 1, code, d->reason);
+    return 0;
 }
 
 static int open_retry_channel(struct wctx *c, char *err, size_t errlen)
@@ -427,33 +274,42 @@ static int open_retry_channel(struct wctx *c, char *err, size_t errlen)
     return rc;
 }
 
-/* Republishes e to the retry queue with its next attempt's delay. */
-static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct verdict *v)
+static bool key_is(const amqp_bytes_t *k, const char *name)
 {
-    char err[512], ttl[24];
+    return k->len == strlen(name) && k->bytes && memcmp(k->bytes, name, k->len) == 0;
+}
+
+/*
+ * Republishes e to the retry queue with its next attempt's delay. Returns
+ * 0, MTM_EINVAL when the message itself cannot be republished (its
+ * properties no longer fit a frame: the caller dead-letters it), or
+ * MTM_EUNAVAIL when the connection failed.
+ */
+static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct delivery *d)
+{
+    char err[512], ttl[24], last[DELIVERY_REASON_MAX + 32];
     int rc = open_retry_channel(c, err, sizeof(err));
     if (rc) {
         LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
-        return rc;
+        return MTM_EUNAVAIL;
     }
-    int failures = v->failures + 1;
+    int failures = d->failures + 1;
     struct mtm_backoff b;
     mtm_backoff_init(&b, (uint32_t)c->cfg->retry_base_ms, (uint32_t)c->cfg->retry_base_ms * 64u);
     b.attempt = (uint32_t)(failures - 1);
     snprintf(ttl, sizeof(ttl), "%u", mtm_backoff_next(&b));
+    snprintf(last, sizeof(last), "%s: %s", delivery_fault_code(d->fault), d->reason);
 
     /* Same properties, our bookkeeping headers replaced. */
     amqp_basic_properties_t props = e->message.properties;
     const amqp_table_t *old = &props.headers;
-    int nold = (props._flags & AMQP_BASIC_HEADERS_FLAG) ? old->num_entries : 0;
+    int nold = (props._flags & AMQP_BASIC_HEADERS_FLAG) && old->entries ? old->num_entries : 0;
     amqp_table_entry_t *entries = xcalloc((size_t)nold + 3, sizeof(*entries));
     int ne = 0;
     for (int i = 0; i < nold; i++) {
         const amqp_bytes_t *k = &old->entries[i].key;
-        if ((k->len == strlen(MTM_HDR_ATTEMPTS) && !memcmp(k->bytes, MTM_HDR_ATTEMPTS, k->len)) ||
-            (k->len == strlen(MTM_HDR_FIRST_FAILED) &&
-             !memcmp(k->bytes, MTM_HDR_FIRST_FAILED, k->len)) ||
-            (k->len == strlen(MTM_HDR_LAST_ERROR) && !memcmp(k->bytes, MTM_HDR_LAST_ERROR, k->len)))
+        if (key_is(k, MTM_HDR_ATTEMPTS) || key_is(k, MTM_HDR_FIRST_FAILED) ||
+            key_is(k, MTM_HDR_LAST_ERROR))
             continue;
         entries[ne++] = old->entries[i];
     }
@@ -462,10 +318,10 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct ve
     entries[ne++].value.value.i32 = failures;
     entries[ne].key = amqp_cstring_bytes(MTM_HDR_FIRST_FAILED);
     entries[ne].value.kind = AMQP_FIELD_KIND_I64;
-    entries[ne++].value.value.i64 = v->first_failed_ms ? v->first_failed_ms : mtm_wall_ms();
+    entries[ne++].value.value.i64 = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms();
     entries[ne].key = amqp_cstring_bytes(MTM_HDR_LAST_ERROR);
     entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[ne++].value.value.bytes = amqp_cstring_bytes(v->reason);
+    entries[ne++].value.value.bytes = amqp_cstring_bytes(last);
     props.headers.entries = entries;
     props.headers.num_entries = ne;
     props._flags |=
@@ -477,6 +333,12 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct ve
         amqp_basic_publish(c->amqp.conn, RETRY_CHANNEL, amqp_empty_bytes,
                            amqp_cstring_bytes(c->pool->retry_queue), 0, 0, &props, e->message.body);
     free(entries);
+    if (st == AMQP_STATUS_TABLE_TOO_BIG || st == AMQP_STATUS_BAD_AMQP_DATA) {
+        /* Encoding failed before anything was sent: the connection is fine. */
+        LOG_WARN(&c->log, "%s: %s cannot be republished for a retry: %s", c->thread_name,
+                 d->id[0] ? d->id : "(no id)", amqp_error_string2(st));
+        return MTM_EINVAL;
+    }
     if (st != AMQP_STATUS_OK) {
         LOG_WARN(&c->log, "%s: retry publish: %s", c->thread_name, amqp_error_string2(st));
         return MTM_EUNAVAIL;
@@ -484,99 +346,130 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct ve
     amqp_tx_commit(c->amqp.conn, RETRY_CHANNEL);
     rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn), "tx.commit", err,
                               sizeof(err));
-    if (rc)
+    if (rc) {
         LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
-    else
-        LOG_INFO(&c->log, "%s: %s will be retried in %s ms (attempt %d failed: %s)", c->thread_name,
-                 v->id[0] ? v->id : "(no id)", ttl, failures, v->reason);
-    return rc;
+        return MTM_EUNAVAIL;
+    }
+    LOG_INFO(&c->log, "%s: %s will be retried in %s ms (attempt %d failed: %s)", c->thread_name,
+             d->id[0] ? d->id : "(no id)", ttl, failures, last);
+    return 0;
 }
 
 /* ---- one batch --------------------------------------------------------- */
 
 /*
  * The database refused the batch for a reason other than an outage (a
- * payload jsonb rejects, such as a string holding \u0000): store the
- * messages one by one and turn each one refused into a failure with the
- * database's reason, so one bad message never blocks the rest.
+ * payload jsonb rejects, say): store the messages one by one and mark each
+ * one refused as failed, so one bad message never blocks the rest. The
+ * database's own text goes to the log, not into the dead letter a tenant
+ * reads. Returns 0, or MTM_EUNAVAIL when consumerd is stopping.
  */
 static int store_singly(struct wctx *c, size_t n, long long *inserted, size_t *bad)
 {
-    struct mtm_buf one;
-    char err[512];
-    int rc = 0;
-    mtm_buf_init(&one, (size_t)c->cfg->max_body + 4096);
-    for (size_t i = 0; !rc && i < n; i++) {
-        struct verdict *v = &c->verdicts[i];
-        if (v->reason[0])
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *d = &c->verdicts[i];
+        if (d->fault)
             continue;
+        const amqp_bytes_t *body = &c->batch[i].message.body;
+        struct mtm_buf one;
+        char err[512];
         long long got = 0;
-        mtm_buf_reset(&one);
-        rc = mtm_buf_puts(&one, "[");
+        mtm_buf_init(&one, delivery_element_bound(d, body->len) + 8);
+        int rc = mtm_buf_puts(&one, "[");
         if (!rc)
-            rc = append_element(&one, &c->batch[i], v);
+            rc = delivery_append_element(d, body, &one);
         if (!rc)
             rc = mtm_buf_puts(&one, "]");
         if (!rc)
             rc = store(c, &one, &got, err, sizeof(err));
-        if (rc == MTM_EINVAL || rc == MTM_EDB || rc == MTM_ECONFLICT) {
-            snprintf(v->reason, sizeof(v->reason), "the database refused it: %.200s", err);
+        else
+            snprintf(err, sizeof(err), "rendering: %s", mtm_strerror(rc));
+        mtm_buf_cleanup(&one);
+        if (rc == MTM_EUNAVAIL)
+            return rc;
+        if (rc) {
+            LOG_WARN(&c->log, "%s: %s refused: %s", c->thread_name, d->id, err);
+            delivery_fail(d, DELIVERY_REFUSED, "the database refused the message");
             (*bad)++;
-            rc = 0;
         }
         *inserted += got;
     }
-    mtm_buf_cleanup(&one);
-    return rc;
+    return 0;
+}
+
+/* Retries or dead-letters every delivery marked failed. */
+static int settle_failures(struct wctx *c, size_t n, size_t *retried, size_t *dead, size_t *dropped)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct delivery *d = &c->verdicts[i];
+        if (!d->fault)
+            continue;
+        int rc = MTM_EINVAL;
+        if (d->failures + 1 < c->cfg->max_attempts) {
+            rc = retry_later(c, &c->batch[i], d);
+            if (rc == MTM_EUNAVAIL)
+                return rc;
+            *retried += rc == 0;
+        }
+        if (rc) {
+            rc = dead_letter(c, &c->batch[i], d);
+            if (rc == MTM_EUNAVAIL)
+                return rc;
+            *dead += rc == 0;
+            *dropped += rc == 1;
+        }
+    }
+    return 0;
 }
 
 /* Stores, retries or dead-letters every delivery, then acks them all.
- * Non-zero means the batch was not acknowledged (it will be redelivered). */
+ * Non-zero (an outage, or stopping) means the batch was not acknowledged:
+ * it will be redelivered. Nothing a delivery holds can make this fail. */
 static int handle_batch(struct wctx *c, size_t n)
 {
-    struct mtm_buf arr;
-    size_t good = 0, bad = 0, retried = 0, dead = 0;
+    size_t good = 0, bad = 0, retried = 0, dead = 0, dropped = 0, cap = 16;
     long long inserted = 0;
-    int rc = 0;
+    int64_t now = mtm_wall_ms();
 
-    mtm_buf_init(&arr, (size_t)WORKER_BATCH_MAX * ((size_t)c->cfg->max_body + 2048) + 16);
-    rc = mtm_buf_puts(&arr, "[");
-    for (size_t i = 0; !rc && i < n; i++) {
-        judge(c, &c->batch[i], &c->verdicts[i]);
-        if (c->verdicts[i].reason[0]) {
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *d = &c->verdicts[i];
+        const amqp_envelope_t *e = &c->batch[i];
+        delivery_judge(d, &e->message.properties, &e->message.body, (size_t)c->cfg->max_body, now);
+        if (d->fault) {
             bad++;
             continue;
         }
-        rc = append_element(&arr, &c->batch[i], &c->verdicts[i]);
+        cap += delivery_element_bound(d, e->message.body.len);
         good++;
-        if (c->verdicts[i].trace_id[0]) {
+        if (d->trace_id[0]) {
             struct mtm_log_ctx lc = c->log;
-            lc.trace_id = c->verdicts[i].trace_id;
-            LOG_DEBUG(&lc, "%s: storing %s", c->thread_name, c->verdicts[i].id);
+            lc.trace_id = d->trace_id;
+            LOG_DEBUG(&lc, "%s: storing %s", c->thread_name, d->id);
         }
     }
-    if (!rc)
-        rc = mtm_buf_puts(&arr, "]");
-    if (!rc && good) {
+    int rc = 0;
+    if (good) {
+        struct mtm_buf arr;
         char err[512];
-        rc = store(c, &arr, &inserted, err, sizeof(err));
-        if (rc == MTM_EINVAL || rc == MTM_EDB || rc == MTM_ECONFLICT) {
+        mtm_buf_init(&arr, cap);
+        rc = mtm_buf_puts(&arr, "[");
+        for (size_t i = 0; !rc && i < n; i++)
+            if (!c->verdicts[i].fault)
+                rc = delivery_append_element(&c->verdicts[i], &c->batch[i].message.body, &arr);
+        if (!rc)
+            rc = mtm_buf_puts(&arr, "]");
+        if (!rc)
+            rc = store(c, &arr, &inserted, err, sizeof(err));
+        else
+            snprintf(err, sizeof(err), "rendering: %s", mtm_strerror(rc));
+        mtm_buf_cleanup(&arr);
+        if (rc && rc != MTM_EUNAVAIL) {
             LOG_WARN(&c->log, "%s: batch refused (%s); storing one by one", c->thread_name, err);
             rc = store_singly(c, n, &inserted, &bad);
         }
     }
-    for (size_t i = 0; !rc && i < n; i++) {
-        struct verdict *v = &c->verdicts[i];
-        if (!v->reason[0])
-            continue;
-        if (v->failures + 1 >= c->cfg->max_attempts) {
-            rc = dead_letter(c, &c->batch[i], v);
-            dead += rc == 0;
-        } else {
-            rc = retry_later(c, &c->batch[i], v);
-            retried += rc == 0;
-        }
-    }
+    if (!rc)
+        rc = settle_failures(c, n, &retried, &dead, &dropped);
     if (!rc) {
         int st = amqp_basic_ack(c->amqp.conn, MTM_AMQP_CHANNEL, c->batch[n - 1].delivery_tag, 1);
         if (st != AMQP_STATUS_OK) {
@@ -584,21 +477,21 @@ static int handle_batch(struct wctx *c, size_t n)
             rc = MTM_EUNAVAIL;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        json_object_put(c->verdicts[i].headers);
-    mtm_buf_cleanup(&arr);
 
     atomic_fetch_add(&c->pool->consumed, (long long)n);
     if (!rc) {
-        int64_t now = mtm_wall_ms();
+        int64_t done = mtm_wall_ms();
         for (size_t i = 0; i < n; i++)
-            if (!c->verdicts[i].reason[0])
-                pool_observe_latency(c->pool, now - c->verdicts[i].published_ms);
+            if (!c->verdicts[i].fault)
+                pool_observe_latency(c->pool, done - c->verdicts[i].published_ms);
         atomic_fetch_add(&c->pool->stored, inserted);
         atomic_fetch_add(&c->pool->failed, (long long)bad);
         atomic_fetch_add(&c->pool->retried, (long long)retried);
         atomic_fetch_add(&c->pool->dead_lettered, (long long)dead);
+        atomic_fetch_add(&c->pool->dropped, (long long)dropped);
     }
+    for (size_t i = 0; i < n; i++)
+        delivery_cleanup(&c->verdicts[i]);
     return rc;
 }
 

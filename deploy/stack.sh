@@ -234,6 +234,8 @@ init_rabbitmq() {
 		default_permissions.read = .*
 		default_permissions.write = .*
 	EOF
+	# The broker refuses bodies over MTM_MAX_BODY, as the API does.
+	echo "max_message_size = ${MTM_MAX_BODY:-1048576}" >>"$d/rabbitmq.conf"
 	echo '[].' >"$d/enabled_plugins"
 	: >"$d/rabbitmq-env.conf" # keeps /etc/rabbitmq/rabbitmq-env.conf out; Erlang flags are in supervisord.conf
 	chown -R "$MTM_RABBITMQ_OS_USER:" "$d"

@@ -72,6 +72,20 @@ static bool scan_utf8(struct scan *sc)
     return true;
 }
 
+bool mtm_utf8_valid(const char *s, size_t n)
+{
+    struct scan sc = {(const unsigned char *)s, n, 0, NULL};
+    while (sc.i < n) {
+        if (sc.s[sc.i] == 0)
+            return false;
+        if (sc.s[sc.i] < 0x80)
+            sc.i++;
+        else if (!scan_utf8(&sc))
+            return false;
+    }
+    return true;
+}
+
 /* The four hex digits of a \u escape at p, or -1. */
 static long hex4(const unsigned char *p)
 {

@@ -32,6 +32,10 @@ int mtm_json_parse(const char *text, size_t len, int max_depth, struct json_obje
  */
 bool mtm_json_contains_nul(struct json_object *obj);
 
+/* True when s[0..n) is valid UTF-8 without NUL bytes: text PostgreSQL can
+ * hold in a string. */
+bool mtm_utf8_valid(const char *s, size_t n);
+
 /* Compact text of obj; borrowed, valid until obj changes or is freed. */
 const char *mtm_json_text(struct json_object *obj, size_t *len);
 

@@ -30,5 +30,6 @@
 #define MTM_HEADERS_MAX 64 /* producer headers per message */
 #define MTM_HEADER_NAME_MAX 128
 #define MTM_HEADER_VALUE_MAX 4096
+#define MTM_HEADERS_BYTES_MAX 65536 /* names and values of one message together */
 
 #endif

@@ -14,15 +14,37 @@
 /* RFC 3339 text in UTC with microseconds, for timestamps the API shows. */
 #define MTM_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+// clang-format off
 #define MTM_DLQ_ROW                                                                                \
-    "SELECT seq, json_build_object('id', id, 'reason', reason, 'attempts', attempts,"              \
-    " 'first_failed_at', " MTM_SQL_TS(                                                             \
-        "first_failed_at") ","                                                                     \
-                           " 'last_failed_at', " MTM_SQL_TS(                                       \
-                               "last_failed_at") ", 'size', length(body),"                         \
-                                                 " 'payload_preview', mtm_preview(body), "         \
-                                                 "'payload_truncated', length(body) > 1024)::text" \
-                                                 " FROM dead_letters WHERE tenant_id = $1::uuid"
+    "SELECT seq, json_build_object('id', id, 'reason_code', reason_code, 'reason', reason,"        \
+    " 'attempts', attempts,"                                                                       \
+    " 'first_failed_at', " MTM_SQL_TS("first_failed_at") ","                                       \
+    " 'last_failed_at', " MTM_SQL_TS("last_failed_at") ", 'size', length(body),"                   \
+    " 'body_truncated', COALESCE(properties->>'body_truncated' = 'true', false),"                  \
+    " 'payload_preview', mtm_preview(body), 'payload_truncated', length(body) > 1024)::text"      \
+    " FROM dead_letters WHERE tenant_id = $1::uuid"
+
+/*
+ * A page of messages: $1 tenant, $2 the cursor's seq, $3 rows to read
+ * (the page's limit + 1), $4 the page's byte budget. The innermost select
+ * reads the rows by the (tenant_id, seq) index without detoasting them; the
+ * window sums their sizes in page order, and only the rows that start
+ * within the budget are rendered. n is how many rows were read, so the
+ * caller knows whether the budget cut the page short.
+ */
+#define MTM_MESSAGES_PAGE(CMP, ORDER)                                                              \
+    "SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,"          \
+    " 'headers', headers, 'published_at', " MTM_SQL_TS("published_at") ","                         \
+    " 'stored_at', " MTM_SQL_TS("stored_at") ", 'attempts', attempts,"                             \
+    " 'trace_id', trace_id)::text, n"                                                              \
+    " FROM (SELECT l.*, count(*) OVER () AS n,"                                                    \
+    " sum(sz) OVER (ORDER BY seq " ORDER " ROWS UNBOUNDED PRECEDING) AS run"                       \
+    " FROM (SELECT seq, id, tenant_id, payload, headers, published_at, stored_at, attempts,"       \
+    " trace_id, COALESCE(size, pg_column_size(payload) + pg_column_size(headers)) AS sz"          \
+    " FROM messages WHERE tenant_id = $1::uuid AND seq " CMP " $2::bigint"                         \
+    " ORDER BY seq " ORDER " LIMIT $3::int) l) w"                                                  \
+    " WHERE run - sz < $4::bigint ORDER BY seq " ORDER
+// clang-format on
 
 #define MTM_STATEMENTS(X)                                                                          \
     X(PING, "SELECT 1", 0)                                                                         \
@@ -79,44 +101,32 @@
     X(MESSAGES_INSERT, "SELECT mtm_store_messages($1::uuid, $2::jsonb)", 2)                        \
     X(DEAD_LETTER_INSERT,                                                                          \
       "INSERT INTO dead_letters (tenant_id, id, reason, attempts, first_failed_at,"                \
-      " last_failed_at, body, properties)"                                                         \
+      " last_failed_at, body, properties, reason_code)"                                            \
       " VALUES ($1::uuid, $2, $3, $4::int, to_timestamp($5::bigint / 1000.0), now(),"              \
-      " $6::bytea, $7::jsonb)"                                                                     \
+      " $6::bytea, $7::jsonb, $8)"                                                                 \
       " ON CONFLICT (tenant_id, id) DO UPDATE SET reason = excluded.reason,"                       \
-      " attempts = excluded.attempts, last_failed_at = now(), body = excluded.body,"               \
-      " properties = excluded.properties",                                                         \
-      7)                                                                                           \
-    X(MESSAGES_PAGE_ASC,                                                                           \
-      "SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,"        \
-      " 'headers', headers, 'published_at', " MTM_SQL_TS(                                          \
-          "published_at") ","                                                                      \
-                          " 'stored_at', " MTM_SQL_TS(                                             \
-                              "stored_at") ", 'attempts', attempts, 'trace_id', trace_id)::text"   \
-                                           " FROM messages WHERE tenant_id = $1::uuid AND seq > "  \
-                                           "$2::bigint ORDER BY seq LIMIT $3::int",                \
-      3)                                                                                           \
-    X(MESSAGES_PAGE_DESC,                                                                          \
-      "SELECT seq, json_build_object('id', id, 'tenant_id', tenant_id, 'payload', payload,"        \
-      " 'headers', headers, 'published_at', " MTM_SQL_TS(                                          \
-          "published_at") ","                                                                      \
-                          " 'stored_at', " MTM_SQL_TS(                                             \
-                              "stored_at") ", 'attempts', attempts, 'trace_id', trace_id)::text"   \
-                                           " FROM messages WHERE tenant_id = $1::uuid AND seq < "  \
-                                           "$2::bigint ORDER BY seq DESC LIMIT $3::int",           \
-      3)                                                                                           \
+      " reason_code = excluded.reason_code, attempts = excluded.attempts,"                         \
+      " last_failed_at = now(), body = excluded.body, properties = excluded.properties",           \
+      8)                                                                                           \
+    X(MESSAGES_PAGE_ASC, MTM_MESSAGES_PAGE(">", ""), 4)                                            \
+    X(MESSAGES_PAGE_DESC, MTM_MESSAGES_PAGE("<", "DESC"), 4)                                       \
     X(DLQ_PAGE_ASC, MTM_DLQ_ROW " AND seq > $2::bigint ORDER BY seq LIMIT $3::int", 3)             \
     X(DLQ_PAGE_DESC, MTM_DLQ_ROW " AND seq < $2::bigint ORDER BY seq DESC LIMIT $3::int", 3)       \
     X(DLQ_MAX_SEQ, "SELECT COALESCE(max(seq), 0) FROM dead_letters WHERE tenant_id = $1::uuid", 1) \
-    X(DLQ_TAKE_RANGE,                                                                              \
-      "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text"                \
-      " FROM dead_letters WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint"   \
-      " ORDER BY seq LIMIT $4::int",                                                               \
-      4)                                                                                           \
-    X(DLQ_TAKE_IDS,                                                                                \
-      "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text"                \
-      " FROM dead_letters WHERE tenant_id = $1::uuid"                                              \
-      " AND id IN (SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY seq",                     \
-      2)                                                                                           \
+    /* Dead letters to replay, in seq order after $2 up to $3, at most $4                          \
+     * rows and about $5 bytes of body (always at least one row), only the                         \
+     * ids of the JSON array $6 unless it is NULL; n is how many rows were                         \
+     * read before the byte budget cut them. */                                                    \
+    X(DLQ_TAKE,                                                                                    \
+      "SELECT seq, id, encode(body, 'hex'), properties::text, last_failed_at::text, n"             \
+      " FROM (SELECT d.*, count(*) OVER () AS n,"                                                  \
+      " sum(length(body)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS run"                     \
+      " FROM (SELECT seq, id, body, properties, last_failed_at FROM dead_letters"                  \
+      " WHERE tenant_id = $1::uuid AND seq > $2::bigint AND seq <= $3::bigint"                     \
+      " AND ($6::jsonb IS NULL OR id IN (SELECT jsonb_array_elements_text($6::jsonb)))"            \
+      " ORDER BY seq LIMIT $4::int) d) w"                                                          \
+      " WHERE run - length(body) < $5::bigint ORDER BY seq",                                       \
+      6)                                                                                           \
     X(DLQ_DELETE_EXACT,                                                                            \
       "DELETE FROM dead_letters d USING jsonb_array_elements($2::jsonb) e"                         \
       " WHERE d.tenant_id = $1::uuid AND d.id = e->>'id'"                                          \

@@ -126,23 +126,61 @@ function methodOn(channel, classId, methodId, args) {
 }
 
 /**
- * An AMQP field table from a plain object: strings -> 'S' (longstr),
- * Buffers -> 'x' (byte array), integers -> 'I' (int32) or 'l' (int64),
- * bigints -> 'l', booleans -> 't'.
+ * One AMQP field value: its type letter and encoding. Plain values: strings
+ * -> 'S' (longstr), Buffers -> 'x' (byte array), integers -> 'I' (int32) or
+ * 'l' (int64), bigints -> 'l', booleans -> 't', plain objects -> 'F' (a
+ * nested table), arrays -> 'A'. A value of the form {amqpType, value} is
+ * encoded as that type, for tests of hostile producers: 'b' 'B' 's' 'u' 'I'
+ * 'i' 'l' 'L' (integers; bigint for the 64-bit ones), 'f' 'd' (numbers),
+ * 'T' (timestamp, a bigint of seconds), 'D' ({scale, value}), 'S' 'x'
+ * (string or Buffer), 'V' (void), 't', 'F', 'A'.
  */
+function fieldValue(v) {
+  if (v && typeof v === 'object' && !Buffer.isBuffer(v) && !Array.isArray(v) && 'amqpType' in v) {
+    const t = v.amqpType;
+    const x = v.value;
+    const num = (size, write) => { const b = Buffer.alloc(size); write(b); return Buffer.concat([Buffer.from(t), b]); };
+    switch (t) {
+      case 'b': return num(1, (b) => b.writeInt8(x));
+      case 'B': return num(1, (b) => b.writeUInt8(x));
+      case 's': return num(2, (b) => b.writeInt16BE(x));
+      case 'u': return num(2, (b) => b.writeUInt16BE(x));
+      case 'I': return num(4, (b) => b.writeInt32BE(x));
+      case 'i': return num(4, (b) => b.writeUInt32BE(x));
+      case 'l': return num(8, (b) => b.writeBigInt64BE(BigInt(x)));
+      case 'L': case 'T': return num(8, (b) => b.writeBigUInt64BE(BigInt(x)));
+      case 'f': return num(4, (b) => b.writeFloatBE(x));
+      case 'd': return num(8, (b) => b.writeDoubleBE(x));
+      case 'D': return num(5, (b) => { b.writeUInt8(x.scale); b.writeUInt32BE(x.value, 1); });
+      case 'S': case 'x': return Buffer.concat([Buffer.from(t), longstr(x)]);
+      case 'V': return Buffer.from('V');
+      case 't': return Buffer.from([0x74, x ? 1 : 0]);
+      case 'F': return Buffer.concat([Buffer.from('F'), fieldTable(x)]);
+      case 'A': return Buffer.concat([Buffer.from('A'), fieldArray(x)]);
+      default: throw new Error(`amqpPublish: unknown AMQP field type ${t}`);
+    }
+  }
+  if (typeof v === 'string') return Buffer.concat([Buffer.from('S'), longstr(v)]);
+  if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from('x'), longstr(v)]);
+  if (typeof v === 'boolean') return Buffer.from([0x74, v ? 1 : 0]);
+  if (typeof v === 'bigint' || (Number.isInteger(v) && (v > 0x7fffffff || v < -0x80000000))) {
+    const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(v)); return Buffer.concat([Buffer.from('l'), b]);
+  }
+  if (Number.isInteger(v)) { const b = Buffer.alloc(4); b.writeInt32BE(v); return Buffer.concat([Buffer.from('I'), b]); }
+  if (Array.isArray(v)) return Buffer.concat([Buffer.from('A'), fieldArray(v)]);
+  if (v && typeof v === 'object') return Buffer.concat([Buffer.from('F'), fieldTable(v)]);
+  throw new Error(`amqpPublish: unsupported header value ${String(v)}`);
+}
+
+function fieldArray(list) {
+  const body = Buffer.concat(list.map(fieldValue));
+  return Buffer.concat([u32(body.length), body]);
+}
+
+/** An AMQP field table from a plain object (see fieldValue); keys may be Buffers' latin1 text. */
 function fieldTable(obj) {
   const parts = [];
-  for (const [k, v] of Object.entries(obj || {})) {
-    parts.push(shortstr(k));
-    if (typeof v === 'string') parts.push(Buffer.from('S'), longstr(v));
-    else if (Buffer.isBuffer(v)) parts.push(Buffer.from('x'), longstr(v));
-    else if (typeof v === 'boolean') parts.push(Buffer.from('t'), Buffer.from([v ? 1 : 0]));
-    else if (typeof v === 'bigint' || (Number.isInteger(v) && (v > 0x7fffffff || v < -0x80000000))) {
-      const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(v)); parts.push(Buffer.from('l'), b);
-    } else if (Number.isInteger(v)) {
-      const b = Buffer.alloc(4); b.writeInt32BE(v); parts.push(Buffer.from('I'), b);
-    } else throw new Error(`amqpPublish: header ${k}: unsupported value ${String(v)}`);
-  }
+  for (const [k, v] of Object.entries(obj || {})) parts.push(shortstr(k), fieldValue(v));
   const body = Buffer.concat(parts);
   return Buffer.concat([u32(body.length), body]);
 }

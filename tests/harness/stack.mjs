@@ -337,6 +337,9 @@ class Stack {
       'log.console.level = info',
       'log.file = false',
       'disk_free_limit.absolute = 10MB',
+      // As deploy/stack.sh does: the broker refuses bodies mtm would refuse.
+      // A test of consumerd's own limit raises it (opts.brokerMaxMessageSize).
+      `max_message_size = ${this.opts.brokerMaxMessageSize || Number(this.opts.env?.MTM_MAX_BODY || 1048576)}`,
       '',
     ].join('\n'));
     fs.writeFileSync(path.join(rdir, 'enabled_plugins'), '[].\n');

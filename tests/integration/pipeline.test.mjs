@@ -23,7 +23,10 @@ const MAX_ATTEMPTS = 3;
 const RETRY_BASE_MS = 100;
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MESSAGE_FIELDS = ['attempts', 'headers', 'id', 'payload', 'published_at', 'stored_at', 'tenant_id', 'trace_id'];
-const DLQ_FIELDS = ['attempts', 'first_failed_at', 'id', 'last_failed_at', 'payload_preview', 'payload_truncated', 'reason', 'size'];
+const DLQ_FIELDS = ['attempts', 'body_truncated', 'first_failed_at', 'id', 'last_failed_at', 'payload_preview', 'payload_truncated', 'reason', 'reason_code', 'size'];
+const REASON_CODES = {
+  notjson: 'body_not_json', badutf8: 'body_not_json', oversize: 'body_too_large', badheaders: 'invalid_headers', noid: 'invalid_message_id', badid: 'invalid_message_id',
+};
 
 let stack;
 let api;
@@ -35,6 +38,10 @@ before(async () => {
       MTM_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
       MTM_RETRY_BASE_MS: String(RETRY_BASE_MS),
     },
+    // The broker would refuse bodies over MTM_MAX_BODY itself (as it does in
+    // production, hardening.test.mjs); raised here so that consumerd's own
+    // check of a body over the limit is tested too.
+    brokerMaxMessageSize: 4 * MAX_BODY,
   });
   // Every request of this file goes through this one client (api.mjs Api.req),
   // which adds the admin's bearer token.
@@ -485,8 +492,12 @@ test('poison messages are retried, dead-lettered with their reason, replayed (va
       assert.ok(e, `${k}: no dead letter found among ${JSON.stringify(entries.map((x) => [x.id, x.reason]))}`);
       assert.deepEqual(Object.keys(e).sort(), DLQ_FIELDS, `${k}: dead letter fields ${JSON.stringify(e)}`);
       assert.match(e.reason, reasons[k], `${k}: reason ${JSON.stringify(e.reason)}`);
+      assert.equal(e.reason_code, REASON_CODES[k], `${k}: reason_code ${JSON.stringify(e)}`);
       assert.equal(e.attempts, MAX_ATTEMPTS, `${k}: attempts ${e.attempts}, expected ${MAX_ATTEMPTS}`);
-      assert.equal(e.size, Buffer.byteLength(poison[k].body), `${k}: size ${e.size}, body length ${Buffer.byteLength(poison[k].body)}`);
+      // A dead letter keeps at most MTM_MAX_BODY bytes of the body.
+      const kept = Math.min(Buffer.byteLength(poison[k].body), MAX_BODY);
+      assert.equal(e.size, kept, `${k}: size ${e.size}, body length ${Buffer.byteLength(poison[k].body)}`);
+      assert.equal(e.body_truncated, k === 'oversize', `${k}: body_truncated ${JSON.stringify(e)}`);
       const first = Date.parse(e.first_failed_at), last = Date.parse(e.last_failed_at);
       assert.ok(first >= t0 - 1000 && last >= first, `${k}: first_failed_at ${e.first_failed_at}, last_failed_at ${e.last_failed_at}`);
       // two retry delays of at least RETRY_BASE_MS/2 and RETRY_BASE_MS lie between them
@@ -545,8 +556,11 @@ test('poison messages are retried, dead-lettered with their reason, replayed (va
     assert.deepEqual(back.map((e) => e.id).sort(), again.map((k) => poison[k].dlqId).sort(), 'they come back under the same ids');
     for (const k of again) {
       const e = back.find((x) => x.id === poison[k].dlqId);
-      assert.match(e.reason, reasons[k], `${k} after replay: reason ${e.reason}`);
-      assert.equal(e.size, Buffer.byteLength(poison[k].body), `${k} after replay: the body must be republished exactly (size ${e.size})`);
+      // The oversized body was cut to MTM_MAX_BODY when dead-lettered: what
+      // comes back is that cut body, no longer JSON.
+      const reason = k === 'oversize' ? /not valid JSON/ : reasons[k];
+      assert.match(e.reason, reason, `${k} after replay: reason ${e.reason}`);
+      assert.equal(e.size, Math.min(Buffer.byteLength(poison[k].body), MAX_BODY), `${k} after replay: the body must be republished exactly as kept (size ${e.size})`);
     }
     const stored = (await storedIds(stack, tenant)).ids.sort();
     assert.deepEqual(stored, [poison.noid.dlqId, poison.badid.dlqId].sort(), 'stored: the two replayed storable messages, nothing else');
