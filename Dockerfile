@@ -47,6 +47,7 @@ COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/consumer
 COPY sql/ /opt/mtm/sql/
 COPY public/ /opt/mtm/public/
 COPY lighttpd.conf /opt/mtm/lighttpd.conf
+COPY deploy/trusted-proxies.sh /opt/mtm/deploy/trusted-proxies.sh
 COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \
      deploy/docker/healthcheck.sh deploy/docker/fatal-exit.sh /opt/mtm/docker/
 
@@ -55,7 +56,7 @@ COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \
 RUN mkdir -p /var/lib/mtm/log /var/lib/mtm/run /var/lib/mtm/metrics \
  && chown -R mtm:mtm /var/lib/mtm \
  && chmod 0755 /var/lib/mtm/metrics \
- && chmod 0755 /opt/mtm/docker/*.sh
+ && chmod 0755 /opt/mtm/docker/*.sh /opt/mtm/deploy/trusted-proxies.sh
 
 USER mtm
 WORKDIR /var/lib/mtm

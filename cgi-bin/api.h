@@ -3,7 +3,7 @@
  *
  * One process runs MTM_API_THREADS request threads that all accept on the
  * same listening socket. Threads share only struct api_ctx, which is
- * read-only after start-up except for the atomic `stopping`. Each thread
+ * read-only after start-up except for its atomics. Each thread
  * owns its struct api_thread: its PostgreSQL and RabbitMQ connections live
  * across requests (no connection per request) and are reconnected on demand
  * by the code that uses them. No thread ever touches another's connections.
@@ -27,6 +27,7 @@ struct api_ctx {
     const struct mtm_config *cfg; /* borrowed from main */
     atomic_bool stopping;
     atomic_bool admin_synced; /* the admin account matches the configuration */
+    atomic_int login_hashing; /* logins checking a password right now (auth.c) */
     struct httpmetrics metrics;
     struct tenant_cache tenants; /* kept right by the tenant watcher */
 };

@@ -11,12 +11,14 @@
  * security scope (sql/0008_row_security.sql) before the handler runs, so a
  * handler bug cannot read another tenant's rows either.
  *
- *   POST   /api/auth/login                   admin password -> admin token
+ *   POST   /api/auth/login                   admin password -> admin token,
+ *                                            throttled per client address
  *   POST   /api/tenants/{id}/tokens          issue a tenant token (admin)
  *   GET    /api/tenants/{id}/tokens          list (never the token itself)
  *   DELETE /api/tenants/{id}/tokens/{jti}    revoke at once
  *   GET    /api/audit                        admin actions, keyset pages
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,21 @@
 #define ADMIN_TOKEN_TTL_S 3600
 #define TENANT_TOKEN_TTL_DEFAULT_S (30 * 24 * 3600)
 #define TENANT_TOKEN_TTL_MAX_S (365 * 24 * 3600)
-#define LOGIN_MAX_FAILURES 5
-#define LOGIN_WINDOW_S 300
+
+/*
+ * Login throttling, per client address (sql/0014_login_throttle.sql): the
+ * first LOGIN_FREE_ATTEMPTS attempts of an address go on at once; after
+ * that each attempt let through makes the next wait twice as long, from
+ * LOGIN_DELAY_BASE_S up to LOGIN_DELAY_CAP_S. A record is forgotten
+ * LOGIN_FORGET_S after its last attempt (longer than the cap, so waiting
+ * out the cap does not start over with free attempts). At most half of the
+ * request threads hash passwords at once; the others answer 429 at once,
+ * so a login flood from many addresses cannot take every thread.
+ */
+#define LOGIN_FREE_ATTEMPTS "5" /* text: they are parameters of mtm_login_attempt() */
+#define LOGIN_DELAY_BASE_S "2"
+#define LOGIN_DELAY_CAP_S "900"
+#define LOGIN_FORGET_S "3600"
 
 static void challenge(struct mtm_request *r, const char *why)
 {
@@ -207,12 +222,58 @@ static void answer_token(struct mtm_request *r, const char *token, long ttl)
     json_object_put(o);
 }
 
+static void too_many(struct mtm_request *r, long wait, const char *why)
+{
+    char retry[24];
+    snprintf(retry, sizeof(retry), "%ld", wait > 0 ? wait : 1);
+    struct mtm_header h = {"Retry-After", retry};
+    struct json_object *p = mtm_problem_new(429, "%s", why);
+    mtm_respond_problem(r, p, &h, 1);
+    json_object_put(p);
+}
+
+/*
+ * The key a client's login attempts are counted under: its address, with
+ * an IPv6 address cut to its /64 (one host usually holds a whole /64, so
+ * counting single IPv6 addresses would give it 2^64 fresh records).
+ * REMOTE_ADDR is already the client's own address behind a trusted proxy
+ * (lighttpd's mod_extforward, MTM_TRUSTED_PROXIES).
+ */
+static void throttle_key(const char *addr, char *out, size_t outlen)
+{
+    unsigned char a[16];
+    char text[INET6_ADDRSTRLEN];
+    if (inet_pton(AF_INET6, addr, a) == 1) {
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, v4mapped, sizeof(v4mapped)) != 0) {
+            memset(a + 8, 0, 8);
+            if (inet_ntop(AF_INET6, a, text, sizeof(text))) {
+                snprintf(out, outlen, "%s/64", text);
+                return;
+            }
+        }
+    }
+    snprintf(out, outlen, "%s", addr);
+}
+
+/* Takes one of the password-check slots (half the request threads, at
+ * least one); false when all are taken. */
+static bool hashing_enter(struct api_ctx *ctx)
+{
+    int max = ctx->cfg->api_threads / 2 > 0 ? ctx->cfg->api_threads / 2 : 1;
+    if (atomic_fetch_add(&ctx->login_hashing, 1) >= max) {
+        atomic_fetch_sub(&ctx->login_hashing, 1);
+        return false;
+    }
+    return true;
+}
+
 void api_login(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
     static const char *const allowed[] = {"username", "password", NULL};
     const char *user = NULL, *pass = NULL;
-    char err[512], window[16], retry[24];
+    char err[512], key[INET6_ADDRSTRLEN + 8];
     struct json_object *p = mtm_problem_new(422, "invalid");
     int bad = mtm_field_object(r->json, p);
     if (!bad) {
@@ -227,49 +288,55 @@ void api_login(void *vt, struct mtm_request *r)
     }
     json_object_put(p);
 
-    int rc = sync_admin(t, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    snprintf(window, sizeof(window), "%d", LOGIN_WINDOW_S);
-    const char *tp[] = {user, r->remote_addr, window};
+    /* The address's turn, taken and counted in one statement before any
+     * password work: concurrent guesses cannot all pass one check. */
+    throttle_key(r->remote_addr, key, sizeof(key));
+    const char *tp[] = {
+        key, user, LOGIN_FREE_ATTEMPTS, LOGIN_DELAY_BASE_S, LOGIN_DELAY_CAP_S, LOGIN_FORGET_S};
     PGresult *res;
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_THROTTLE, tp, &res, err, sizeof(err));
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_ATTEMPT, tp, &res, err, sizeof(err));
     if (rc) {
         api_respond_db_error(t, r, rc, err);
         return;
     }
-    int failures = PQntuples(res) ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    long wait = PQntuples(res) ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    bool go = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    long attempts = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    long wait = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 2), NULL, 10) : 1;
     PQclear(res);
-    if (failures >= LOGIN_MAX_FAILURES) {
-        snprintf(retry, sizeof(retry), "%ld", wait > 0 ? wait : 1);
-        struct mtm_header h = {"Retry-After", retry};
-        struct json_object *rp = mtm_problem_new(429, "too many failed logins; retry later");
-        mtm_respond_problem(r, rp, &h, 1);
-        json_object_put(rp);
+    if (!go) {
+        too_many(r, wait, "too many failed logins from this address; retry later");
         return;
     }
-
-    const char *up[] = {user};
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_USER_GET, up, &res, err, sizeof(err));
+    if (!hashing_enter(t->ctx)) {
+        too_many(r, 1, "too many logins in progress; retry later");
+        return;
+    }
+    rc = sync_admin(t, err, sizeof(err));
+    bool ok = false;
+    if (!rc) {
+        const char *up[] = {user};
+        rc = mtm_pg_exec(&t->pg, MTM_STMT_USER_GET, up, &res, err, sizeof(err));
+    }
+    if (!rc) {
+        if (PQntuples(res) == 1) {
+            ok = mtm_password_check(pass, PQgetvalue(res, 0, 0));
+        } else {
+            mtm_password_check_dummy(pass);
+            ok = false;
+        }
+        PQclear(res);
+    }
+    atomic_fetch_sub(&t->ctx->login_hashing, 1);
     if (rc) {
         api_respond_db_error(t, r, rc, err);
         return;
     }
-    bool ok;
-    if (PQntuples(res) == 1) {
-        ok = mtm_password_check(pass, PQgetvalue(res, 0, 0));
-    } else {
-        mtm_password_check_dummy(pass);
-        ok = false;
-    }
-    PQclear(res);
     if (!ok) {
-        if (mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_FAILED, tp, NULL, err, sizeof(err)))
-            LOG_WARN(&t->log, "login failure not counted: %s", err);
-        api_audit(t, r, user, "login.failure", NULL, NULL);
+        /* One audit entry per address and record: its first failure. The
+         * rest are summed up in one login.failures entry when the record
+         * expires (mtm_login_sweep) or in the next login.success. */
+        if (attempts == 1)
+            api_audit(t, r, user, "login.failure", NULL, NULL);
         /* No token was presented: a plain challenge, not invalid_token. */
         struct mtm_header h = {"WWW-Authenticate", "Bearer realm=\"mtm\""};
         struct json_object *lp = mtm_problem_new(401, "wrong username or password");
@@ -277,9 +344,16 @@ void api_login(void *vt, struct mtm_request *r)
         json_object_put(lp);
         return;
     }
-    const char *sp[] = {user, r->remote_addr};
-    if (mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_SUCCEEDED, sp, NULL, err, sizeof(err)))
-        LOG_WARN(&t->log, "login failures not cleared: %s", err);
+    const char *kp[] = {key};
+    long failures = 0;
+    if (mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_CLEAR, kp, &res, err, sizeof(err))) {
+        LOG_WARN(&t->log, "login throttle of %s not cleared: %s", key, err);
+    } else {
+        /* attempts counts this one too */
+        if (PQntuples(res) == 1)
+            failures = strtol(PQgetvalue(res, 0, 0), NULL, 10) - 1;
+        PQclear(res);
+    }
 
     struct mtm_claims c = {.role = MTM_ROLE_ADMIN};
     int64_t now = mtm_wall_ms() / 1000;
@@ -293,7 +367,13 @@ void api_login(void *vt, struct mtm_request *r)
         mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
         return;
     }
-    api_audit(t, r, user, "login.success", NULL, NULL);
+    struct json_object *detail = NULL;
+    if (failures > 0) {
+        detail = json_object_new_object();
+        json_object_object_add(detail, "failures_before", json_object_new_int64(failures));
+    }
+    api_audit(t, r, user, "login.success", NULL, detail);
+    json_object_put(detail);
     answer_token(r, token, ADMIN_TOKEN_TTL_S);
     free(token);
 }

@@ -171,6 +171,7 @@ int main(void)
     struct api_ctx ctx = {.cfg = &cfg};
     atomic_init(&ctx.stopping, false);
     atomic_init(&ctx.admin_synced, false);
+    atomic_init(&ctx.login_hashing, 0);
     size_t nroutes;
     const struct mtm_route *routes = api_routes(&nroutes);
     httpmetrics_init(&ctx.metrics, routes, nroutes);

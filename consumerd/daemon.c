@@ -18,6 +18,8 @@
 #define RECONCILE_EVERY_MS 30000
 #define RECONNECT_BASE_MS 200
 #define RECONNECT_CAP_MS 5000
+#define LOGIN_SWEEP_EVERY_MS 10000
+#define LOGIN_AUDIT_KEEP_DAYS "30" /* failed-login audit entries; text: a parameter */
 
 int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
 {
@@ -208,6 +210,30 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
     d->metrics.last_reconcile_ms = mtm_wall_ms();
 }
 
+/* Throttle records and failed-login audit entries: bounded by time. */
+static void login_sweep(struct consumerd *d, int64_t now)
+{
+    char err[512];
+    if (!d->listening || now < d->next_login_sweep)
+        return;
+    d->next_login_sweep = now + LOGIN_SWEEP_EVERY_MS;
+    const char *params[] = {LOGIN_AUDIT_KEEP_DAYS};
+    PGresult *res;
+    int rc = mtm_pg_exec(&d->pg, MTM_STMT_LOGIN_SWEEP, params, &res, err, sizeof(err));
+    if (rc == MTM_EUNAVAIL) {
+        pg_lost(d, err);
+        return;
+    }
+    if (rc) {
+        LOG_WARN(&d->log, "login sweep: %s", err);
+        return;
+    }
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        LOG_INFO(&d->log, "login sweep: %s expired throttle record(s) deleted",
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
 int consumerd_run(struct consumerd *d)
 {
     int64_t next_tick = 0, next_beat = 0;
@@ -220,6 +246,7 @@ int consumerd_run(struct consumerd *d)
             if (now >= next_beat)
                 amqp_check(d);
             maybe_reconcile(d, now);
+            login_sweep(d, now);
             reconciler_maintain(&d->rec);
             if (now >= next_beat) {
                 heartbeat(d);

@@ -15,7 +15,9 @@
  *     and every RECONCILE_EVERY_MS regardless;
  *   - join finished workers and start missing ones;
  * and once a second writes the heartbeat, the tenants' live status and the
- * metrics textfile.
+ * metrics textfile. Every LOGIN_SWEEP_EVERY_MS it deletes expired login
+ * throttle records and old failed-login audit entries (mtm_login_sweep,
+ * sql/0014_login_throttle.sql), so neither grows without bound.
  * SIGTERM/SIGINT end the loop; consumerd_cleanup then stops every worker
  * (each finishes its batch; unacknowledged deliveries return to the queue).
  */
@@ -45,9 +47,10 @@ struct consumerd {
     bool stop;
     struct consumerd_metrics metrics;
     char hostname[256];
-    struct reconciler rec;  /* owns the pools and the shared dbpool */
-    bool need_reconcile;    /* a NOTIFY or a reconnect asked for a pass */
-    int64_t next_reconcile; /* monotonic ms of the periodic pass */
+    struct reconciler rec;    /* owns the pools and the shared dbpool */
+    bool need_reconcile;      /* a NOTIFY or a reconnect asked for a pass */
+    int64_t next_reconcile;   /* monotonic ms of the periodic pass */
+    int64_t next_login_sweep; /* monotonic ms of the next login sweep */
 };
 
 /* Sets up state; blocks SIGTERM/SIGINT and opens the signalfd. */

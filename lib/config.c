@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +28,7 @@ enum key_type {
     T_PG_URL,   /* postgresql:// or postgres:// URL */
     T_AMQP_URL, /* amqp:// URL */
     T_LOGLEVEL, /* debug | info | warn | error */
+    T_ADDRLIST, /* comma-separated IPv4/IPv6 addresses or CIDR blocks */
 };
 
 struct key {
@@ -85,6 +87,9 @@ static const struct key keys[] = {
      "origins allowed to call the API from browsers, comma-separated; none by default"},
     {"MTM_METRICS_TOKEN", T_SECRET, F(metrics_token), 32, 4096, NULL, 0, 0,
      "bearer secret a Prometheus scraper may use for GET /api/metrics"},
+    {"MTM_TRUSTED_PROXIES", T_ADDRLIST, F(trusted_proxies), 1, 4096, NULL, 0, 0,
+     "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR "
+     "blocks; none by default"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -116,6 +121,51 @@ static int parse_int(const char *s, long min, long max, int *out)
 static int has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* One IPv4 or IPv6 address, optionally with a /prefix length. */
+static int parse_cidr(const char *s, size_t len)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    unsigned char addr[16];
+    if (len == 0 || len >= sizeof(text))
+        return MTM_EINVAL;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    char *slash = strchr(text, '/');
+    if (slash)
+        *slash = '\0';
+    int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, text, addr) != 1)
+        return MTM_EINVAL;
+    if (slash) {
+        int bits;
+        if (parse_int(slash + 1, 0, family == AF_INET6 ? 128 : 32, &bits))
+            return MTM_EINVAL;
+    }
+    return 0;
+}
+
+/* A comma-separated list of parse_cidr() entries (spaces around them allowed). */
+static int parse_addrlist(const char *v, const char **bad, size_t *badlen)
+{
+    const char *p = v;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        const char *end = p + strcspn(p, ",");
+        const char *last = end;
+        while (last > p && last[-1] == ' ')
+            last--;
+        if (parse_cidr(p, (size_t)(last - p))) {
+            *bad = p;
+            *badlen = (size_t)(last - p);
+            return MTM_EINVAL;
+        }
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
 }
 
 /* Stores one value; on failure writes "NAME: reason" into err. */
@@ -159,6 +209,18 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
             return MTM_EINVAL;
         }
         break;
+    case T_ADDRLIST: {
+        const char *bad;
+        size_t badlen;
+        if (parse_addrlist(v, &bad, &badlen)) {
+            snprintf(err, errlen,
+                     "%s: must be IP addresses or CIDR blocks separated by commas (bad entry "
+                     "\"%.*s\")",
+                     k->name, (int)(badlen > 64 ? 64 : badlen), bad);
+            return MTM_EINVAL;
+        }
+        break;
+    }
     case T_STR: break;
     }
     if (len > (size_t)k->max) {

@@ -42,10 +42,11 @@ struct mtm_config {
     int heartbeat_max_age;
     int db_pool_size;
     int retry_base_ms;
-    int publish_rate;    /* default messages/s per tenant; 0 = unlimited */
-    int publish_burst;   /* default bucket size */
-    char *cors_origins;  /* comma-separated allowed origins, NULL = none */
-    char *metrics_token; /* bearer secret for GET /api/metrics scrapers, NULL = none */
+    int publish_rate;      /* default messages/s per tenant; 0 = unlimited */
+    int publish_burst;     /* default bucket size */
+    char *cors_origins;    /* comma-separated allowed origins, NULL = none */
+    char *metrics_token;   /* bearer secret for GET /api/metrics scrapers, NULL = none */
+    char *trusted_proxies; /* for lighttpd's mod_extforward; validated here, NULL = none */
 };
 
 /* Looks a variable up; returns NULL when it is unset. */

@@ -144,20 +144,12 @@
       " ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,"              \
       " updated_at = now()",                                                                       \
       2)                                                                                           \
-    X(LOGIN_THROTTLE,                                                                              \
-      "SELECT failures, ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"     \
-      " - now()))::int FROM login_failures WHERE username = $1 AND address = $2"                   \
-      " AND window_start > now() - make_interval(secs => $3::int)",                                \
-      3)                                                                                           \
-    X(LOGIN_FAILED,                                                                                \
-      "INSERT INTO login_failures AS f (username, address, failures, window_start)"                \
-      " VALUES ($1, $2, 1, now()) ON CONFLICT (username, address) DO UPDATE SET"                   \
-      " failures = CASE WHEN f.window_start > now() - make_interval(secs => $3::int)"              \
-      " THEN f.failures + 1 ELSE 1 END,"                                                           \
-      " window_start = CASE WHEN f.window_start > now() - make_interval(secs => $3::int)"          \
-      " THEN f.window_start ELSE now() END",                                                       \
-      3)                                                                                           \
-    X(LOGIN_SUCCEEDED, "DELETE FROM login_failures WHERE username = $1 AND address = $2", 2)       \
+    X(LOGIN_ATTEMPT,                                                                               \
+      "SELECT allowed, attempts, retry_after FROM mtm_login_attempt($1, $2, $3::int,"              \
+      " $4::float8, $5::float8, $6::float8)",                                                      \
+      6)                                                                                           \
+    X(LOGIN_CLEAR, "DELETE FROM login_throttle WHERE address = $1 RETURNING attempts", 1)          \
+    X(LOGIN_SWEEP, "SELECT mtm_login_sweep($1::int)", 1)                                           \
     X(TOKEN_INSERT,                                                                                \
       "INSERT INTO tenant_tokens (jti, tenant_id, expires_at, created_by)"                         \
       " VALUES ($1::uuid, $2::uuid, to_timestamp($3::bigint), $4)",                                \

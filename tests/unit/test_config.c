@@ -242,6 +242,28 @@ static void test_bad_values_name_the_variable(void **state)
     }
 }
 
+/* MTM_TRUSTED_PROXIES goes into lighttpd's configuration: only addresses. */
+static void test_trusted_proxies(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"127.0.0.1", "10.0.0.0/8, 192.168.1.7", "::1",
+                                       "2001:db8::/32,127.0.0.1", "0.0.0.0/0"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct mtm_config cfg;
+        const char *env[] = {"MTM_TRUSTED_PROXIES", good[i], NULL};
+        expect_ok(MTM_PROG_CONSUMERD, env, &cfg);
+        assert_string_equal(cfg.trusted_proxies, good[i]);
+        mtm_config_cleanup(&cfg);
+    }
+    static const char *const bad[] = {
+        "all",     "10.0.0.1,",   "10.0.0.0/33",      "10.0.0.0/",          "1.2.3",
+        "::1/129", "127.0.0.1 x", "\" => \"trust\")", "10.0.0.1,,10.0.0.2", "example.com"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *env[] = {"MTM_TRUSTED_PROXIES", bad[i], NULL};
+        expect_bad(MTM_PROG_CONSUMERD, env, "MTM_TRUSTED_PROXIES");
+    }
+}
+
 static void test_overlong_string(void **state)
 {
     (void)state;
@@ -513,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_bad_http_port),
         cmocka_unit_test(test_bad_values_name_the_variable),
+        cmocka_unit_test(test_trusted_proxies),
         cmocka_unit_test(test_overlong_string),
         cmocka_unit_test(test_secret_never_echoed),
         cmocka_unit_test(test_secret_required_only_for_api),
