@@ -16,6 +16,7 @@
 
 #include "amqp.h"
 #include "config.h"
+#include "cursor.h"
 #include "httpmetrics.h"
 #include "http.h"
 #include "log.h"
@@ -28,7 +29,8 @@ struct api_ctx {
     atomic_bool stopping;
     atomic_bool admin_synced; /* the admin account matches the configuration */
     struct httpmetrics metrics;
-    struct tenant_cache tenants; /* kept right by the tenant watcher */
+    struct tenant_cache tenants;      /* kept right by the tenant watcher */
+    struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */
 };
 
 /* Who may call a route (auth.c enforces it). */
@@ -76,21 +78,26 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
 
 #define API_PAGE_DEFAULT 50
 #define API_PAGE_MAX 1000
+/* The scope of a listing that is not one tenant's (tenants, audit). */
+#define API_SCOPE_ALL "all"
 
 /*
  * Reads limit (1..API_PAGE_MAX, default API_PAGE_DEFAULT) and cursor from
- * the query. Returns 0 with *after set from a cursor of `kind`,
- * MTM_ENOTFOUND when there is no cursor (*after untouched), or answers
- * 422/400 and returns that error.
+ * the query. Returns 0 with *after set from a cursor that this listing
+ * (`kind`, and `scope`: the tenant id or API_SCOPE_ALL) issued, MTM_ENOTFOUND
+ * when there is no cursor (*after untouched), or answers 422/400 and
+ * returns that error.
  */
-int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after);
+int api_page_params(struct api_thread *t, struct mtm_request *r, const char *kind,
+                    const char *scope, long *limit, int64_t *after);
 /*
  * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text)
  * fetched with LIMIT limit+1: the extra row only says whether a next page
- * exists, and the cursor names the last row shown.
+ * exists, and the cursor names the last row shown, in the listing (kind,
+ * scope).
  */
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
-                      const char *kind);
+                      const char *kind, const char *scope);
 
 /*
  * Checks the request's token against the route's access rule and sets the

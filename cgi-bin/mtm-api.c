@@ -171,6 +171,12 @@ int main(void)
     struct api_ctx ctx = {.cfg = &cfg};
     atomic_init(&ctx.stopping, false);
     atomic_init(&ctx.admin_synced, false);
+    if (mtm_cursor_key_init(&ctx.cursor_key, cfg.jwt_secret, strlen(cfg.jwt_secret))) {
+        LOG_ERROR(&log, "cannot derive the cursor key from MTM_JWT_SECRET");
+        close(fd);
+        mtm_config_cleanup(&cfg);
+        return 1;
+    }
     size_t nroutes;
     const struct mtm_route *routes = api_routes(&nroutes);
     httpmetrics_init(&ctx.metrics, routes, nroutes);
@@ -178,6 +184,7 @@ int main(void)
     struct tenant_watch watch;
     if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {
         LOG_ERROR(&log, "cannot start the tenant watcher");
+        mtm_cursor_key_cleanup(&ctx.cursor_key);
         tenant_cache_cleanup(&ctx.tenants);
         httpmetrics_cleanup(&ctx.metrics);
         close(fd);
@@ -222,6 +229,7 @@ int main(void)
     write_metrics(&ctx, &log);
     tenant_cache_cleanup(&ctx.tenants);
     httpmetrics_cleanup(&ctx.metrics);
+    mtm_cursor_key_cleanup(&ctx.cursor_key);
     close(fd);
     unlink(cfg.fcgi_socket);
     LOG_INFO(&log, "stopped");
