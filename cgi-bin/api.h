@@ -59,7 +59,8 @@ void api_thread_cleanup(struct api_thread *t);
 void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err);
 /* Answers 422 with the field errors collected in problem (borrowed). */
 void api_respond_invalid(struct mtm_request *r, struct json_object *problem);
-/* The {id} path parameter if it is a UUID; otherwise answers 404, NULL. */
+/* The {id} path parameter if it is a UUID (canonical: lower case, see
+ * dispatch.c); otherwise answers 404, NULL. */
 const char *api_path_tenant(struct mtm_request *r);
 
 /* Flags of api_tenant_check. */
