@@ -3,6 +3,8 @@
  *
  *   POST /api/tenants/{id}/messages
  *     {"payload": <any JSON>, "headers"?: {"name": "value", ...}}
+ *     (at most 64 headers, names 1..128 bytes, values up to 4096, and the
+ *     whole object at most MTM_HEADERS_BYTES_MAX bytes as JSON text)
  *     or {"messages": [ <such objects>, ... ]} (1..MTM_BATCH_MAX)
  *     Idempotency-Key: optional; the message id (batch: "<key>-<index>")
  *
@@ -87,20 +89,34 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
             add_error(p, prefix, "headers", "must have at most 64 entries");
             return MTM_EINVAL;
         }
+        int bad_entry = 0;
         json_object_object_foreach(h, name, value)
         {
             size_t nlen = strlen(name);
             if (nlen == 0 || nlen > MTM_HEADER_NAME_MAX) {
                 add_error(p, prefix, "headers", "names must be 1 to 128 bytes long");
-                bad = 1;
+                bad_entry = 1;
             } else if (!json_object_is_type(value, json_type_string) ||
                        json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX ||
                        mtm_json_contains_nul(value)) {
                 add_error(p, prefix, "headers",
                           "values must be strings of at most 4096 bytes, without \\u0000");
-                bad = 1;
+                bad_entry = 1;
             }
         }
+        /* The total is measured as it will travel (prepare() sends this
+         * same text), so escaping cannot push a message past one AMQP
+         * frame (message.h). */
+        size_t total = 0;
+        if (!bad_entry && mtm_json_text(h, &total) && total > MTM_HEADERS_BYTES_MAX) {
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "must total at most %d bytes as JSON text (names, values, quotes, escapes)",
+                     MTM_HEADERS_BYTES_MAX);
+            add_error(p, prefix, "headers", msg);
+            bad_entry = 1;
+        }
+        bad |= bad_entry;
     }
     return bad ? MTM_EINVAL : 0;
 }
