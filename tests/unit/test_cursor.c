@@ -164,7 +164,7 @@ static void test_old_format_refused(void **state)
         "bWQ6NQ",                             /* md:5 */
         "bWQ6NQBb",                           /* md:5\0[ (fuzz_cursor's old regression) */
         "bWQ6OTIyMzM3MjAzNjg1NDc3NTgwNw",     /* md:9223372036854775807 */
-        "YWNSbEhsM3FTS2ZUZEZqNmRpUC1I",       /* 20 bytes: too short */
+        "YWNSbEhsM3FTS2ZUZEZqNmRpUC1I",       /* 21 bytes, not 24 */
         "acRlHl3qSKfTdFj6diP-HXUVfR2Mv592==", /* padding */
         "acRlHl3qSKfTdFj6diP+HXUVfR2Mv592",   /* base64, not base64url */
         "acRlHl3qSKfTdFj6diP-HXUVfR2Mv59 ",
