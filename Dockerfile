@@ -24,7 +24,7 @@ FROM ${DEBIAN_IMAGE}
 # -dev packages, plus libcrypt for -lcrypt), the web server and supervisord.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libfcgi0ldbl librabbitmq4 libpq5 libjson-c5 libjwt0 libcrypt1 \
+      libfcgi0ldbl librabbitmq4 libpq5 libjson-c5 libjwt0 libssl3 libcrypt1 \
       lighttpd supervisor ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 

@@ -10,7 +10,7 @@
 
 MODE ?= release
 BUILD := build/$(MODE)
-PKGS := librabbitmq json-c libjwt libpq
+PKGS := librabbitmq json-c libjwt libpq libcrypto
 
 CC ?= gcc
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror

@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
+import { makeCursor } from '../tests/harness/cursor.mjs';
 
 const env = process.env;
 const SECONDS = Number(env.MTM_BENCH_SECONDS || 15);
@@ -432,7 +433,8 @@ const PAGE_SQL = (order) => `SELECT seq, json_build_object('id', id, 'tenant_id'
   'trace_id', trace_id)::text FROM messages WHERE tenant_id = $1::uuid AND seq ${order === 'desc' ? '<' : '>'} $2::bigint
   ORDER BY seq ${order === 'desc' ? 'DESC' : ''} LIMIT $3::int`;
 
-const cursorOf = (kind, seq) => Buffer.from(`${kind}:${seq}`).toString('base64url');
+// A deep position of tenant `tenant`'s message listing, sealed as mtm-api seals it.
+const cursorOf = (kind, tenant, seq) => makeCursor(stack.env.MTM_JWT_SECRET, kind, tenant, seq);
 
 const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : null; };
 
@@ -484,9 +486,9 @@ async function deepPage(busy) {
   const base = `/api/tenants/${d}/messages?limit=50`;
   const pages = {
     desc_first: base,
-    desc_deep: `${base}&cursor=${cursorOf('md', deepDesc)}`,
+    desc_deep: `${base}&cursor=${cursorOf('md', d, deepDesc)}`,
     asc_first: `${base}&order=asc`,
-    asc_deep: `${base}&order=asc&cursor=${cursorOf('ma', deepAsc)}`,
+    asc_deep: `${base}&order=asc&cursor=${cursorOf('ma', d, deepAsc)}`,
     mid_first: `/api/tenants/${mid}/messages?limit=50`,
   };
   // The deep pages must really be deep: their first row is row DEEP_ROWS + 1.

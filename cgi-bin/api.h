@@ -16,6 +16,7 @@
 
 #include "amqp.h"
 #include "config.h"
+#include "cursor.h"
 #include "httpmetrics.h"
 #include "http.h"
 #include "log.h"
@@ -29,7 +30,8 @@ struct api_ctx {
     atomic_bool admin_synced; /* the admin account matches the configuration */
     atomic_int login_hashing; /* logins checking a password right now (auth.c) */
     struct httpmetrics metrics;
-    struct tenant_cache tenants; /* kept right by the tenant watcher */
+    struct tenant_cache tenants;      /* kept right by the tenant watcher */
+    struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */
 };
 
 /* Who may call a route (auth.c enforces it). */
@@ -58,7 +60,8 @@ void api_thread_cleanup(struct api_thread *t);
 void api_respond_db_error(struct api_thread *t, struct mtm_request *r, int rc, const char *err);
 /* Answers 422 with the field errors collected in problem (borrowed). */
 void api_respond_invalid(struct mtm_request *r, struct json_object *problem);
-/* The {id} path parameter if it is a UUID; otherwise answers 404, NULL. */
+/* The {id} path parameter if it is a UUID (canonical: lower case, see
+ * dispatch.c); otherwise answers 404, NULL. */
 const char *api_path_tenant(struct mtm_request *r);
 
 /* Flags of api_tenant_check. */
@@ -81,14 +84,18 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
  * always holds at least one row): one page never holds more than a few
  * MiB in the responder, whatever the limit and however large the rows. */
 #define API_PAGE_BYTES (4 * 1024 * 1024)
+/* The scope of a listing that is not one tenant's (tenants, audit). */
+#define API_SCOPE_ALL "all"
 
 /*
  * Reads limit (1..API_PAGE_MAX, default API_PAGE_DEFAULT) and cursor from
- * the query. Returns 0 with *after set from a cursor of `kind`,
- * MTM_ENOTFOUND when there is no cursor (*after untouched), or answers
- * 422/400 and returns that error.
+ * the query. Returns 0 with *after set from a cursor that this listing
+ * (`kind`, and `scope`: the tenant id or API_SCOPE_ALL) issued, MTM_ENOTFOUND
+ * when there is no cursor (*after untouched), or answers 422/400 and
+ * returns that error.
  */
-int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after);
+int api_page_params(struct api_thread *t, struct mtm_request *r, const char *kind,
+                    const char *scope, long *limit, int64_t *after);
 /*
  * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text
  * [, rows read]) fetched with LIMIT limit+1. Rows are added until limit or
@@ -96,9 +103,13 @@ int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_
  * page when a row was left out, when the statement read more rows than it
  * returned (the third column: it cut the page at the budget itself), or
  * when the extra row came back. The cursor names the last row shown.
+ * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text)
+ * fetched with LIMIT limit+1: the extra row only says whether a next page
+ * exists, and the cursor names the last row shown, in the listing (kind,
+ * scope).
  */
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
-                      const char *kind);
+                      const char *kind, const char *scope);
 
 /*
  * Checks the request's token against the route's access rule and sets the

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "api.h"
@@ -101,9 +100,13 @@ static int check_tenant_token(struct api_thread *t, struct mtm_request *r)
 }
 
 /* Whether the token's tenant is `id` (a UUID in any case). */
+/* Both ids are canonical (dispatch.c lowers the request's, api_authorize
+ * the token's), so bytes compare: an id that somehow escaped
+ * canonicalisation is refused rather than let through to name another
+ * queue. */
 static bool same_tenant(const struct api_thread *t, const char *id)
 {
-    return strcasecmp(t->who.tenant_id, id) == 0;
+    return strcmp(t->who.tenant_id, id) == 0;
 }
 
 int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access access)
@@ -127,6 +130,10 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         return MTM_EAUTH;
     }
     if (t->who.role == MTM_ROLE_TENANT) {
+        /* mtm issues lower-case ids; a token from elsewhere is held to the
+         * same form as the request's ids (mtm_token_verify checked it is a
+         * UUID). */
+        mtm_uuid_canonical(t->who.tenant_id);
         int rc = check_tenant_token(t, r);
         if (rc)
             return rc;

@@ -99,7 +99,7 @@ int api_tenant_check(struct api_thread *t, struct mtm_request *r, const char *id
 }
 
 void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
-                      const char *kind)
+                      const char *kind, const char *scope)
 {
     struct mtm_buf out;
     int rows = PQntuples(res);
@@ -124,7 +124,7 @@ void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res
     if (!rc && (shown < rows || read > shown)) {
         char enc[MTM_CURSOR_MAX];
         int64_t last = strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10);
-        rc = mtm_cursor_encode(kind, last, enc, sizeof(enc));
+        rc = mtm_cursor_encode(&t->ctx->cursor_key, kind, scope, last, enc, sizeof(enc));
         if (!rc)
             rc = mtm_buf_printf(&out, "\"%s\"}", enc);
     } else if (!rc) {
@@ -139,7 +139,8 @@ void api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res
     mtm_buf_cleanup(&out);
 }
 
-int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_t *after)
+int api_page_params(struct api_thread *t, struct mtm_request *r, const char *kind,
+                    const char *scope, long *limit, int64_t *after)
 {
     char cursor[MTM_CURSOR_MAX + 1];
     struct json_object *p = mtm_problem_new(422, "invalid");
@@ -152,7 +153,7 @@ int api_page_params(struct mtm_request *r, const char *kind, long *limit, int64_
     int rc = mtm_query_get(r->query, "cursor", cursor, sizeof(cursor));
     if (rc == MTM_ENOTFOUND)
         return MTM_ENOTFOUND;
-    if (rc || mtm_cursor_decode(kind, cursor, after)) {
+    if (rc || mtm_cursor_decode(&t->ctx->cursor_key, kind, scope, cursor, after)) {
         struct json_object *bp = mtm_problem_new(400, "the cursor is not valid");
         mtm_problem_add_field(bp, "cursor", "is not a cursor this listing issued");
         mtm_respond_problem(r, bp, NULL, 0);
@@ -167,7 +168,8 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
 {
     long limit;
     int64_t after = first_after;
-    int rc = api_page_params(r, kind, &limit, &after);
+    const char *scope = tenant ? tenant : API_SCOPE_ALL;
+    int rc = api_page_params(t, r, kind, scope, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
     if (tenant && api_tenant_check(t, r, tenant, 0, NULL))
@@ -184,7 +186,7 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
         api_respond_db_error(t, r, rc, err);
         return;
     }
-    api_respond_page(t, r, res, limit, kind);
+    api_respond_page(t, r, res, limit, kind, scope);
     PQclear(res);
 }
 

@@ -1,8 +1,11 @@
 /*
  * dispatch: the route table and the steps every request takes before its
- * handler: route match (404/405), body size (413), JSON syntax (400).
- * Handlers see a request whose JSON body, if the route takes one, is
- * already parsed into r->json.
+ * handler: route match (404/405), id canonicalisation, body size (413),
+ * JSON syntax (400). Handlers see a request whose JSON body, if the route
+ * takes one, is already parsed into r->json, and whose ids (UUID path
+ * captures, the query's tenant_id) are in canonical lower case: ids compare
+ * case-insensitively, but queue and partition names, the tenant cache and
+ * the authorization check compare bytes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +46,9 @@ static const struct mtm_route routes[] = {
     {"GET", "/api/audit", "audit", 0, API_ADMIN, api_audit_list},
     {"GET", "/api/metrics", "metrics", 0, API_METRICS, api_metrics},
 };
+
+/* Query parameters that carry ids (canonicalised like path captures). */
+static const char *const id_query_params[] = {"tenant_id", NULL};
 
 const struct mtm_route *api_routes(size_t *n)
 {
@@ -160,6 +166,7 @@ static const struct mtm_route *route_request(struct api_thread *t, struct mtm_re
         break;
     }
     case MTM_ROUTE_FOUND:
+        mtm_request_canonical_query(r, id_query_params);
         /* Size first (413 needs no credentials: the body is not read),
          * then who is calling, then the body's syntax. */
         if (r->content_length > t->ctx->cfg->max_body)

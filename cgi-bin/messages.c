@@ -3,6 +3,8 @@
  *
  *   POST /api/tenants/{id}/messages
  *     {"payload": <any JSON>, "headers"?: {"name": "value", ...}}
+ *     (at most 64 headers, names 1..128 bytes, values up to 4096, and the
+ *     whole object at most MTM_HEADERS_BYTES_MAX bytes as JSON text)
  *     or {"messages": [ <such objects>, ... ]} (1..MTM_BATCH_MAX)
  *     Idempotency-Key: optional; the message id (batch: "<key>-<index>")
  *
@@ -27,6 +29,7 @@
 
 #include "api.h"
 #include "fields.h"
+#include "headers.h"
 #include "json.h"
 #include "jsonspan.h"
 #include "message.h"
@@ -79,27 +82,10 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
     }
     struct json_object *h;
     if (json_object_object_get_ex(m, "headers", &h)) {
-        if (!json_object_is_type(h, json_type_object)) {
-            add_error(p, prefix, "headers", "must be an object of strings");
-            return MTM_EINVAL;
-        }
-        if (json_object_object_length(h) > MTM_HEADERS_MAX) {
-            add_error(p, prefix, "headers", "must have at most 64 entries");
-            return MTM_EINVAL;
-        }
-        json_object_object_foreach(h, name, value)
-        {
-            size_t nlen = strlen(name);
-            if (nlen == 0 || nlen > MTM_HEADER_NAME_MAX) {
-                add_error(p, prefix, "headers", "names must be 1 to 128 bytes long");
-                bad = 1;
-            } else if (!json_object_is_type(value, json_type_string) ||
-                       json_object_get_string_len(value) > MTM_HEADER_VALUE_MAX ||
-                       mtm_json_contains_nul(value)) {
-                add_error(p, prefix, "headers",
-                          "values must be strings of at most 4096 bytes, without \\u0000");
-                bad = 1;
-            }
+        const char *why;
+        if (mtm_headers_check(h, &why)) {
+            add_error(p, prefix, "headers", why);
+            bad = 1;
         }
     }
     return bad ? MTM_EINVAL : 0;

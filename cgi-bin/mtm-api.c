@@ -172,6 +172,12 @@ int main(void)
     atomic_init(&ctx.stopping, false);
     atomic_init(&ctx.admin_synced, false);
     atomic_init(&ctx.login_hashing, 0);
+    if (mtm_cursor_key_init(&ctx.cursor_key, cfg.jwt_secret, strlen(cfg.jwt_secret))) {
+        LOG_ERROR(&log, "cannot derive the cursor key from MTM_JWT_SECRET");
+        close(fd);
+        mtm_config_cleanup(&cfg);
+        return 1;
+    }
     size_t nroutes;
     const struct mtm_route *routes = api_routes(&nroutes);
     httpmetrics_init(&ctx.metrics, routes, nroutes);
@@ -179,6 +185,7 @@ int main(void)
     struct tenant_watch watch;
     if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {
         LOG_ERROR(&log, "cannot start the tenant watcher");
+        mtm_cursor_key_cleanup(&ctx.cursor_key);
         tenant_cache_cleanup(&ctx.tenants);
         httpmetrics_cleanup(&ctx.metrics);
         close(fd);
@@ -223,6 +230,7 @@ int main(void)
     write_metrics(&ctx, &log);
     tenant_cache_cleanup(&ctx.tenants);
     httpmetrics_cleanup(&ctx.metrics);
+    mtm_cursor_key_cleanup(&ctx.cursor_key);
     close(fd);
     unlink(cfg.fcgi_socket);
     LOG_INFO(&log, "stopped");

@@ -240,7 +240,7 @@ void api_tenant_list(void *vt, struct mtm_request *r)
     char err[512];
     long limit;
     int64_t after = 0;
-    int rc = api_page_params(r, "t", &limit, &after);
+    int rc = api_page_params(t, r, "t", API_SCOPE_ALL, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
 
@@ -265,7 +265,7 @@ void api_tenant_list(void *vt, struct mtm_request *r)
     if (rows > limit) {
         char enc[MTM_CURSOR_MAX];
         int64_t last = strtoll(PQgetvalue(res, shown - 1, COL_SEQ), NULL, 10);
-        if (mtm_cursor_encode("t", last, enc, sizeof(enc)) == 0)
+        if (mtm_cursor_encode(&t->ctx->cursor_key, "t", API_SCOPE_ALL, last, enc, sizeof(enc)) == 0)
             next = json_object_new_string(enc);
     }
     json_object_object_add(o, "next_cursor", next);

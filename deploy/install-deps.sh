@@ -20,6 +20,7 @@ PACKAGES=(
 	build:libpq-dev
 	build:libjson-c-dev
 	build:libjwt-dev
+	build:libssl-dev
 	run:lighttpd
 	run:supervisor
 	run:rabbitmq-server

@@ -1,7 +1,10 @@
 /* cursor: see cursor.h. */
 #include "cursor.h"
 
-#include <stdio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -64,40 +67,108 @@ long mtm_base64url_decode(const char *in, unsigned char *out, size_t outlen)
     return (long)o;
 }
 
-int mtm_cursor_encode(const char *kind, int64_t key, char *out, size_t outlen)
+/* out = HMAC-SHA256(key, in); false if libcrypto fails. */
+static bool hmac256(const unsigned char key[32], const void *in, size_t n, unsigned char out[32])
 {
-    char plain[48];
-    int n = snprintf(plain, sizeof(plain), "%s:%lld", kind, (long long)key);
-    if (n < 0 || (size_t)n >= sizeof(plain) || key < 0)
+    unsigned int len = 0;
+    return HMAC(EVP_sha256(), key, 32, in, n, out, &len) != NULL && len == 32;
+}
+
+int mtm_cursor_key_init(struct mtm_cursor_key *k, const void *secret, size_t len)
+{
+    static const char mac_label[] = "mtm cursor v1 mac", enc_label[] = "mtm cursor v1 enc";
+    unsigned int n1 = 0, n2 = 0;
+    bool ok = len <= INT32_MAX &&
+              HMAC(EVP_sha256(), secret, (int)len, (const unsigned char *)mac_label,
+                   sizeof(mac_label) - 1, k->mac, &n1) != NULL &&
+              HMAC(EVP_sha256(), secret, (int)len, (const unsigned char *)enc_label,
+                   sizeof(enc_label) - 1, k->enc, &n2) != NULL &&
+              n1 == 32 && n2 == 32;
+    if (!ok) {
+        mtm_cursor_key_cleanup(k);
+        return MTM_EINTERNAL;
+    }
+    return 0;
+}
+
+void mtm_cursor_key_cleanup(struct mtm_cursor_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+#define SEALED_LEN (8 + MTM_CURSOR_TAG_LEN)
+
+/* The truncated tag of (kind, scope, be64 key). */
+static int seal_tag(const struct mtm_cursor_key *k, const char *kind, const char *scope,
+                    const unsigned char be[8], unsigned char tag[MTM_CURSOR_TAG_LEN])
+{
+    unsigned char msg[2 * MTM_CURSOR_SCOPE_MAX + 2 + 8], full[32];
+    size_t kl = strlen(kind), sl = strlen(scope);
+    if (kl > MTM_CURSOR_SCOPE_MAX || sl > MTM_CURSOR_SCOPE_MAX)
         return MTM_EINVAL;
-    if (!mtm_base64url_encode((const unsigned char *)plain, (size_t)n, out, outlen))
+    /* NUL separators: kind and scope are C strings, so the message parses
+     * one way only. */
+    memcpy(msg, kind, kl + 1);
+    memcpy(msg + kl + 1, scope, sl + 1);
+    memcpy(msg + kl + sl + 2, be, 8);
+    if (!hmac256(k->mac, msg, kl + sl + 10, full))
+        return MTM_EINTERNAL;
+    memcpy(tag, full, MTM_CURSOR_TAG_LEN);
+    return 0;
+}
+
+/* The mask that seals a key under its tag (the tag is the synthetic IV). */
+static int seal_mask(const struct mtm_cursor_key *k, const unsigned char tag[MTM_CURSOR_TAG_LEN],
+                     unsigned char mask[8])
+{
+    unsigned char full[32];
+    if (!hmac256(k->enc, tag, MTM_CURSOR_TAG_LEN, full))
+        return MTM_EINTERNAL;
+    memcpy(mask, full, 8);
+    return 0;
+}
+
+int mtm_cursor_encode(const struct mtm_cursor_key *k, const char *kind, const char *scope,
+                      int64_t key, char *out, size_t outlen)
+{
+    unsigned char be[8], sealed[SEALED_LEN], mask[8];
+    if (key < 0)
+        return MTM_EINVAL;
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)((uint64_t)key >> (56 - 8 * i));
+    int rc = seal_tag(k, kind, scope, be, sealed + 8);
+    if (!rc)
+        rc = seal_mask(k, sealed + 8, mask);
+    if (rc)
+        return rc;
+    for (int i = 0; i < 8; i++)
+        sealed[i] = be[i] ^ mask[i];
+    if (!mtm_base64url_encode(sealed, sizeof(sealed), out, outlen))
         return MTM_ETOOBIG;
     return 0;
 }
 
-int mtm_cursor_decode(const char *kind, const char *text, int64_t *key)
+int mtm_cursor_decode(const struct mtm_cursor_key *k, const char *kind, const char *scope,
+                      const char *text, int64_t *key)
 {
-    unsigned char plain[48];
-    if (strlen(text) >= MTM_CURSOR_MAX)
+    unsigned char sealed[SEALED_LEN + 1], be[8], mask[8], tag[MTM_CURSOR_TAG_LEN];
+    /* Exactly 24 bytes; the strict decoder gives every byte string one
+     * text, so a cursor has one spelling. */
+    if (strnlen(text, MTM_CURSOR_MAX) >= MTM_CURSOR_MAX ||
+        mtm_base64url_decode(text, sealed, sizeof(sealed)) != SEALED_LEN)
         return MTM_EPARSE;
-    long n = mtm_base64url_decode(text, plain, sizeof(plain) - 1);
-    if (n <= 0)
+    if (seal_mask(k, sealed + 8, mask))
         return MTM_EPARSE;
-    plain[n] = '\0';
-    size_t klen = strlen(kind);
-    if ((size_t)n <= klen + 1 || memcmp(plain, kind, klen) != 0 || plain[klen] != ':')
+    for (int i = 0; i < 8; i++)
+        be[i] = sealed[i] ^ mask[i];
+    if (seal_tag(k, kind, scope, be, tag) ||
+        CRYPTO_memcmp(tag, sealed + 8, MTM_CURSOR_TAG_LEN) != 0)
         return MTM_EPARSE;
-    int64_t v = 0;
-    const unsigned char *p = plain + klen + 1, *end = plain + n;
-    if (*p == '0' && p + 1 < end)
-        return MTM_EPARSE; /* one encoding per key: no leading zeros */
-    /* Every decoded byte is a digit: an embedded NUL must not end the key
-     * early (found by fuzz_cursor). */
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - (*p - '0')) / 10)
-            return MTM_EPARSE;
-        v = v * 10 + (*p - '0');
-    }
-    *key = v;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | be[i];
+    if (v > INT64_MAX)
+        return MTM_EPARSE; /* never issued: encode refuses negative keys */
+    *key = (int64_t)v;
     return 0;
 }

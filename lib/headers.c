@@ -15,7 +15,6 @@ int mtm_headers_check(struct json_object *h, const char **why)
         *why = "must have at most 64 entries";
         return MTM_EINVAL;
     }
-    size_t total = 0;
     json_object_object_foreach(h, name, value)
     {
         size_t nlen = strlen(name);
@@ -29,10 +28,13 @@ int mtm_headers_check(struct json_object *h, const char **why)
             *why = "values must be strings of at most 4096 bytes, without \\u0000";
             return MTM_EINVAL;
         }
-        total += nlen + (size_t)json_object_get_string_len(value);
     }
+    /* Measured as the headers travel (the compact JSON text in
+     * x-mtm-headers), so escaping cannot push them past one frame. */
+    size_t total = 0;
+    mtm_json_text(h, &total);
     if (total > MTM_HEADERS_BYTES_MAX) {
-        *why = "names and values must total at most 65536 bytes";
+        *why = "must total at most 65536 bytes as JSON text (names, values, quotes, escapes)";
         return MTM_EINVAL;
     }
     return 0;

@@ -6,9 +6,9 @@
  * Producer headers are a JSON object of at most MTM_HEADERS_MAX entries,
  * names of 1..MTM_HEADER_NAME_MAX bytes, values strings of at most
  * MTM_HEADER_VALUE_MAX bytes without \u0000, and at most
- * MTM_HEADERS_BYTES_MAX bytes of names and values together: they travel as
- * one AMQP header (x-mtm-headers) beside mtm's own, and the whole property
- * list must fit in one frame of 131,072 bytes.
+ * MTM_HEADERS_BYTES_MAX bytes as compact JSON text: they travel as that
+ * text in one AMQP header (x-mtm-headers) beside mtm's own, and the whole
+ * property list must fit in one frame of 131,072 bytes.
  */
 #ifndef MTM_HEADERS_H
 #define MTM_HEADERS_H

@@ -71,6 +71,8 @@ void mtm_request_cleanup(struct mtm_request *r)
 {
     free(r->path);
     r->path = NULL;
+    free(r->query_owned);
+    r->query_owned = NULL;
     mtm_buf_cleanup(&r->body);
     json_object_put(r->json);
     r->json = NULL;
@@ -178,6 +180,49 @@ int mtm_query_get(const char *query, const char *name, char *out, size_t outlen)
         p = amp ? amp + 1 : NULL;
     }
     return MTM_ENOTFOUND;
+}
+
+static bool listed(const char *const *names, const char *name, size_t len)
+{
+    for (; *names; names++)
+        if (strlen(*names) == len && memcmp(*names, name, len) == 0)
+            return true;
+    return false;
+}
+
+void mtm_request_canonical_query(struct mtm_request *r, const char *const *names)
+{
+    struct mtm_buf out;
+    bool changed = false;
+    /* A rewritten value is 36 bytes and replaces at least 36: the query
+     * never grows, so the cap cannot be reached. */
+    mtm_buf_init(&out, strlen(r->query));
+    int rc = 0;
+    for (const char *p = r->query; !rc && p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', plen);
+        char id[MTM_UUID_STRLEN + 2];
+        if (eq && listed(names, p, (size_t)(eq - p)) &&
+            url_decode(eq + 1, (size_t)(p + plen - eq - 1), id, sizeof(id)) == 0 &&
+            mtm_uuid_canonical(id)) {
+            rc = mtm_buf_append(&out, p, (size_t)(eq - p) + 1);
+            if (!rc)
+                rc = mtm_buf_puts(&out, id);
+            changed = true;
+        } else {
+            rc = mtm_buf_append(&out, p, plen);
+        }
+        if (!rc && amp)
+            rc = mtm_buf_puts(&out, "&");
+        p = amp ? amp + 1 : NULL;
+    }
+    if (changed && !rc) {
+        free(r->query_owned);
+        r->query_owned = mtm_buf_steal(&out);
+        r->query = r->query_owned;
+    }
+    mtm_buf_cleanup(&out);
 }
 
 static int put(struct mtm_request *r, const char *s, size_t n)

@@ -45,7 +45,8 @@ struct mtm_request {
     const struct mtm_http_io *io;
     const char *method;      /* "GET", ... */
     char *path;              /* raw path without the query string; owned */
-    const char *query;       /* "" when absent; borrowed */
+    const char *query;       /* "" when absent; borrowed, or query_owned */
+    char *query_owned;       /* owned; the rewritten query, NULL if none */
     const char *remote_addr; /* "" when unknown */
     long content_length;     /* -1 when absent */
     char request_id[MTM_REQUEST_ID_MAX + 1];
@@ -84,6 +85,14 @@ int mtm_request_parse_json(struct mtm_request *r, char *err, size_t errlen) MTM_
  * not fit, MTM_EPARSE for a bad %-escape or an embedded NUL.
  */
 int mtm_query_get(const char *query, const char *name, char *out, size_t outlen) MTM_MUST_CHECK;
+
+/*
+ * Rewrites the query so that the value of every parameter listed in names
+ * (NULL-terminated) that decodes to a UUID is that UUID in canonical lower
+ * case; other parameters and other values are left byte for byte. Ids then
+ * compare with strcmp and name one queue however a client spelled them.
+ */
+void mtm_request_canonical_query(struct mtm_request *r, const char *const *names);
 
 /* Adds a header to every response of r (ignored beyond MTM_HTTP_MAX_ALWAYS). */
 void mtm_request_always(struct mtm_request *r, const char *name, const char *value);

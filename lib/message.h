@@ -30,6 +30,11 @@
 #define MTM_HEADERS_MAX 64 /* producer headers per message */
 #define MTM_HEADER_NAME_MAX 128
 #define MTM_HEADER_VALUE_MAX 4096
-#define MTM_HEADERS_BYTES_MAX 65536 /* names and values of one message together */
+/* Bytes of a message's producer headers as they travel in x-mtm-headers:
+ * their compact JSON text (names, values, quotes, escapes). 64 entries of
+ * 4 KiB fit the body limit but not one AMQP frame (131,072 bytes, which
+ * holds every property of a message): this cap leaves half of the frame to
+ * the message id, traceparent and mtm's own headers, whatever the escaping. */
+#define MTM_HEADERS_BYTES_MAX 65536
 
 #endif

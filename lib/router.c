@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "uuid.h"
+
 /* Matches path against pattern; fills r->params when r is not NULL. */
 static bool match_path(const char *pattern, const char *path, struct mtm_request *r)
 {
@@ -20,6 +22,7 @@ static bool match_path(const char *pattern, const char *path, struct mtm_request
             if (r) {
                 memcpy(r->params[np], s, seg);
                 r->params[np][seg] = '\0';
+                mtm_uuid_canonical(r->params[np]);
             }
             np++;
             p = pe + 1;

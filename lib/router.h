@@ -3,7 +3,11 @@
  *
  * Patterns are literal segments and `{name}` captures, e.g.
  * "/api/tenants/{id}/messages". A capture takes one whole non-empty segment
- * of at most 127 bytes and never contains '/'. When the path matches some
+ * of at most 127 bytes and never contains '/'. A capture that is a UUID is
+ * lowered to its canonical form (mtm_uuid_canonical), so that "{id}" names
+ * one tenant, one queue and one partition however the client spelled it;
+ * this happens here, once, before authorization and handlers see it (ids
+ * in the query: mtm_request_canonical_query). When the path matches some
  * route but not with this method, the answer is 405 and `allow` lists the
  * methods that would match; when nothing matches, 404.
  */

@@ -59,3 +59,12 @@ bool mtm_uuid_valid(const char *s)
     }
     return s[MTM_UUID_STRLEN] == '\0';
 }
+
+bool mtm_uuid_canonical(char *s)
+{
+    if (!mtm_uuid_valid(s))
+        return false;
+    for (int i = 0; i < MTM_UUID_STRLEN; i++)
+        s[i] = (char)tolower((unsigned char)s[i]);
+    return true;
+}

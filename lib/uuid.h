@@ -21,5 +21,9 @@ int mtm_uuid7_new(char out[MTM_UUID_STRLEN + 1]) MTM_MUST_CHECK;
 void mtm_uuid7_format(uint64_t unix_ms, const uint8_t random10[10], char out[MTM_UUID_STRLEN + 1]);
 /* True for canonical 8-4-4-4-12 hex text of any version (either case). */
 bool mtm_uuid_valid(const char *s);
+/* Lowers s in place when it is a valid UUID (RFC 9562 text compares case-
+ * insensitively; mtm's queue and partition names use lower case). Returns
+ * whether s is a UUID. */
+bool mtm_uuid_canonical(char *s);
 
 #endif

@@ -9,6 +9,7 @@ import { startStack } from '../harness/stack.mjs';
 import { assertProblem } from '../harness/http.mjs';
 import { sleep } from '../harness/util.mjs';
 import { makeApi, describe, assertFieldError, assertStoredExactlyOnce, startPublisher } from '../harness/api.mjs';
+import { makeCursor } from '../harness/cursor.mjs';
 
 const SEEDED = 120;
 const UNKNOWN = '00000000-0000-7000-8000-000000000000';
@@ -158,10 +159,12 @@ test("tenant isolation: another tenant's messages never appear in a tenant's pag
   assert.ok(items.every((m) => m.tenant_id === tenantB), 'tenant_id of every B item');
   const both = b.filter((id) => a.includes(id));
   assert.deepEqual(both, [], 'ids listed under both tenants');
-  // a cursor is a position, not a tenant: A's cursor used on B still lists only B
+  // a cursor belongs to its listing: A's cursor is refused on B's (it would
+  // otherwise be a position in B's pages that B was never given)
   const pa = await page(tenantPath(tenantA), { limit: 5, order: 'asc' });
-  const crossed = await page(tenantPath(tenantB), { order: 'asc', cursor: pa.json.next_cursor });
-  assert.ok(crossed.json.data.every((m) => m.tenant_id === tenantB), `A's cursor on B: ${describe(crossed)}`);
+  for (const base of [tenantPath(tenantB), globalPath(tenantB)]) {
+    assertFieldError(await api.get(pageUrl(base, { order: 'asc', cursor: pa.json.next_cursor })), 400, 'cursor');
+  }
 });
 
 test('an empty tenant: {"data":[],"next_cursor":null}', async () => {
@@ -200,7 +203,7 @@ test('order: asc or desc; anything else -> 422 naming "order"', async (t) => {
   }
 });
 
-test('cursor: garbage, tampered or from another listing -> 400 naming "cursor"; a cursor keeps its direction', async (t) => {
+test('cursor: garbage, tampered, forged or from another listing -> 400 naming "cursor"; a cursor keeps its direction', async (t) => {
   const asc = (await page(tenantPath(tenantA), { order: 'asc', limit: 5 })).json.next_cursor;
   const desc = (await page(tenantPath(tenantA), { order: 'desc', limit: 5 })).json.next_cursor;
   const extra = await api.createTenant(`pages-c-${Date.now().toString(36)}`);
@@ -209,8 +212,11 @@ test('cursor: garbage, tampered or from another listing -> 400 naming "cursor"; 
   assert.equal(tenantsRes.status, 200, describe(tenantsRes));
   const tenantsCursor = tenantsRes.json.next_cursor;
   assert.equal(typeof tenantsCursor, 'string', `a tenants page of 1 must carry a cursor: ${describe(tenantsRes)}`);
-  const dlqCursor = Buffer.from('d:1').toString('base64url');
+  const secret = stack.env.MTM_JWT_SECRET;
+  const dlqCursor = makeCursor(secret, 'dd', tenantA, 1); // as A's dead-letter listing would make it
   const b64 = (s) => Buffer.from(s).toString('base64url');
+  const seqA = await seqOf(tenantA);
+  const fifthSeq = seqA.get(seqOrderA[4]);
 
   const cases = [
     ['garbage', 'not-a-cursor!!'],
@@ -225,6 +231,11 @@ test('cursor: garbage, tampered or from another listing -> 400 naming "cursor"; 
     ['an overlong key', b64('ma:99999999999999999999999')],
     ['a cursor of the tenants listing', tenantsCursor],
     ['a cursor of a DLQ listing', dlqCursor],
+    // forged in the format cursors had before they were sealed: a seq of the right kind
+    ['a forged asc cursor base64url("ma:<seq>")', b64(`ma:${fifthSeq}`)],
+    ['a forged desc cursor base64url("md:<seq>")', b64(`md:${fifthSeq}`)],
+    ['a sealed cursor of tenant B\'s listing', makeCursor(secret, 'ma', tenantB, fifthSeq)],
+    ['a sealed cursor of the right listing under another secret', makeCursor(`${secret}!`, 'ma', tenantA, fifthSeq)],
   ];
   for (const base of [tenantPath(tenantA), globalPath(tenantA)]) {
     for (const [what, cursor] of cases) {

@@ -14,6 +14,7 @@ import { startStack } from '../harness/stack.mjs';
 import { assertProblem } from '../harness/http.mjs';
 import { sleep } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
+import { makeCursor } from '../harness/cursor.mjs';
 import {
   makeApi, describe, assertFieldError, queueNames, storedCount, storedIds, assertStoredExactlyOnce,
 } from '../harness/api.mjs';
@@ -526,7 +527,7 @@ test('poison messages are retried, dead-lettered with their reason, replayed (va
     assert.equal(new Set(walked.map((e) => e.id)).size, names.length, 'each dead letter once');
     for (const bad of ['0', '1001', 'x', '-5']) assertFieldError(await api.get(`/api/tenants/${tenant}/dlq?limit=${bad}`), 422, 'limit');
     assertFieldError(await api.get(`/api/tenants/${tenant}/dlq?cursor=garbage!!`), 400, 'cursor');
-    const msgCursor = Buffer.from('ma:1').toString('base64url');
+    const msgCursor = makeCursor(stack.env.MTM_JWT_SECRET, 'ma', tenant, 1); // the messages listing's, same tenant
     assertFieldError(await api.get(`/api/tenants/${tenant}/dlq?cursor=${msgCursor}`), 400, 'cursor');
     assertProblem(await api.get('/api/tenants/00000000-0000-7000-8000-000000000000/dlq'), 404);
   });

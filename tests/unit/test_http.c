@@ -489,6 +489,47 @@ static void test_query_get(void **state)
     expect_query_rc("a=%41%42%43%44", "a", 5, 0);
 }
 
+/* Finding 5: the query's ids are canonicalised once, before anything reads them. */
+static void expect_canonical(const char *uri, const char *want)
+{
+    static const char *const names[] = {"tenant_id", "other_id", NULL};
+    struct fake *f = fake_new();
+    fake_set(f, "REQUEST_URI", uri);
+    struct mtm_request r;
+    mtm_request_init(&r, &f->io);
+    mtm_request_canonical_query(&r, names);
+    if (strcmp(r.query, want) != 0)
+        fail_msg("%s: query \"%s\", expected \"%s\"", uri, r.query, want);
+    mtm_request_cleanup(&r);
+    fake_free(f);
+}
+
+static void test_canonical_query(void **state)
+{
+    (void)state;
+    expect_canonical("/api/messages?tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCD&limit=5",
+                     "tenant_id=0190b0c4-7d2e-7a00-8000-00000000abcd&limit=5");
+    /* percent-encoded: decoded, then written plain */
+    expect_canonical("/x?limit=5&tenant_id=%30190B0C4-7D2E-7A00-8000-00000000ABC%44",
+                     "limit=5&tenant_id=0190b0c4-7d2e-7a00-8000-00000000abcd");
+    /* every listed occurrence, so that whichever one is read is canonical */
+    expect_canonical("/x?tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCD&"
+                     "other_id=0190B0C4-7D2E-7A00-8000-00000000ABCE&"
+                     "tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCF",
+                     "tenant_id=0190b0c4-7d2e-7a00-8000-00000000abcd&"
+                     "other_id=0190b0c4-7d2e-7a00-8000-00000000abce&"
+                     "tenant_id=0190b0c4-7d2e-7a00-8000-00000000abcf");
+    /* unlisted names, non-UUID values, malformed escapes: byte for byte */
+    expect_canonical("/x?cursor=0190B0C4-7D2E-7A00-8000-00000000ABCD&tenant_id=NOPE&a=%zz&&b",
+                     "cursor=0190B0C4-7D2E-7A00-8000-00000000ABCD&tenant_id=NOPE&a=%zz&&b");
+    expect_canonical("/x?tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCD%00",
+                     "tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCD%00");
+    expect_canonical("/x?tenant_id", "tenant_id");
+    expect_canonical("/x", "");
+    expect_canonical("/x?tenant_id=0190B0C4-7D2E-7A00-8000-00000000ABCD&",
+                     "tenant_id=0190b0c4-7d2e-7a00-8000-00000000abcd&");
+}
+
 /* ---- responses ------------------------------------------------------------ */
 
 struct parsed {
@@ -708,6 +749,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_method_path_query),
+        cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_init_defaults),
         cmocka_unit_test(test_init_content_length),
         cmocka_unit_test(test_request_id_generated),

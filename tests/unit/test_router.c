@@ -103,6 +103,31 @@ static void test_capture_routes(void **state)
     assert_string_equal(o.r.params[0], "a%2Fb");
 }
 
+/* Finding 5: a UUID capture is canonical (lower case) whatever the client's
+ * spelling, so that the tenant it names, its queue and the authorization
+ * check agree; other captures stay byte for byte. */
+static void test_uuid_captures_lowered(void **state)
+{
+    (void)state;
+    struct outcome o;
+    expect_found("GET", "/api/tenants/0190B0C4-7D2E-7A00-8000-00000000ABCD", "tenant_get", &o);
+    assert_string_equal(o.r.params[0], "0190b0c4-7d2e-7a00-8000-00000000abcd");
+    expect_found("DELETE",
+                 "/api/tenants/0190b0c4-7d2e-7A00-8000-00000000ABCD/tokens/"
+                 "0190B0C4-0000-7000-8000-0000000000EF",
+                 "token_revoke", &o);
+    assert_string_equal(o.r.params[0], "0190b0c4-7d2e-7a00-8000-00000000abcd");
+    assert_string_equal(o.r.params[1], "0190b0c4-0000-7000-8000-0000000000ef");
+    /* not UUIDs: untouched */
+    expect_found("DELETE", "/api/tenants/ABC/tokens/0190B0C4-0000-7000-8000-0000000000EFX",
+                 "token_revoke", &o);
+    assert_string_equal(o.r.params[0], "ABC");
+    assert_string_equal(o.r.params[1], "0190B0C4-0000-7000-8000-0000000000EFX");
+    /* the path itself is not rewritten (logs show what was asked) */
+    expect_found("GET", "/api/tenants/0190B0C4-7D2E-7A00-8000-00000000ABCD", "tenant_get", &o);
+    assert_string_equal(o.r.path, "/api/tenants/0190B0C4-7D2E-7A00-8000-00000000ABCD");
+}
+
 static void test_not_found(void **state)
 {
     (void)state;
@@ -242,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literal_routes),
         cmocka_unit_test(test_capture_routes),
+        cmocka_unit_test(test_uuid_captures_lowered),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_method_not_allowed),
         cmocka_unit_test(test_head_matches_get),

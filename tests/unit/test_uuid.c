@@ -148,6 +148,19 @@ static void test_valid(void **state)
     assert_false(mtm_uuid_valid(NULL));
 }
 
+static void test_canonical(void **state)
+{
+    (void)state;
+    char id[] = "0190B0C4-7D2E-7A00-8000-00000000ABCD";
+    assert_true(mtm_uuid_canonical(id));
+    assert_string_equal(id, "0190b0c4-7d2e-7a00-8000-00000000abcd");
+    assert_true(mtm_uuid_canonical(id)); /* idempotent */
+    assert_string_equal(id, "0190b0c4-7d2e-7a00-8000-00000000abcd");
+    char not_uuid[] = "ABC-DEF";
+    assert_false(mtm_uuid_canonical(not_uuid));
+    assert_string_equal(not_uuid, "ABC-DEF"); /* untouched */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_new_has_version_variant_and_time),
         cmocka_unit_test(test_ids_differ),
         cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
