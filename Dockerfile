@@ -18,6 +18,16 @@ COPY . .
 RUN make MODE=release -j"$(nproc)" all \
  && ls -l build/release/bin/mtm-api build/release/bin/consumerd build/release/bin/mtm-migrate
 
+# ---- the console's third-party code (npm, exact versions from the lockfile) ---
+FROM ${DEBIAN_IMAGE} AS ui
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm make \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json Makefile ./
+COPY public/js/types/ public/js/types/
+RUN make ui-deps && ls -l public/vendor
+
 # ---- runtime ----------------------------------------------------------------
 FROM ${DEBIAN_IMAGE}
 # Shared libraries of the binaries (the runtime halves of the build group's
@@ -25,7 +35,7 @@ FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libfcgi0ldbl librabbitmq4 libpq5 libjson-c5 libjwt0 libssl3 libcrypt1 \
-      lighttpd supervisor ca-certificates \
+      lighttpd lighttpd-mod-deflate supervisor ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user runs everything (supervisord is PID 1 as this user).
@@ -46,6 +56,7 @@ COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/consumer
      /src/build/release/bin/mtm-migrate /opt/mtm/bin/
 COPY sql/ /opt/mtm/sql/
 COPY public/ /opt/mtm/public/
+COPY --from=ui /src/public/vendor/ /opt/mtm/public/vendor/
 COPY lighttpd.conf /opt/mtm/lighttpd.conf
 COPY deploy/trusted-proxies.sh /opt/mtm/deploy/trusted-proxies.sh
 COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \

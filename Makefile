@@ -49,7 +49,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: ui-deps all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -102,6 +102,33 @@ $(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(API_A) $(CONS
 
 -include $(shell find build/$(MODE)/obj -name '*.d' 2>/dev/null)
 
+# ---- the console's third-party code (public/vendor/, from npm) -------------
+#
+# Exact versions in package.json + package-lock.json; `npm ci` without
+# install scripts; only the files the console loads are copied, with their
+# licences. public/vendor/ is generated (not in git).
+
+VENDOR := public/vendor
+VENDOR_FILES := $(VENDOR)/htm-preact.js $(VENDOR)/swagger-ui/swagger-ui-bundle.js \
+  $(VENDOR)/swagger-ui/swagger-ui.css
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENDOR)/htm-preact.js: node_modules/.stamp public/js/types/htm-preact.d.ts
+	@mkdir -p $(dir $@)
+	cp node_modules/htm/preact/standalone.module.js $@
+	cp node_modules/htm/LICENSE $(VENDOR)/htm-LICENSE.txt
+	cp public/js/types/htm-preact.d.ts $(VENDOR)/htm-preact.d.ts
+
+$(VENDOR)/swagger-ui/%: node_modules/.stamp
+	@mkdir -p $(dir $@)
+	cp node_modules/swagger-ui-dist/$* $@
+	cp node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/LICENSE.txt
+
+ui-deps: $(VENDOR_FILES)
+
 # ---- the local stack ------------------------------------------------------
 
 deps:
@@ -109,7 +136,7 @@ deps:
 
 run start:
 	deploy/install-deps.sh run
-	$(MAKE) MODE=release all
+	$(MAKE) MODE=release all ui-deps
 	deploy/stack.sh $@
 
 stop status:
@@ -122,7 +149,7 @@ reset:
 
 test:
 	deploy/install-deps.sh test
-	$(MAKE) MODE=asan all tests
+	$(MAKE) MODE=asan all tests ui-deps
 	tests/run.sh
 
 # The consumer pools under ThreadSanitizer: consumerd and mtm-api built with

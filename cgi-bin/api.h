@@ -141,8 +141,8 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
 int api_exec_rows(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
                   const char *const *params);
 
-/* ?order=asc|desc (default desc, newest first); answers 422 otherwise. */
-int api_order_param(struct mtm_request *r, bool *asc);
+/* ?order=asc|desc (absent: default_asc); answers 422 otherwise. */
+int api_order_param(struct mtm_request *r, bool default_asc, bool *asc);
 
 /* Routes one request and answers it; never leaves it unanswered. */
 void api_dispatch(struct api_thread *t, struct mtm_request *r);
@@ -152,6 +152,7 @@ void api_health(void *t, struct mtm_request *r);
 void api_ready(void *t, struct mtm_request *r);
 void api_tenant_create(void *t, struct mtm_request *r);
 void api_tenant_list(void *t, struct mtm_request *r);
+void api_overview(void *t, struct mtm_request *r);
 void api_tenant_get(void *t, struct mtm_request *r);
 void api_tenant_delete(void *t, struct mtm_request *r);
 void api_tenant_set_concurrency(void *t, struct mtm_request *r);

@@ -497,7 +497,39 @@ void api_tokens_revoke(void *vt, struct mtm_request *r)
     mtm_respond(r, 204, NULL, NULL, 0, NULL, 0);
 }
 
+/* ?order=asc|desc (default asc, oldest first) and ?target=<tenant id>. */
 void api_audit_list(void *vt, struct mtm_request *r)
 {
-    api_list_page(vt, r, MTM_STMT_AUDIT_PAGE, NULL, "a", 0);
+    struct api_thread *t = vt;
+    bool asc;
+    char target[MTM_UUID_STRLEN + 2], err[512];
+    if (api_order_param(r, true, &asc))
+        return;
+    int trc = mtm_query_get(r->query, "target", target, sizeof(target));
+    if (trc != MTM_ENOTFOUND && (trc || !mtm_uuid_canonical(target))) {
+        struct json_object *p = mtm_problem_new(422, "invalid");
+        mtm_problem_add_field(p, "target", "must be a tenant id (a UUID)");
+        api_respond_invalid(r, p);
+        json_object_put(p);
+        return;
+    }
+    const char *kind = asc ? "aa" : "ad";
+    long limit;
+    int64_t after = asc ? 0 : INT64_MAX;
+    int rc = api_page_params(t, r, kind, trc ? API_SCOPE_ALL : target, &limit, &after);
+    if (rc && rc != MTM_ENOTFOUND)
+        return;
+    char after_s[24], limit_s[24];
+    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
+    snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
+    const char *params[] = {after_s, limit_s, trc ? NULL : target};
+    PGresult *res;
+    rc = mtm_pg_exec(&t->pg, asc ? MTM_STMT_AUDIT_PAGE_ASC : MTM_STMT_AUDIT_PAGE_DESC, params, &res,
+                     err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return;
+    }
+    api_respond_page(t, r, res, limit, kind, trc ? API_SCOPE_ALL : target);
+    PQclear(res);
 }

@@ -190,9 +190,10 @@ void api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt st
     PQclear(res);
 }
 
-int api_order_param(struct mtm_request *r, bool *asc)
+int api_order_param(struct mtm_request *r, bool default_asc, bool *asc)
 {
-    char order[8] = "desc";
+    char order[8];
+    snprintf(order, sizeof(order), "%s", default_asc ? "asc" : "desc");
     int rc = mtm_query_get(r->query, "order", order, sizeof(order));
     if (rc != MTM_ENOTFOUND && (rc || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
         struct json_object *p = mtm_problem_new(422, "invalid");

@@ -24,6 +24,7 @@ static const struct mtm_route routes[] = {
     {"POST", "/api/auth/login", "login", JSON, API_PUBLIC, api_login},
     {"POST", "/api/tenants", "tenants", JSON, API_ADMIN, api_tenant_create},
     {"GET", "/api/tenants", "tenants", 0, API_ADMIN, api_tenant_list},
+    {"GET", "/api/overview", "overview", 0, API_ADMIN, api_overview},
     {"GET", "/api/tenants/{id}", "tenant", 0, API_TENANT, api_tenant_get},
     {"DELETE", "/api/tenants/{id}", "tenant", 0, API_ADMIN, api_tenant_delete},
     {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", JSON, API_ADMIN,

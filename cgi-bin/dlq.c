@@ -38,7 +38,7 @@ void api_dlq_list(void *vt, struct mtm_request *r)
 {
     const char *tenant = api_path_tenant(r);
     bool asc;
-    if (!tenant || api_order_param(r, &asc))
+    if (!tenant || api_order_param(r, false, &asc))
         return;
     api_list_page(vt, r, asc ? MTM_STMT_DLQ_PAGE_ASC : MTM_STMT_DLQ_PAGE_DESC, tenant,
                   asc ? "da" : "dd", asc ? 0 : INT64_MAX);

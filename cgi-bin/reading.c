@@ -23,7 +23,7 @@
 static void list_messages(struct api_thread *t, struct mtm_request *r, const char *tenant)
 {
     bool asc;
-    if (api_order_param(r, &asc))
+    if (api_order_param(r, false, &asc))
         return;
     api_list_page(t, r, asc ? MTM_STMT_MESSAGES_PAGE_ASC : MTM_STMT_MESSAGES_PAGE_DESC, tenant,
                   asc ? "ma" : "md", asc ? 0 : INT64_MAX);

@@ -234,20 +234,52 @@ void api_tenant_get(void *vt, struct mtm_request *r)
         respond_tenant(vt, r, 200, id, NULL, 0);
 }
 
+/*
+ * ?name= (a part of the name, any case) and ?status= narrow the listing;
+ * 0 with each filter or NULL, or answers 422 naming the parameter.
+ */
+static int list_filters(struct mtm_request *r, char *name, size_t namelen, char *status,
+                        size_t statuslen, const char **name_out, const char **status_out)
+{
+    struct json_object *p = mtm_problem_new(422, "invalid");
+    bool bad = false;
+    int rc = mtm_query_get(r->query, "name", name, namelen);
+    *name_out = rc == 0 && name[0] ? name : NULL;
+    if (rc && rc != MTM_ENOTFOUND) {
+        mtm_problem_add_field(p, "name", "must be at most 64 bytes of text");
+        bad = true;
+    }
+    rc = mtm_query_get(r->query, "status", status, statuslen);
+    *status_out = rc == 0 && status[0] ? status : NULL;
+    if ((rc && rc != MTM_ENOTFOUND) ||
+        (*status_out && strcmp(status, "active") != 0 && strcmp(status, "paused") != 0 &&
+         strcmp(status, "deleting") != 0)) {
+        mtm_problem_add_field(p, "status", "must be active, paused or deleting");
+        bad = true;
+    }
+    if (bad)
+        api_respond_invalid(r, p);
+    json_object_put(p);
+    return bad ? MTM_EINVAL : 0;
+}
+
 void api_tenant_list(void *vt, struct mtm_request *r)
 {
     struct api_thread *t = vt;
-    char err[512];
+    char err[512], name[65], status[16];
+    const char *name_f, *status_f;
     long limit;
     int64_t after = 0;
     int rc = api_page_params(t, r, "t", API_SCOPE_ALL, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
         return;
+    if (list_filters(r, name, sizeof(name), status, sizeof(status), &name_f, &status_f))
+        return;
 
     char after_s[24], limit_s[24];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1); /* one extra: is there more? */
-    const char *params[] = {after_s, limit_s};
+    const char *params[] = {after_s, limit_s, name_f, status_f};
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
     if (rc) {
@@ -422,4 +454,35 @@ void api_tenant_delete(void *vt, struct mtm_request *r)
         LOG_WARN(&t->log, "tenant %s: tokens not revoked yet: %s", id, err);
     api_audit(t, r, t->who.sub, "tenant.delete", id, NULL);
     respond_tenant(t, r, 202, id, NULL, 0);
+}
+
+void api_overview(void *vt, struct mtm_request *r)
+{
+    struct api_thread *t = vt;
+    char err[512];
+    PGresult *res;
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_OVERVIEW, NULL, &res, err, sizeof(err));
+    if (rc) {
+        api_respond_db_error(t, r, rc, err);
+        return;
+    }
+    int64_t v[9];
+    for (int i = 0; i < 9; i++)
+        v[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
+    PQclear(res);
+    struct json_object *o = json_object_new_object(), *tn = json_object_new_object(),
+                       *w = json_object_new_object();
+    json_object_object_add(tn, "total", json_object_new_int64(v[0]));
+    json_object_object_add(tn, "active", json_object_new_int64(v[1]));
+    json_object_object_add(tn, "paused", json_object_new_int64(v[2]));
+    json_object_object_add(tn, "deleting", json_object_new_int64(v[3]));
+    json_object_object_add(o, "tenants", tn);
+    json_object_object_add(o, "queue_depth", json_object_new_int64(v[4]));
+    json_object_object_add(o, "dlq_depth", json_object_new_int64(v[5]));
+    json_object_object_add(w, "configured", json_object_new_int64(v[6]));
+    json_object_object_add(w, "running", json_object_new_int64(v[7]));
+    json_object_object_add(w, "busy", json_object_new_int64(v[8]));
+    json_object_object_add(o, "workers", w);
+    mtm_respond_json(r, 200, o, NULL, 0);
+    json_object_put(o);
 }

@@ -22,16 +22,17 @@ PACKAGES=(
 	build:libjwt-dev
 	build:libssl-dev
 	run:lighttpd
+	run:lighttpd-mod-deflate
 	run:supervisor
 	run:rabbitmq-server
 	run:postgresql
 	run:prometheus
 	run:prometheus-node-exporter
 	run:curl
+	run:nodejs
+	run:npm
 	run:ca-certificates
 	test:libcmocka-dev
-	test:nodejs
-	test:npm
 	test:chromium
 	test:clang
 	test:libclang-rt-14-dev

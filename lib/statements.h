@@ -44,6 +44,13 @@
     " FROM messages WHERE tenant_id = $1::uuid AND seq " CMP " $2::bigint"                         \
     " ORDER BY seq " ORDER " LIMIT $3::int) l) w"                                                  \
     " WHERE run - sz < $4::bigint ORDER BY seq " ORDER
+
+/* An audit page: $1 the cursor's seq, $2 rows to read, $3 a tenant or NULL. */
+#define MTM_AUDIT_PAGE(CMP, ORDER)                                                                 \
+    "SELECT seq, json_build_object('seq', seq, 'at', " MTM_SQL_TS("at") ", 'actor', actor,"        \
+    " 'action', action, 'target', target, 'request_id', request_id, 'address', address,"           \
+    " 'detail', detail)::text FROM audit_log WHERE seq " CMP " $1::bigint"                         \
+    " AND ($3::text IS NULL OR target = $3::text) ORDER BY seq " ORDER " LIMIT $2::int"
 // clang-format on
 
 #define MTM_STATEMENTS(X)                                                                          \
@@ -69,8 +76,12 @@
       " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
       3)                                                                                           \
     X(TAKE_TOKENS, "SELECT mtm_take_tokens($1::uuid, $2::float8, $3::float8, $4::float8)", 4)      \
-    X(TENANT_LIST, "SELECT * FROM tenants_live WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int", \
-      2)                                                                                           \
+    /* $3: a part of the name (any case) or NULL; $4: a status or NULL. */                         \
+    X(TENANT_LIST,                                                                                 \
+      "SELECT * FROM tenants_live WHERE seq > $1::bigint"                                          \
+      " AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)"                        \
+      " AND ($4::text IS NULL OR status = $4::text) ORDER BY seq LIMIT $2::int",                   \
+      4)                                                                                           \
     X(TENANT_SET_CONCURRENCY,                                                                      \
       "UPDATE tenants SET concurrency = $2::integer"                                               \
       " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
@@ -180,14 +191,18 @@
       "INSERT INTO audit_log (actor, action, target, request_id, address, detail)"                 \
       " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",                                                   \
       6)                                                                                           \
-    X(AUDIT_PAGE,                                                                                  \
-      "SELECT seq, json_build_object('seq', seq, 'at', " MTM_SQL_TS(                               \
-          "at") ", 'actor', actor,"                                                                \
-                " 'action', action, 'target', target, 'request_id', request_id, 'address', "       \
-                "address,"                                                                         \
-                " 'detail', detail)::text FROM audit_log WHERE seq > $1::bigint ORDER BY seq "     \
-                "LIMIT $2::int",                                                                   \
-      2)
+    /* $3: only entries about this tenant, unless NULL. */                                         \
+    X(AUDIT_PAGE_ASC, MTM_AUDIT_PAGE(">", ""), 3)                                                  \
+    X(AUDIT_PAGE_DESC, MTM_AUDIT_PAGE("<", "DESC"), 3)                                             \
+    X(OVERVIEW,                                                                                    \
+      "SELECT count(*), count(*) FILTER (WHERE t.status = 'active'),"                              \
+      " count(*) FILTER (WHERE t.status = 'paused'),"                                              \
+      " count(*) FILTER (WHERE t.status = 'deleting'),"                                            \
+      " COALESCE(sum(s.queue_depth), 0), (SELECT count(*) FROM dead_letters),"                     \
+      " COALESCE(sum(t.concurrency) FILTER (WHERE t.status = 'active'), 0),"                       \
+      " COALESCE(sum(s.workers_running), 0), COALESCE(sum(s.workers_busy), 0)"                     \
+      " FROM tenants t LEFT JOIN tenant_status s ON s.tenant_id = t.id",                           \
+      0)
 
 enum mtm_stmt {
 #define MTM_STMT_ENUM(id, sql, nparams) MTM_STMT_##id,

@@ -1,0 +1,96 @@
+// store: the console's state in one place, changed only by the named
+// actions below. Whatever brings news (a click, an API answer, later the
+// event stream) goes through the same action, so a page is right however
+// an update arrived. Views read with useStore() and re-render on change.
+import { useEffect, useState } from '../vendor/htm-preact.js';
+
+/** @typedef {import('./types.js').Tenant} Tenant */
+/** @typedef {import('./types.js').Session} Session */
+
+/**
+ * @typedef {{id: number, kind: 'ok'|'error', text: string}} Toast
+ * @typedef {{
+ *   session: Session|null,
+ *   loginNotice: string,
+ *   tenants: Record<string, Tenant>,
+ *   toasts: Toast[],
+ * }} State
+ */
+
+/** @type {State} */
+let state = { session: null, loginNotice: '', tenants: {}, toasts: [] };
+/** @type {Set<() => void>} */
+const listeners = new Set();
+let nextToast = 1;
+
+function emit() {
+  for (const fn of [...listeners]) fn();
+}
+
+/** @param {Partial<State>} patch */
+function set(patch) {
+  state = { ...state, ...patch };
+  emit();
+}
+
+export function getState() {
+  return state;
+}
+
+/**
+ * Subscribes the calling component to a slice of the state.
+ * @template T
+ * @param {(s: State) => T} select
+ * @returns {T}
+ */
+export function useStore(select) {
+  const [value, setValue] = useState(() => select(state));
+  useEffect(() => {
+    const update = () => setValue(() => select(state));
+    listeners.add(update);
+    update();
+    return () => {
+      listeners.delete(update);
+    };
+  }, []);
+  return value;
+}
+
+// ---- actions ------------------------------------------------------------
+
+export const actions = {
+  /** @param {Session} session */
+  sessionStarted(session) {
+    set({ session, loginNotice: '' });
+  },
+  /** @param {string} notice why, shown on the login form ('' for a plain logout) */
+  sessionEnded(notice) {
+    set({ session: null, loginNotice: notice, tenants: {} });
+  },
+  /** A tenant as the API just described it. @param {Tenant} t */
+  tenantSeen(t) {
+    set({ tenants: { ...state.tenants, [t.id]: t } });
+  },
+  /** @param {Tenant[]} list */
+  tenantsSeen(list) {
+    const tenants = { ...state.tenants };
+    for (const t of list) tenants[t.id] = t;
+    set({ tenants });
+  },
+  /** @param {string} id */
+  tenantGone(id) {
+    const tenants = { ...state.tenants };
+    delete tenants[id];
+    set({ tenants });
+  },
+  /** @param {'ok'|'error'} kind @param {string} text */
+  toast(kind, text) {
+    const t = { id: nextToast++, kind, text };
+    set({ toasts: [...state.toasts, t] });
+    if (kind === 'ok') setTimeout(() => actions.dismissToast(t.id), 5000);
+  },
+  /** @param {number} id */
+  dismissToast(id) {
+    set({ toasts: state.toasts.filter((t) => t.id !== id) });
+  },
+};
