@@ -49,7 +49,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: ui-deps all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -177,12 +177,14 @@ test-unit:
 #                       noisy neighbour, deep page (docs/performance.md)
 #   bench/ratelimit.mjs the shared publish limit's cost per request
 #   bench/scale.mjs     1000 tenants: create, RSS, connections, restart
+#   bench/console.mjs   the console's first load (bytes) and 1000-tenant page (ms)
 bench:
 	deploy/install-deps.sh test
-	$(MAKE) MODE=release all build/release/bin/mtm-probe build/release/bin/mtm-load
+	$(MAKE) MODE=release all ui-deps build/release/bin/mtm-probe build/release/bin/mtm-load
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/pipeline.mjs
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/ratelimit.mjs
 	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/scale.mjs
+	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node bench/console.mjs
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------
 #   make fuzz                         build build/fuzz/fuzz_{json,cursor,token}
@@ -216,12 +218,16 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(C_FILES)
 
-lint: fmt-check
+lint: fmt-check lint-js
 	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem \
 	  lib cgi-bin consumerd tests/unit tests/fuzz
+
+# The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
+lint-js: ui-deps
+	node_modules/.bin/tsc -p public/js/tsconfig.json
 
 clean:
 	rm -rf build

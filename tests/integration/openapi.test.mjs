@@ -241,6 +241,10 @@ suite('a live stack answers as documented', () => {
     assert.equal(page2.json.next_cursor, null, describe(page2));
     await call('GET', '/api/tenants?limit=0', { status: 422 });
     await call('GET', '/api/tenants?cursor=bm90LWEtY3Vyc29y', { status: 400 });
+    await call('GET', '/api/tenants?status=paused&name=openapi', { status: 200 });
+    await call('GET', '/api/tenants?status=sleeping', { status: 422 });
+    await call('GET', '/api/overview', { status: 200 });
+    await call('GET', '/api/overview', { status: 401, token: null });
 
     // read (also once consumerd has reported its live figures)
     await call('GET', `/api/tenants/${id}`, { status: 200 });

@@ -19,7 +19,7 @@ import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
 import { run } from '../harness/proc.mjs';
 import { request, assertProblem, describe } from '../harness/http.mjs';
-import { assertFieldError, storedCount } from '../harness/api.mjs';
+import { assertFieldError, storedCount, makeApi } from '../harness/api.mjs';
 import { sleep } from '../harness/util.mjs';
 
 const CORS_ORIGIN = 'https://ui.example';
@@ -1042,4 +1042,37 @@ test('no request of this file was answered 5xx (lighttpd access log), and no 5xx
   const bad = logs.split('\n').filter((l) => /" (5\d\d) /.test(l));
   assert.ok(logs.length > 0, 'lighttpd access log is empty');
   assert.deepEqual(bad, [], `5xx lines in lighttpd's access log:\n${bad.slice(0, 20).join('\n')}`);
+});
+
+test('GET /api/audit?order=desc&target=: newest first, only entries about one tenant; a cursor belongs to its order and target; bad values -> 422', async () => {
+  const api = makeApi(stack, { token: admin });
+  const t = await api.createTenant(`audit-target-${Date.now().toString(36)}`, 1);
+  for (const c of [2, 3, 4]) assert.equal((await api.setConcurrency(t.id, c)).status, 200);
+  const walk = async (q) => {
+    const out = [];
+    let cursor = null;
+    do {
+      const res = await call('GET', `/api/audit?limit=2&${q}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: admin });
+      assert.equal(res.status, 200, describe(res));
+      out.push(...res.json.data);
+      cursor = res.json.next_cursor;
+    } while (cursor);
+    return out;
+  };
+  const mine = await walk(`target=${t.id.toUpperCase()}&order=desc`);
+  assert.deepEqual(mine.map((e) => e.action), ['tenant.concurrency', 'tenant.concurrency', 'tenant.concurrency', 'tenant.create'],
+    `newest first, this tenant only: ${JSON.stringify(mine.map((e) => [e.seq, e.action]))}`);
+  assert.ok(mine.every((e) => e.target === t.id));
+  assert.deepEqual(mine.map((e) => e.detail.concurrency ?? null).slice(0, 3), [4, 3, 2]);
+  const asc = await walk(`target=${t.id}`);
+  assert.deepEqual(asc.map((e) => e.seq), [...mine.map((e) => e.seq)].reverse(), 'the default order is oldest first');
+  const first = await call('GET', `/api/audit?limit=1&target=${t.id}&order=desc`, { token: admin });
+  const cur = encodeURIComponent(first.json.next_cursor);
+  assertProblem(await call('GET', `/api/audit?limit=1&target=${t.id}&cursor=${cur}`, { token: admin }), 400);
+  assertProblem(await call('GET', `/api/audit?limit=1&order=desc&cursor=${cur}`, { token: admin }), 400);
+  for (const [q, field] of [['target=nope', 'target'], ['order=newest', 'order']]) {
+    const res = await call('GET', `/api/audit?${q}`, { token: admin });
+    assert.equal(res.status, 422, describe(res));
+    assert.ok((res.json.errors || []).some((e) => e.field === field), describe(res));
+  }
 });

@@ -276,6 +276,74 @@ test('GET /api/tenants: bad limit -> 422 naming "limit"; bad cursor -> 400 namin
 
 // ------------------------------------------------------------------ unknown and malformed ids
 
+test('GET /api/tenants?name=&status=: the name part in any case and the status narrow the pages; bad values -> 422 naming the parameter', async (t) => {
+  const tag = Date.now().toString(36);
+  const a = await api.createTenant(`Filter-Alpha-${tag}`, 1);
+  const b = await api.createTenant(`filter-beta-${tag}`, 1);
+  const c = await api.createTenant(`other-gamma-${tag}`, 1);
+  assert.equal((await api.pause(b.id)).status, 200);
+  try {
+    const ids = async (q) => {
+      const out = [];
+      let cursor = null;
+      do {
+        const res = await api.get(`/api/tenants?limit=1&${q}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        assert.equal(res.status, 200, describe(res));
+        out.push(...res.json.data.map((x) => x.id));
+        cursor = res.json.next_cursor;
+      } while (cursor);
+      return out;
+    };
+    await t.test('name, any case, walked a page of 1 at a time', async () => {
+      assert.deepEqual(await ids(`name=FILTER-${tag.toUpperCase()}`), []);
+      assert.deepEqual(await ids(`name=${encodeURIComponent(`ALPHA-${tag}`)}`), [a.id]);
+      assert.deepEqual(await ids(`name=${encodeURIComponent(`-${tag}`)}`), [a.id, b.id, c.id]);
+      const mine = (list) => list.filter((x) => [a.id, b.id, c.id].includes(x));
+      assert.deepEqual(mine(await ids('name=filter-')), [a.id, b.id]);
+    });
+    await t.test('status, and both together', async () => {
+      const paused = await ids('status=paused');
+      assert.ok(paused.includes(b.id) && !paused.includes(a.id) && !paused.includes(c.id), JSON.stringify(paused));
+      assert.deepEqual(await ids(`status=active&name=${encodeURIComponent(`-${tag}`)}`), [a.id, c.id]);
+    });
+    await t.test('a wildcard is text, not a pattern', async () => {
+      assert.deepEqual(await ids('name=%25'), []);
+      assert.deepEqual(await ids('name=_'), []);
+    });
+    await t.test('bad values -> 422 naming the parameter', async () => {
+      assertFieldError(await api.get('/api/tenants?status=running'), 422, 'status');
+      assertFieldError(await api.get(`/api/tenants?name=${'n'.repeat(65)}`), 422, 'name');
+    });
+  } finally {
+    await deleteAll([a.id, b.id, c.id]);
+  }
+});
+
+test('GET /api/overview: tenants by status and the sums of depths, dead letters and workers; admin only', async () => {
+  const before_ = await api.get('/api/overview');
+  assert.equal(before_.status, 200, describe(before_));
+  const t = await api.createTenant(`overview-${Date.now().toString(36)}`, 2);
+  try {
+    await api.waitWorkers(t.id, 2, { timeoutMs: 5000, describeExtra: logs });
+    const res = await api.get('/api/overview');
+    assert.equal(res.status, 200, describe(res));
+    const o = res.json;
+    assert.deepEqual(Object.keys(o).sort(), ['dlq_depth', 'queue_depth', 'tenants', 'workers']);
+    assert.equal(o.tenants.total, before_.json.tenants.total + 1, describe(res));
+    assert.equal(o.tenants.active, before_.json.tenants.active + 1, describe(res));
+    assert.equal(o.tenants.total, o.tenants.active + o.tenants.paused + o.tenants.deleting);
+    assert.equal(o.workers.configured, before_.json.workers.configured + 2, describe(res));
+    const total = Number(await stack.psql('SELECT count(*) FROM tenants'));
+    assert.equal(o.tenants.total, total);
+    const tok = await api.req('POST', `/api/tenants/${t.id}/tokens`);
+    assert.equal(tok.status, 201, describe(tok));
+    assertProblem(await api.get('/api/overview', { token: tok.json.token }), 403);
+    assertProblem(await api.get('/api/overview', { token: null }), 401);
+  } finally {
+    await deleteAll([t.id]);
+  }
+});
+
 test('unknown or malformed tenant ids -> 404 on every tenant route, never 500', async (t) => {
   const ids = [
     'nope',
