@@ -201,30 +201,41 @@ test('tenant page: a resize shows the target against the running workers until t
   page.assertClean();
 });
 
-test('dead letters: a poison message arrives with its reason, is replayed (and comes back), then purged after a confirmation', async () => {
-  await amqpPublish(stack.amqpUrl, queueNames(tenantId)[0], [{ body: 'not json at all', properties: { messageId: 'poison-1' } }]);
+test('dead letters: poison messages arrive with their reason; replay one, the selected and all (they come back), then purge after a confirmation', async () => {
+  await amqpPublish(stack.amqpUrl, queueNames(tenantId)[0], [
+    { body: 'not json at all', properties: { messageId: 'poison-1' } },
+    { body: 'not json either', properties: { messageId: 'poison-2' } },
+  ]);
   await page.goto(`/#/tenants/${tenantId}/dlq`);
+  /** Refreshes until both poison messages are listed again. */
+  const bothBack = async () => {
+    for (let i = 0; i < 60; i++) {
+      if ((await page.locator('tr', { hasText: 'poison-1' }).count()) && (await page.locator('tr', { hasText: 'poison-2' }).count())) return;
+      await sleep(200);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    assert.fail(`the poison messages are not both dead letters again\n${logs()}`);
+  };
+  await bothBack();
   const row = page.locator('tr', { hasText: 'poison-1' });
-  for (let i = 0; i < 50 && !(await row.count()); i++) {
-    await sleep(200);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-  }
   await row.getByText('body_not_json').waitFor();
   await assertAccessible(page, 'tenant-dlq');
   await shoot(page, 'tenant-dlq');
   await row.getByRole('button', { name: 'Replay poison-1' }).click();
   await page.getByText('Replayed 1 dead letter.').waitFor();
-  // Still not JSON: it fails twice more and is back.
-  for (let i = 0; i < 50 && !(await page.locator('tr', { hasText: 'poison-1' }).count()); i++) {
-    await sleep(200);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-  }
-  await page.locator('tr', { hasText: 'poison-1' }).waitFor();
+  await bothBack(); // still not JSON: it fails twice more and is back
+  await page.getByRole('checkbox', { name: 'Select poison-2' }).check();
+  await page.getByRole('button', { name: 'Replay selected (1)' }).click();
+  await page.getByText('Replayed 1 dead letter.').last().waitFor();
+  await bothBack();
+  await page.getByRole('button', { name: 'Replay all' }).click();
+  await page.getByText('Replayed 2 dead letters.').waitFor();
+  await bothBack();
   await page.getByRole('button', { name: 'Purge…' }).click();
   const confirm = page.getByRole('dialog', { name: 'Purge dead letters' });
   await confirm.waitFor();
   await confirm.getByRole('button', { name: 'Purge them' }).click();
-  await page.getByText('Purged 1 dead letter.').waitFor();
+  await page.getByText('Purged 2 dead letters.').waitFor();
   await page.getByText('No dead letters').waitFor();
   page.assertClean();
 });
