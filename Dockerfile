@@ -16,7 +16,8 @@ RUN bash /tmp/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN make MODE=release -j"$(nproc)" all \
- && ls -l build/release/bin/mtm-api build/release/bin/consumerd build/release/bin/mtm-migrate
+ && ls -l build/release/bin/mtm-api build/release/bin/mtm-events build/release/bin/consumerd \
+      build/release/bin/mtm-migrate
 
 # ---- the console's third-party code (npm, exact versions from the lockfile) ---
 FROM ${DEBIAN_IMAGE} AS ui
@@ -47,13 +48,14 @@ ENV MTM_HOME=/opt/mtm \
     MTM_VAR_DIR=/var/lib/mtm \
     MTM_SQL_DIR=/opt/mtm/sql \
     MTM_FCGI_SOCKET=/var/lib/mtm/run/mtm-api.sock \
+    MTM_EVENTS_SOCKET=/var/lib/mtm/run/mtm-events.sock \
     MTM_METRICS_DIR=/var/lib/mtm/metrics \
     MTM_HTTP_PORT=8080 \
     MTM_HTTP_BIND=0.0.0.0 \
     PATH=/opt/mtm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/consumerd \
-     /src/build/release/bin/mtm-migrate /opt/mtm/bin/
+COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/mtm-events \
+     /src/build/release/bin/consumerd /src/build/release/bin/mtm-migrate /opt/mtm/bin/
 COPY sql/ /opt/mtm/sql/
 COPY public/ /opt/mtm/public/
 COPY --from=ui /src/public/vendor/ /opt/mtm/public/vendor/

@@ -35,7 +35,7 @@ CFLAGS_ALL = -std=c17 $(WARN) $(MODE_CFLAGS) -pthread -MMD -MP $(CPPFLAGS_ALL) $
 LDLIBS_ALL = $(PKG_LIBS) -lfcgi -lcrypt -pthread
 
 LIB_SRC := $(wildcard lib/*.c)
-API_SRC := $(filter-out cgi-bin/mtm-api.c,$(wildcard cgi-bin/*.c))
+API_SRC := $(filter-out cgi-bin/mtm-api.c cgi-bin/mtm-events.c,$(wildcard cgi-bin/*.c))
 CONSUMERD_SRC := $(filter-out consumerd/consumerd.c consumerd/mtm-migrate.c,$(wildcard consumerd/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 ITEST_SRC := $(wildcard tests/integration/itest_*.c)
@@ -45,7 +45,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_A := $(BUILD)/libmtm.a
 API_A := $(BUILD)/libapi.a
 CONSUMERD_A := $(BUILD)/libconsumerd.a
-BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
+BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BUILD)/bin/mtm-migrate
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
@@ -72,6 +72,10 @@ $(CONSUMERD_A): $(call obj,$(CONSUMERD_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/mtm-api: $(call obj,cgi-bin/mtm-api.c) $(API_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bin/mtm-events: $(call obj,cgi-bin/mtm-events.c) $(API_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 

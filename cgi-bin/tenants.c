@@ -25,78 +25,10 @@
 #include "fields.h"
 #include "problem.h"
 #include "topology.h"
+#include "tenantjson.h"
 #include "uuid.h"
 
 #define NAME_CHARS " ._-"
-
-/* Column positions in the tenants_live view (sql/0005_tenant_status.sql). */
-enum {
-    COL_ID,
-    COL_NAME,
-    COL_STATUS,
-    COL_CONCURRENCY,
-    COL_CREATED,
-    COL_UPDATED,
-    COL_RUNNING,
-    COL_BUSY,
-    COL_QUEUE_DEPTH,
-    COL_DLQ_DEPTH,
-    COL_CONSUMED,
-    COL_STORED,
-    COL_FAILED,
-    COL_DEAD_LETTERED,
-    COL_STATUS_AT,
-    COL_SEQ,
-    COL_PUBLISH_RATE,
-    COL_PUBLISH_BURST,
-};
-
-static struct json_object *int_or_null(PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col))
-        return NULL;
-    return json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
-}
-
-static struct json_object *int_or_zero(PGresult *res, int row, int col)
-{
-    struct json_object *v = int_or_null(res, row, col);
-    return v ? v : json_object_new_int64(0);
-}
-
-static struct json_object *tenant_json(PGresult *res, int row)
-{
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, row, COL_ID)));
-    json_object_object_add(o, "name", json_object_new_string(PQgetvalue(res, row, COL_NAME)));
-    json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, COL_STATUS)));
-    json_object_object_add(o, "concurrency", int_or_zero(res, row, COL_CONCURRENCY));
-    json_object_object_add(o, "created_at",
-                           json_object_new_string(PQgetvalue(res, row, COL_CREATED)));
-    json_object_object_add(o, "updated_at",
-                           json_object_new_string(PQgetvalue(res, row, COL_UPDATED)));
-    struct json_object *w = json_object_new_object();
-    json_object_object_add(w, "running", int_or_zero(res, row, COL_RUNNING));
-    json_object_object_add(w, "busy", int_or_zero(res, row, COL_BUSY));
-    json_object_object_add(o, "workers", w);
-    json_object_object_add(o, "queue_depth", int_or_null(res, row, COL_QUEUE_DEPTH));
-    json_object_object_add(o, "dlq_depth", int_or_zero(res, row, COL_DLQ_DEPTH));
-    struct json_object *c = json_object_new_object();
-    json_object_object_add(c, "consumed", int_or_zero(res, row, COL_CONSUMED));
-    json_object_object_add(c, "stored", int_or_zero(res, row, COL_STORED));
-    json_object_object_add(c, "failed", int_or_zero(res, row, COL_FAILED));
-    json_object_object_add(c, "dead_lettered", int_or_zero(res, row, COL_DEAD_LETTERED));
-    json_object_object_add(o, "counters", c);
-    struct json_object *lim = json_object_new_object();
-    json_object_object_add(lim, "rate", int_or_null(res, row, COL_PUBLISH_RATE));
-    json_object_object_add(lim, "burst", int_or_null(res, row, COL_PUBLISH_BURST));
-    json_object_object_add(o, "publish_limit", lim);
-    json_object_object_add(o, "status_updated_at",
-                           PQgetisnull(res, row, COL_STATUS_AT)
-                               ? NULL
-                               : json_object_new_string(PQgetvalue(res, row, COL_STATUS_AT)));
-    return o;
-}
 
 /* Loads one tenant and answers with it; 404 when it is gone. */
 static void respond_tenant(struct api_thread *t, struct mtm_request *r, int status, const char *id,
@@ -113,7 +45,7 @@ static void respond_tenant(struct api_thread *t, struct mtm_request *r, int stat
     if (PQntuples(res) == 0) {
         mtm_respond_error(r, 404, "no tenant %s", id);
     } else {
-        struct json_object *o = tenant_json(res, 0);
+        struct json_object *o = api_tenant_json(res, 0);
         mtm_respond_json(r, status, o, extra, nextra);
         json_object_put(o);
     }
@@ -290,13 +222,13 @@ void api_tenant_list(void *vt, struct mtm_request *r)
     int shown = rows > limit ? (int)limit : rows;
     struct json_object *data = json_object_new_array();
     for (int i = 0; i < shown; i++)
-        json_object_array_add(data, tenant_json(res, i));
+        json_object_array_add(data, api_tenant_json(res, i));
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "data", data);
     struct json_object *next = NULL;
     if (rows > limit) {
         char enc[MTM_CURSOR_MAX];
-        int64_t last = strtoll(PQgetvalue(res, shown - 1, COL_SEQ), NULL, 10);
+        int64_t last = strtoll(PQgetvalue(res, shown - 1, API_TENANT_COL_SEQ), NULL, 10);
         if (mtm_cursor_encode(&t->ctx->cursor_key, "t", API_SCOPE_ALL, last, enc, sizeof(enc)) == 0)
             next = json_object_new_string(enc);
     }

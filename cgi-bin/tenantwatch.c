@@ -23,10 +23,10 @@ static void nap(const struct tenant_watch *w, uint32_t ms)
 }
 
 /* Forgets every tenant named by a notification libpq has queued. */
-static void take_notifications(struct tenant_watch *w, PGconn *conn)
+static void take_notifications(struct tenant_watch *w, struct mtm_pg *pg)
 {
     PGnotify *note;
-    while ((note = PQnotifies(conn))) {
+    while ((note = mtm_pg_notification(pg))) {
         tenant_cache_forget(w->cache, note->extra);
         PQfreemem(note);
     }
@@ -35,14 +35,15 @@ static void take_notifications(struct tenant_watch *w, PGconn *conn)
 /* Listens until the connection fails or the process stops. */
 static void listen_loop(struct tenant_watch *w, struct mtm_pg *pg)
 {
+    char err[512];
     while (!atomic_load(w->stopping)) {
-        take_notifications(w, pg->conn);
-        struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+        take_notifications(w, pg);
+        struct pollfd pfd = {.fd = mtm_pg_socket(pg), .events = POLLIN};
         int n = poll(&pfd, 1, WATCH_POLL_MS);
         if (n < 0)
             continue; /* EINTR */
-        if (n > 0 && (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK)) {
-            LOG_WARN(&w->log, "lost the database connection: %s", PQerrorMessage(pg->conn));
+        if (n > 0 && mtm_pg_consume(pg, err, sizeof(err))) {
+            LOG_WARN(&w->log, "lost the database connection: %s", err);
             return;
         }
     }
@@ -59,7 +60,7 @@ static void *watch(void *arg)
     mtm_pg_init(&pg, w->pg_url, 2);
     mtm_backoff_init(&backoff, 250, 5000);
     while (!atomic_load(w->stopping)) {
-        if (mtm_pg_exec_fixed(&pg, "LISTEN mtm_tenants", err, sizeof(err))) {
+        if (mtm_pg_listen(&pg, "mtm_tenants", err, sizeof(err))) {
             if (!warned)
                 LOG_WARN(&w->log, "cannot listen for tenant changes (retrying): %s", err);
             warned = true;

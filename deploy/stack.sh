@@ -65,6 +65,7 @@ setup_env() {
 	export MTM_SQL_DIR=${MTM_SQL_DIR:-$MTM_HOME/sql}
 	export MTM_METRICS_DIR=${MTM_METRICS_DIR:-$VAR/metrics}
 	export MTM_FCGI_SOCKET=${MTM_FCGI_SOCKET:-$VAR/run/mtm-api.sock}
+	export MTM_EVENTS_SOCKET=${MTM_EVENTS_SOCKET:-$VAR/run/mtm-events.sock}
 	export MTM_HTTP_PORT=${MTM_HTTP_PORT:-8080}
 	export MTM_HTTP_BIND=${MTM_HTTP_BIND:-127.0.0.1}
 	HTTP_HOST=$MTM_HTTP_BIND
@@ -248,7 +249,7 @@ prepare() {
 	setup_secrets
 	[[ -f $MTM_HOME/lighttpd.conf ]] || log "warning: lighttpd.conf is missing"
 	local b
-	for b in mtm-api consumerd; do
+	for b in mtm-api mtm-events consumerd; do
 		[[ -x $MTM_BIN_DIR/$b ]] || log "warning: $MTM_BIN_DIR/$b is missing (run: make)"
 	done
 }
@@ -270,7 +271,7 @@ check_ports() {
 # Before supervisord starts: nothing of ours runs, so stale sockets can go.
 start_checks() {
 	check_ports
-	rm -f -- "$MTM_FCGI_SOCKET"
+	rm -f -- "$MTM_FCGI_SOCKET" "$MTM_EVENTS_SOCKET"
 	init_postgres
 	init_rabbitmq
 }

@@ -43,7 +43,7 @@ struct key {
 };
 
 #define F(field) offsetof(struct mtm_config, field)
-#define ALL (MTM_PROG_API | MTM_PROG_CONSUMERD | MTM_PROG_TOOL)
+#define ALL (MTM_PROG_API | MTM_PROG_CONSUMERD | MTM_PROG_TOOL | MTM_PROG_EVENTS)
 
 static const struct key keys[] = {
     {"MTM_HTTP_PORT", T_INT, F(http_port), 1, 65535, "8080", 0, 0, "port lighttpd listens on"},
@@ -51,7 +51,7 @@ static const struct key keys[] = {
      "PostgreSQL connection URL"},
     {"MTM_AMQP_URL", T_AMQP_URL, F(amqp_url), 0, 4096, "amqp://mtm:mtm@127.0.0.1:5673/", ALL, 0,
      "RabbitMQ connection URL"},
-    {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API, 0,
+    {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS, 0,
      "HS256 signing key, at least 32 bytes"},
     {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, 0, "admin login name"},
     {"MTM_ADMIN_PASSWORD", T_SECRET, F(admin_password), 8, 1024, NULL, 0, 0,
@@ -90,6 +90,10 @@ static const struct key keys[] = {
     {"MTM_TRUSTED_PROXIES", T_ADDRLIST, F(trusted_proxies), 1, 4096, NULL, 0, 0,
      "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR "
      "blocks; none by default"},
+    {"MTM_EVENTS_SOCKET", T_STR, F(events_socket), 1, 107, "var/run/mtm-events.sock", 0, 0,
+     "unix socket the event stream server (mtm-events) listens on"},
+    {"MTM_EVENTS_MAX_CLIENTS", T_INT, F(events_max_clients), 1, 20000, "2000", 0, 0,
+     "event streams mtm-events serves at once; more are answered 503"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -20,7 +20,8 @@
 enum mtm_program {
     MTM_PROG_API = 1 << 0,
     MTM_PROG_CONSUMERD = 1 << 1,
-    MTM_PROG_TOOL = 1 << 2, /* mtm-migrate and other one-shot tools */
+    MTM_PROG_TOOL = 1 << 2,   /* mtm-migrate and other one-shot tools */
+    MTM_PROG_EVENTS = 1 << 3, /* mtm-events, the event stream server */
 };
 
 struct mtm_config {
@@ -42,11 +43,13 @@ struct mtm_config {
     int heartbeat_max_age;
     int db_pool_size;
     int retry_base_ms;
-    int publish_rate;      /* default messages/s per tenant; 0 = unlimited */
-    int publish_burst;     /* default bucket size */
-    char *cors_origins;    /* comma-separated allowed origins, NULL = none */
-    char *metrics_token;   /* bearer secret for GET /api/metrics scrapers, NULL = none */
-    char *trusted_proxies; /* for lighttpd's mod_extforward; validated here, NULL = none */
+    int publish_rate;       /* default messages/s per tenant; 0 = unlimited */
+    int publish_burst;      /* default bucket size */
+    char *cors_origins;     /* comma-separated allowed origins, NULL = none */
+    char *metrics_token;    /* bearer secret for GET /api/metrics scrapers, NULL = none */
+    char *trusted_proxies;  /* for lighttpd's mod_extforward; validated here, NULL = none */
+    char *events_socket;    /* unix socket mtm-events listens on (lighttpd proxies to it) */
+    int events_max_clients; /* streams mtm-events serves at once */
 };
 
 /* Looks a variable up; returns NULL when it is unset. */

@@ -20,7 +20,7 @@ static const char *param_or(const struct mtm_request *r, const char *name, const
     return v ? v : dflt;
 }
 
-static bool valid_request_id(const char *s)
+bool mtm_request_id_valid(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -53,7 +53,7 @@ void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io)
     }
     mtm_buf_init(&r->body, 0);
     const char *rid = r->io->param(r->io->ud, "HTTP_X_REQUEST_ID");
-    if (rid && valid_request_id(rid)) {
+    if (rid && mtm_request_id_valid(rid)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
     } else {
         char id[MTM_UUID_STRLEN + 1];

@@ -64,6 +64,10 @@ struct mtm_request {
     size_t nalways;
 };
 
+/* Whether s may serve as a request id (X-Request-Id): 1..MTM_REQUEST_ID_MAX of
+ * letters, digits, "-", "_" and ".". */
+bool mtm_request_id_valid(const char *s);
+
 void mtm_request_init(struct mtm_request *r, const struct mtm_http_io *io);
 void mtm_request_cleanup(struct mtm_request *r);
 

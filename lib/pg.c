@@ -254,3 +254,37 @@ int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errl
     PQclear(r);
     return 0;
 }
+
+int mtm_pg_listen(struct mtm_pg *pg, const char *channel, char *err, size_t errlen)
+{
+    char sql[96];
+    /* Channel names are constants of ours: letters, digits and '_' only. */
+    for (const char *c = channel; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return MTM_EINVAL;
+    if (snprintf(sql, sizeof(sql), "LISTEN %s", channel) >= (int)sizeof(sql))
+        return MTM_EINVAL;
+    return mtm_pg_exec_fixed(pg, sql, err, errlen);
+}
+
+int mtm_pg_socket(const struct mtm_pg *pg)
+{
+    return pg->conn ? PQsocket(pg->conn) : -1;
+}
+
+int mtm_pg_consume(struct mtm_pg *pg, char *err, size_t errlen)
+{
+    if (!pg->conn)
+        return MTM_EUNAVAIL;
+    if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK) {
+        snprintf(err, errlen, "postgres: %s", PQerrorMessage(pg->conn));
+        mtm_pg_disconnect(pg);
+        return MTM_EUNAVAIL;
+    }
+    return 0;
+}
+
+PGnotify *mtm_pg_notification(struct mtm_pg *pg)
+{
+    return pg->conn ? PQnotifies(pg->conn) : NULL;
+}

@@ -69,6 +69,20 @@ int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params
  * BEGIN, COMMIT. Never pass text built from input. */
 int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen) MTM_MUST_CHECK;
 
+/*
+ * Notifications. mtm_pg_listen LISTENs on a channel named in mtm's code
+ * (connecting if needed). Then poll mtm_pg_socket for input, call
+ * mtm_pg_consume when it is readable (MTM_EUNAVAIL: the connection broke
+ * and was dropped; listen again after reconnecting), and take what arrived
+ * with mtm_pg_notification until it returns NULL (free each with
+ * PQfreemem). Notifications also arrive during other statements on the
+ * same connection: take them after each.
+ */
+int mtm_pg_listen(struct mtm_pg *pg, const char *channel, char *err, size_t errlen) MTM_MUST_CHECK;
+int mtm_pg_socket(const struct mtm_pg *pg); /* -1 while disconnected */
+int mtm_pg_consume(struct mtm_pg *pg, char *err, size_t errlen) MTM_MUST_CHECK;
+PGnotify *mtm_pg_notification(struct mtm_pg *pg);
+
 /* Classifies a failed result (or a NULL one) as described above. */
 int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen);
 

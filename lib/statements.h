@@ -69,6 +69,7 @@
       "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
     X(TENANT_CREATE_PARTITION, "SELECT mtm_create_partition($1::uuid)", 1)                         \
     X(TENANT_GET, "SELECT * FROM tenants_live WHERE id = $1::uuid", 1)                             \
+    X(TENANT_ALL, "SELECT * FROM tenants_live ORDER BY seq", 0)                                    \
     X(TENANT_STATE, "SELECT status, publish_rate, publish_burst FROM tenants WHERE id = $1::uuid", \
       1)                                                                                           \
     X(TENANT_SET_RATE,                                                                             \

@@ -175,6 +175,7 @@ class Stack {
       MTM_HTTP_PORT: String(this.httpPort),
       MTM_HTTP_BIND: '127.0.0.1',
       MTM_FCGI_SOCKET: path.join(this.varDir, 'run', 'mtm-api.sock'),
+      MTM_EVENTS_SOCKET: path.join(this.varDir, 'run', 'mtm-events.sock'),
       MTM_JWT_SECRET: randomSecret(48),
       MTM_ADMIN_USER: 'admin',
       MTM_ADMIN_PASSWORD: randomSecret(18),
@@ -202,6 +203,8 @@ class Stack {
     if (o.api) {
       this.procs['mtm-api'] = this.#binProc('mtm-api');
       await this.startApi();
+      this.procs['mtm-events'] = this.#binProc('mtm-events');
+      await this.startEvents();
     }
     if (o.lighttpd) {
       this.procs.lighttpd = new Proc({
@@ -484,6 +487,21 @@ class Stack {
 
   async stopApi(signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
     return this.procs['mtm-api'].stop({ signal, timeoutMs });
+  }
+
+  /** mtm-events, the event stream server behind GET /api/events. */
+  async startEvents({ timeoutMs = 15000 } = {}) {
+    const p = this.procs['mtm-events'];
+    p.start();
+    await waitFor(`mtm-events to listen on ${this.env.MTM_EVENTS_SOCKET}`, () => canConnectUnix(this.env.MTM_EVENTS_SOCKET), {
+      timeoutMs,
+      check: () => p.assertRunning('to start'),
+      describe: () => this.describeLogs(['mtm-events']),
+    });
+  }
+
+  async stopEvents(signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
+    return this.procs['mtm-events'].stop({ signal, timeoutMs });
   }
 
   async startLighttpd({ timeoutMs = 15000 } = {}) {
