@@ -248,3 +248,100 @@ export const revokeToken = (id, jti) => request('DELETE', `/tenants/${id}/tokens
 
 /** @param {{cursor?: string|null, target?: string}} q @returns {Promise<Page<AuditEntry>>} */
 export const listAudit = (q) => request('GET', '/audit', { query: q });
+
+// ---- the event stream ----------------------------------------------------
+
+/**
+ * @typedef {{event: string, id: string|null, data: any}} StreamEvent
+ * @typedef {'connecting'|'live'|'reconnecting'|'off'} StreamState
+ */
+
+/**
+ * Follows GET /api/events for as long as the session lasts: fetch() with the
+ * token (EventSource cannot send one), Last-Event-ID on every reconnect,
+ * reconnects backing off from 1 s to 30 s. Calls onEvent for each event
+ * and onState when the connection's state changes. A 401 ends the session
+ * (onSessionEnded). Returns a function that stops it.
+ * @param {(e: StreamEvent) => void} onEvent
+ * @param {(s: StreamState) => void} onState
+ * @returns {() => void}
+ */
+export function followEvents(onEvent, onState) {
+  let stopped = false;
+  let lastId = '';
+  let delay = 1000;
+  /** @type {AbortController|null} */
+  let ac = null;
+
+  /** @param {string} frame */
+  const parse = (frame) => {
+    /** @type {StreamEvent} */
+    const e = { event: 'message', id: null, data: '' };
+    const data = [];
+    for (const line of frame.split('\n')) {
+      if (!line || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') e.event = value;
+      else if (field === 'id') e.id = value;
+      else if (field === 'data') data.push(value);
+    }
+    try {
+      e.data = JSON.parse(data.join('\n'));
+    } catch {
+      e.data = data.join('\n');
+    }
+    return e;
+  };
+
+  const run = async () => {
+    while (!stopped) {
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      if (!token) break;
+      onState(lastId ? 'reconnecting' : 'connecting');
+      ac = new AbortController();
+      /** @type {Record<string, string>} */
+      const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${token}` };
+      if (lastId) headers['Last-Event-ID'] = lastId;
+      try {
+        const res = await fetch('/api/events', { headers, signal: ac.signal, cache: 'no-store' });
+        if (res.status === 401) {
+          const p = await res.json().catch(() => null);
+          if (sessionEnded) sessionEnded(p && p.detail ? p.detail : 'the token was refused');
+          break;
+        }
+        if (!res.ok || !res.body) throw new Error(`status ${res.status}`);
+        onState('live');
+        delay = 1000;
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += decoder.decode(value, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const e = parse(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+            if (e.id) lastId = e.id;
+            if (e.data !== '' || e.event !== 'message') onEvent(e);
+          }
+        }
+      } catch {
+        if (stopped) break;
+      }
+      if (stopped) break;
+      onState('reconnecting');
+      await sleep(delay + Math.floor(Math.random() * 250));
+      delay = Math.min(delay * 2, 30000);
+    }
+    onState('off');
+  };
+  run();
+  return () => {
+    stopped = true;
+    if (ac) ac.abort();
+  };
+}

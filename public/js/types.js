@@ -34,6 +34,9 @@
  * @typedef {{seq: number, at: string, actor: string, action: string, target: string|null,
  *   request_id: string|null, address: string|null, detail: Record<string, unknown>}} AuditEntry
  * @typedef {{replayed: number, not_found?: string[]}} ReplayResult
+ * @typedef {{fingerprint: string, status: 'firing'|'resolved', name: string, severity: string,
+ *   summary: string, description: string, runbook_url: string|null, tenant: string|null,
+ *   starts_at: string, ends_at: string|null, labels: Record<string, string>}} Alert
  */
 
 /**

@@ -355,6 +355,56 @@ test('keyboard alone: open the create dialog, fill it, submit; focus goes into t
   page.assertClean();
 });
 
+test('live: the indicator says Live; a resize, new messages and a dead letter appear without a reload or a poll; a lost stream reconnects and catches up', async () => {
+  await page.goto(`/#/tenants/${tenantId}`);
+  await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 10000 });
+  // While live the page does not poll: count its reads of the tenant.
+  let reads = 0;
+  const count = (r) => { if (new RegExp(`/api/tenants/${tenantId}$`).test(r.url()) && r.method() === 'GET') reads++; };
+  page.on('request', count);
+  assert.equal((await api.setConcurrency(tenantId, 2)).status, 200);
+  await page.locator('#workers-state').filter({ hasText: /^2 of 2 workers running$/ }).waitFor({ timeout: 10000 });
+  await sleep(6000); // longer than the 5 s poll it would otherwise make
+  page.off('request', count);
+  assert.equal(reads, 0, 'the resize came through the event stream, not a poll');
+
+  // New messages go on top of the list, without a reload.
+  await page.getByRole('link', { name: 'Messages', exact: true }).click();
+  await page.getByRole('heading', { name: 'Messages' }).waitFor();
+  const fresh = (await api.publish(tenantId, { payload: { live: 1 } })).json.id;
+  await page.locator('tbody tr').first().getByRole('button', { name: `Open message ${fresh}` }).waitFor({ timeout: 10000 });
+  // Reading further down: the next ones wait behind a button.
+  await page.setViewportSize({ width: 1280, height: 300 });
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  const later = (await api.publish(tenantId, { payload: { live: 2 } })).json.id;
+  const show = page.getByRole('button', { name: /^Show 1 new message$/ });
+  await show.waitFor({ timeout: 10000 });
+  assert.equal(await page.getByRole('button', { name: `Open message ${later}` }).count(), 0, 'not inserted under the reader');
+  await show.click();
+  await page.locator('tbody tr').first().getByRole('button', { name: `Open message ${later}` }).waitFor();
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // A dead letter shows up in its tab by itself.
+  await page.getByRole('link', { name: /^Dead letters/ }).click();
+  await page.getByText('No dead letters').waitFor();
+  await amqpPublish(stack.amqpUrl, queueNames(tenantId)[0], [{ body: '{', properties: { messageId: 'live-poison' } }]);
+  await page.locator('tr', { hasText: 'live-poison' }).waitFor({ timeout: 10000 });
+  await page.getByRole('link', { name: 'Dead letters (1)' }).waitFor();
+
+  // The stream drops: the indicator says so; a change made meanwhile shows once it is back.
+  page.expectHttp(/\/api\/events$/, 'any', { sticky: true });
+  page.expectHttp(/\/api\/events$/, 0, { sticky: true });
+  await stack.stopEvents();
+  await page.locator('.live', { hasText: 'Reconnecting' }).waitFor({ timeout: 10000 });
+  assert.equal((await api.setConcurrency(tenantId, 1)).status, 200);
+  await stack.startEvents();
+  await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 20000 });
+  await page.getByRole('link', { name: 'Messages', exact: true }).click();
+  await page.locator('#workers-state').filter({ hasText: /^1 of 1 workers running$/ }).waitFor({ timeout: 10000 });
+  page.clearExpected();
+  page.assertClean();
+});
+
 test('delete asks for the tenant\'s name, then the tenant goes', async () => {
   await page.goto(`/#/tenants/${tenantId}`);
   await page.getByRole('button', { name: 'Delete', exact: true }).click();

@@ -2,7 +2,7 @@
 // choice of page from the route. Without a session every route shows the
 // login form.
 import { html, useEffect } from '../../vendor/htm-preact.js';
-import { forgetToken } from '../api.js';
+import { followEvents, forgetToken } from '../api.js';
 import { actions, useStore } from '../store.js';
 import { navigate, useRoute } from '../router.js';
 import { Toasts } from '../ui/toasts.js';
@@ -24,9 +24,22 @@ function logout() {
   navigate('/login');
 }
 
+/** The event stream's state, announced when it changes. */
+function LiveIndicator() {
+  const state = useStore((s) => s.stream);
+  const text = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', off: 'Not live' }[state];
+  return html`<span class=${`live live-${state}`} role="status" aria-live="polite" title="Updates pushed by the server (GET /api/events)">${text}</span>`;
+}
+
 export function App() {
   const route = useRoute();
   const session = useStore((s) => s.session);
+
+  // One event stream per session: its events go through the store's actions.
+  useEffect(() => {
+    if (!session) return undefined;
+    return followEvents((e) => actions.eventArrived(e), (st) => actions.streamState(st));
+  }, [session?.token]);
 
   useEffect(() => {
     // A tenant token has one tenant: its pages are the console.
@@ -60,6 +73,7 @@ export function App() {
     <a class="skip-link" href="#main" onClick=${(/** @type {Event} */ e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
     <header class="topbar">
       <a class="brand" href="#/">mtm console</a>
+      <${LiveIndicator} />
       <span class="who">${admin ? `${session.sub} (admin)` : `tenant ${session.tenantId}`}</span>
       <button type="button" class="small" onClick=${logout}>Log out</button>
     </header>

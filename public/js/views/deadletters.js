@@ -1,16 +1,24 @@
 // deadletters: what could not be stored, with its reason; replay one, the
 // selected or all of them, or purge them after a confirmation.
-import { html, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useState } from '../../vendor/htm-preact.js';
 import { getTenant, listDlq, purgeDlq, replayDlq } from '../api.js';
 import { bytes, num, time } from '../format.js';
-import { actions } from '../store.js';
+import { actions, useStore } from '../store.js';
 import { Dialog } from '../ui/dialog.js';
 import { MoreButton, usePages } from '../ui/pages.js';
 import { ProblemView } from '../ui/problem.js';
 
 /** @param {{tenant: import('../types.js').Tenant}} props */
 export function DeadLettersTab({ tenant }) {
-  const pages = usePages((cursor) => listDlq(tenant.id, { cursor, limit: 100 }), [tenant.id]);
+  const resync = useStore((s) => s.resync);
+  const arrived = useStore((s) => s.deadLetters[tenant.id] || 0);
+  const pages = usePages((cursor) => listDlq(tenant.id, { cursor, limit: 100 }), [tenant.id, resync]);
+  // A dead letter arrived (event stream): read the first page again, soon.
+  useEffect(() => {
+    if (!arrived) return undefined;
+    const timer = setTimeout(() => pages.reload(), 300);
+    return () => clearTimeout(timer);
+  }, [arrived]);
   const [selected, setSelected] = useState(/** @type {Set<string>} */ (new Set()));
   const [busy, setBusy] = useState('');
   const [error, setError] = useState(/** @type {unknown} */ (null));

@@ -1,12 +1,13 @@
 // messages: a tenant's stored messages, newest first (or oldest), a page
 // at a time, and a drawer with one message in full. Payloads and headers
 // are shown as text, never as HTML.
-import { html, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { listMessages } from '../api.js';
 import { oneLine, pretty, time } from '../format.js';
 import { CopyButton } from '../ui/copy.js';
 import { Dialog } from '../ui/dialog.js';
 import { MoreButton, usePages } from '../ui/pages.js';
+import { useStore } from '../store.js';
 
 /** @typedef {import('../types.js').Message} Message */
 
@@ -33,7 +34,30 @@ export function MessageDrawer({ message: m, onClose }) {
 export function MessagesTab({ tenant }) {
   const [order, setOrder] = useState(/** @type {'desc'|'asc'} */ ('desc'));
   const [open, setOpen] = useState(/** @type {Message|null} */ (null));
-  const pages = usePages((cursor) => listMessages(tenant.id, { cursor, order, limit: 50 }), [tenant.id, order]);
+  const resync = useStore((s) => s.resync);
+  const pages = usePages((cursor) => listMessages(tenant.id, { cursor, order, limit: 50 }), [tenant.id, order, resync]);
+  const [waiting, setWaiting] = useState(/** @type {Message[]} */ ([]));
+  const stored = useRef(tenant.counters.stored);
+
+  // New messages (the tenant's stored counter moved): newest first, they
+  // go on top; while the user is reading further down they wait behind a
+  // button, so the rows under the reader's eyes do not move.
+  useEffect(() => {
+    if (tenant.counters.stored === stored.current) return;
+    stored.current = tenant.counters.stored;
+    if (order !== 'desc' || pages.loading) return;
+    listMessages(tenant.id, { order: 'desc', limit: 50 }).then((page) => {
+      const have = new Set([...pages.items, ...waiting].map((m) => m.id));
+      const fresh = page.data.filter((m) => !have.has(m.id));
+      if (!fresh.length) return;
+      if (window.scrollY < 80 && waiting.length === 0) pages.setItems((old) => [...fresh, ...old]);
+      else setWaiting((w) => [...fresh, ...w]);
+    }, () => {});
+  }, [tenant.counters.stored]);
+  const showWaiting = () => {
+    pages.setItems((old) => [...waiting, ...old]);
+    setWaiting([]);
+  };
   return html`<section aria-labelledby="msgs-h">
     <div class="toolbar">
       <h2 id="msgs-h">Messages</h2>
@@ -46,6 +70,9 @@ export function MessagesTab({ tenant }) {
       </div>
       <div class="field"><button type="button" onClick=${pages.reload} disabled=${pages.loading}>Refresh</button></div>
     </div>
+    ${waiting.length > 0 && html`<div class="notice" role="status">
+      <button type="button" class="primary" onClick=${showWaiting}>Show ${waiting.length} new message${waiting.length === 1 ? '' : 's'}</button>
+    </div>`}
     ${pages.items.length > 0 && html`<div class="table-wrap"><table>
       <caption class="visually-hidden">Messages of ${tenant.name}</caption>
       <thead><tr><th scope="col">Id</th><th scope="col">Published</th><th scope="col">Stored</th><th scope="col" class="num">Attempts</th><th scope="col">Payload</th></tr></thead>

@@ -5,6 +5,7 @@ import { overview, ready } from '../api.js';
 import { num } from '../format.js';
 import { Badge } from '../ui/badge.js';
 import { ProblemView } from '../ui/problem.js';
+import { useStore } from '../store.js';
 
 const REFRESH_MS = 5000;
 
@@ -15,8 +16,9 @@ function Stat({ label, value, id }) {
 
 export function Overview() {
   const [health, setHealth] = useState(/** @type {Awaited<ReturnType<typeof ready>>|null} */ (null));
-  const [stats, setStats] = useState(/** @type {import('../types.js').Overview|null} */ (null));
+  const [fetched, setStats] = useState(/** @type {import('../types.js').Overview|null} */ (null));
   const [error, setError] = useState(/** @type {unknown} */ (null));
+  const live = useStore((st) => st.overview);
 
   useEffect(() => {
     let stopped = false;
@@ -37,6 +39,7 @@ export function Overview() {
   }, []);
 
   const checks = health?.checks;
+  const stats = live || fetched;
   return html`<div class="page-head"><h1>Overview</h1></div>
     <${ProblemView} error=${error} />
     <section aria-labelledby="health-h">
@@ -61,6 +64,8 @@ export function Overview() {
         <${Stat} id="ov-dlq" label="Dead letters" value=${num(stats.dlq_depth)} />
         <${Stat} id="ov-workers" label="Workers running / configured" value=${`${num(stats.workers.running)} / ${num(stats.workers.configured)}`} />
         <${Stat} label="Workers busy" value=${num(stats.workers.busy)} />
+        ${live?.rates && html`<${Stat} id="ov-stored-rate" label="Stored per second" value=${num(live.rates.stored_per_s)} />
+          <${Stat} label="Published per second" value=${num(live.rates.published_per_s)} />`}
       </div>
       ${stats.tenants.total === 0 && html`<p class="notice">No tenants yet. <a href="#/tenants">Create the first one</a>.</p>`}
     </section>`}`;

@@ -2,7 +2,7 @@
 // pause, resume, delete) and tabs for its messages, a publish form, its
 // dead letters, its tokens and its audit entries. Refreshed every 5 s, and
 // every second while workers.running has not reached the concurrency set.
-import { html, useEffect, useState } from '../../vendor/htm-preact.js';
+import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { ApiError, getTenant, pauseTenant, resumeTenant, setConcurrency, setRateLimit } from '../api.js';
 import { num, rateLimit, time } from '../format.js';
 import { actions, useStore } from '../store.js';
@@ -126,7 +126,12 @@ export function TenantPage({ id, tab, admin }) {
   const [deleting, setDeleting] = useState(false);
   const [busy, setBusy] = useState(false);
   const applying = tenant && tenant.status === 'active' && tenant.workers.running !== tenant.concurrency;
+  const live = useStore((s) => s.stream === 'live');
+  const resync = useStore((s) => s.resync);
+  const read = useRef('');
 
+  // Read once (and again after a reconnect); while the event stream is
+  // live it brings every change, otherwise poll.
   useEffect(() => {
     let stopped = false;
     /** @type {ReturnType<typeof setTimeout>|undefined} */
@@ -142,11 +147,16 @@ export function TenantPage({ id, tab, admin }) {
         if (e instanceof ApiError && e.status === 404) actions.tenantGone(id);
         setError(e);
       }
-      if (!stopped) timer = setTimeout(tick, applying ? 1000 : 5000);
+      if (!stopped && !live) timer = setTimeout(tick, applying ? 1000 : 5000);
     };
-    tick();
+    if (!live || !read.current || read.current !== `${id}/${resync}`) {
+      read.current = `${id}/${resync}`;
+      tick();
+    } else if (!live) {
+      timer = setTimeout(tick, applying ? 1000 : 5000);
+    }
     return () => { stopped = true; clearTimeout(timer); };
-  }, [id, applying]);
+  }, [id, applying, live, resync]);
 
   if (!tenant) {
     return html`<${ProblemView} error=${error} onRetry=${() => location.reload()} />

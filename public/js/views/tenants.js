@@ -55,11 +55,23 @@ export function Tenants() {
     return () => clearTimeout(timer);
   }, [name, status]);
 
+  const resync = useStore((s) => s.resync);
   const pages = usePages(async (cursor) => {
     const page = await listTenants({ cursor, limit: PAGE, name: query.name, status: query.status });
     actions.tenantsSeen(page.data);
     return { data: page.data.map((t) => t.id), next_cursor: page.next_cursor };
-  }, [query.name, query.status]);
+  }, [query.name, query.status, resync]);
+
+  // A tenant made elsewhere (event stream) joins the end of the list once
+  // the list has been read to its end, if it matches the filter.
+  useEffect(() => {
+    if (pages.loading || pages.more) return;
+    const have = new Set(pages.items);
+    const added = Object.values(known).filter((t) => !have.has(t.id) &&
+      (!query.status || t.status === query.status) &&
+      (!query.name || t.name.toLowerCase().includes(query.name.toLowerCase())));
+    if (added.length) pages.setItems((ids) => [...ids, ...added.map((t) => t.id).filter((id) => !ids.includes(id))]);
+  }, [known]);
 
   const rows = pages.items.map((id) => known[id]).filter(Boolean);
   return html`<div class="page-head">
