@@ -58,6 +58,7 @@ COPY --from=build /src/build/release/bin/mtm-api /src/build/release/bin/mtm-even
      /src/build/release/bin/consumerd /src/build/release/bin/mtm-migrate /opt/mtm/bin/
 COPY sql/ /opt/mtm/sql/
 COPY public/ /opt/mtm/public/
+COPY docs/ /opt/mtm/docs/
 COPY --from=ui /src/public/vendor/ /opt/mtm/public/vendor/
 COPY lighttpd.conf /opt/mtm/lighttpd.conf
 COPY deploy/trusted-proxies.sh /opt/mtm/deploy/trusted-proxies.sh

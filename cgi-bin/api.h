@@ -41,6 +41,7 @@ enum api_access {
     API_TENANT,       /* admin, or a token of the tenant named by {id} */
     API_TENANT_QUERY, /* admin, or a token of the tenant named by ?tenant_id */
     API_METRICS,      /* admin, or the scrape token MTM_METRICS_TOKEN */
+    API_ALERTS,       /* admin, or Alertmanager's webhook token MTM_ALERTS_TOKEN */
 };
 
 struct api_thread {
@@ -153,6 +154,9 @@ void api_ready(void *t, struct mtm_request *r);
 void api_tenant_create(void *t, struct mtm_request *r);
 void api_tenant_list(void *t, struct mtm_request *r);
 void api_overview(void *t, struct mtm_request *r);
+void api_alerts_webhook(void *t, struct mtm_request *r);
+void api_alerts_list(void *t, struct mtm_request *r);
+void api_prometheus_query_range(void *t, struct mtm_request *r);
 void api_tenant_get(void *t, struct mtm_request *r);
 void api_tenant_delete(void *t, struct mtm_request *r);
 void api_tenant_set_concurrency(void *t, struct mtm_request *r);

@@ -120,9 +120,11 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         challenge(r, NULL);
         return MTM_EAUTH;
     }
-    const char *scrape = t->ctx->cfg->metrics_token;
+    const char *scrape = t->ctx->cfg->metrics_token, *hook = t->ctx->cfg->alerts_token;
     if (access == API_METRICS && scrape && mtm_password_equal(tok, scrape))
         return 0; /* the scrape token reads metrics and nothing else */
+    if (access == API_ALERTS && hook && mtm_password_equal(tok, hook))
+        return 0; /* the webhook token posts alerts and nothing else */
     if (mtm_token_verify(tok, t->ctx->cfg->jwt_secret, mtm_wall_ms() / 1000, &t->who, err,
                          sizeof(err))) {
         memset(&t->who, 0, sizeof(t->who));
@@ -139,7 +141,8 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
             return rc;
         switch (access) {
         case API_ADMIN:
-        case API_METRICS: return forbid(r, "this route needs an admin token");
+        case API_METRICS:
+        case API_ALERTS: return forbid(r, "this route needs an admin token");
         case API_TENANT:
             if (r->nparams && mtm_uuid_valid(r->params[0]) && !same_tenant(t, r->params[0]))
                 return forbid(r, "the token belongs to another tenant");

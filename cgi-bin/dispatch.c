@@ -46,6 +46,9 @@ static const struct mtm_route routes[] = {
     {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", BODY, API_TENANT, api_dlq_replay},
     {"GET", "/api/audit", "audit", 0, API_ADMIN, api_audit_list},
     {"GET", "/api/metrics", "metrics", 0, API_METRICS, api_metrics},
+    {"POST", "/api/alerts/webhook", "alerts_webhook", JSON, API_ALERTS, api_alerts_webhook},
+    {"GET", "/api/alerts", "alerts", 0, API_ADMIN, api_alerts_list},
+    {"GET", "/api/prometheus/query_range", "prometheus", 0, API_ADMIN, api_prometheus_query_range},
 };
 
 /* Query parameters that carry ids (canonicalised like path captures). */

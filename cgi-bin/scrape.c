@@ -2,9 +2,9 @@
  * scrape: GET /api/metrics, Prometheus text format.
  *
  * The responder's own metrics (httpmetrics.h), followed by consumerd's
- * textfile ($MTM_METRICS_DIR/mtm.prom) when it is readable, so one scrape
- * of the API sees the whole system. Allowed to admin tokens and to the
- * static scrape token MTM_METRICS_TOKEN (auth.c).
+ * textfile ($MTM_METRICS_DIR/mtm.prom) and mtm-events' (mtm-events.prom)
+ * when they are readable, so one scrape of the API sees the whole system. Allowed to admin tokens
+ * and to the static scrape token MTM_METRICS_TOKEN (auth.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,10 +16,10 @@
 
 #define CONSUMERD_FILE_MAX (16 << 20)
 
-/* Appends dir/mtm.prom if it exists; a missing file is not an error. */
-static int append_consumerd(const char *dir, struct mtm_buf *out)
+/* Appends dir/name if it exists; a missing file is not an error. */
+static int append_file(const char *dir, const char *name, struct mtm_buf *out)
 {
-    char *path = xasprintf("%s/mtm.prom", dir);
+    char *path = xasprintf("%s/%s", dir, name);
     FILE *f = fopen(path, "r");
     free(path);
     if (!f)
@@ -48,7 +48,9 @@ void api_metrics(void *vt, struct mtm_request *r)
     mtm_buf_init(&out, 64 << 20);
     int rc = api_metrics_render(t->ctx, &out);
     if (!rc)
-        rc = append_consumerd(t->ctx->cfg->metrics_dir, &out);
+        rc = append_file(t->ctx->cfg->metrics_dir, "mtm.prom", &out);
+    if (!rc)
+        rc = append_file(t->ctx->cfg->metrics_dir, "mtm-events.prom", &out);
     if (rc) {
         LOG_ERROR(&t->log, "metrics: %s", mtm_strerror(rc));
         mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);

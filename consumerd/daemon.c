@@ -122,6 +122,8 @@ static void amqp_check(struct consumerd *d)
     mtm_backoff_reset(&d->amqp_backoff);
 }
 
+static void write_metrics(struct consumerd *d);
+
 static void heartbeat(struct consumerd *d)
 {
     char err[512], pid[16];
@@ -138,6 +140,13 @@ static void heartbeat(struct consumerd *d)
     }
     if (d->listening && reconciler_report(&d->rec, &d->pg, &d->amqp, err, sizeof(err)))
         LOG_WARN(&d->log, "status report: %s", err);
+    write_metrics(d);
+}
+
+/* The textfile node_exporter (and GET /api/metrics) serves. */
+static void write_metrics(struct consumerd *d)
+{
+    char err[512];
     d->metrics.pg_connected = d->listening && mtm_pg_connected(&d->pg);
     d->metrics.amqp_connected = mtm_amqp_is_open(&d->amqp);
     d->metrics.worker_threads = reconciler_threads(&d->rec);
@@ -210,7 +219,7 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
     d->metrics.last_reconcile_ms = mtm_wall_ms();
 }
 
-/* Throttle records and failed-login audit entries: bounded by time. */
+/* Throttle records, failed-login audit entries and resolved alerts: bounded by time. */
 static void login_sweep(struct consumerd *d, int64_t now)
 {
     char err[512];
@@ -232,6 +241,12 @@ static void login_sweep(struct consumerd *d, int64_t now)
         LOG_INFO(&d->log, "login sweep: %s expired throttle record(s) deleted",
                  PQgetvalue(res, 0, 0));
     PQclear(res);
+    /* Resolved alerts older than a day go the same way (sql/0017). */
+    rc = mtm_pg_exec(&d->pg, MTM_STMT_ALERTS_SWEEP, NULL, NULL, err, sizeof(err));
+    if (rc == MTM_EUNAVAIL)
+        pg_lost(d, err);
+    else if (rc)
+        LOG_WARN(&d->log, "alerts sweep: %s", err);
 }
 
 int consumerd_run(struct consumerd *d)
@@ -272,6 +287,10 @@ int consumerd_run(struct consumerd *d)
         if (rc > 0 && fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
             read_notifications(d);
     }
+    /* A clean stop says so at once (mtm_consumerd_up 0): alerts need not
+     * wait for the heartbeat to go stale. */
+    d->metrics.stopped = true;
+    write_metrics(d);
     LOG_INFO(&d->log, "stopped");
     return 0;
 }

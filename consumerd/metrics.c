@@ -14,9 +14,12 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *
 {
     int rc = 0;
     rc = rc ? rc
-            : mtm_buf_puts(out, "# HELP mtm_consumerd_up Whether consumerd is running.\n"
-                                "# TYPE mtm_consumerd_up gauge\n"
-                                "mtm_consumerd_up 1\n");
+            : mtm_buf_printf(out,
+                             "# HELP mtm_consumerd_up Whether consumerd is running (0 once it "
+                             "stopped cleanly).\n"
+                             "# TYPE mtm_consumerd_up gauge\n"
+                             "mtm_consumerd_up %d\n",
+                             m->stopped ? 0 : 1);
     rc = rc ? rc
             : mtm_buf_printf(out,
                              "# HELP mtm_consumerd_heartbeat_timestamp_seconds Time of "

@@ -22,6 +22,7 @@ struct consumerd_metrics {
     bool amqp_connected;
     int worker_threads; /* consumer threads alive */
     int db_connections; /* shared pool connections open */
+    bool stopped;       /* written once at a clean stop: mtm_consumerd_up 0 */
 };
 
 /* Renders the metrics in text exposition format into out. */

@@ -57,6 +57,7 @@ struct tenant_pool {
     atomic_llong latency_count, latency_sum_ms;
 
     /* Main thread only. */
+    char name[65];         /* the tenant's name, for mtm_tenant_info */
     struct worker **slots; /* env->cfg->max_concurrency entries */
     int nslots;
     bool seen;           /* marked during a reconcile pass */

@@ -139,6 +139,7 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
         if (!p)
             continue;
         p->seen = true;
+        snprintf(p->name, sizeof(p->name), "%s", PQgetvalue(res, row, 3));
         int target = strcmp(status, "active") == 0 ? concurrency : 0;
         if (target != atomic_load(&p->target))
             LOG_INFO(r->log, "tenant %s: %s, %d worker(s)", id, status, target);
@@ -305,6 +306,21 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
                 continue; /* depth unknown: no sample rather than a wrong one */
             rc = mtm_buf_printf(out, "%s{tenant=\"%s\"} %lld\n", families[f].name, p->tenant_id, v);
         }
+    }
+    if (!rc)
+        rc = mtm_buf_puts(out, "# HELP mtm_tenant_info The tenant's name, for dashboards and "
+                               "alerts (always 1).\n# TYPE mtm_tenant_info gauge\n");
+    for (size_t i = 0; !rc && i < r->npools; i++) {
+        char name[2 * sizeof(r->pools[i]->name)];
+        size_t o = 0;
+        for (const char *c = r->pools[i]->name; *c && o + 2 < sizeof(name); c++) {
+            if (*c == '\\' || *c == '"')
+                name[o++] = '\\';
+            name[o++] = *c;
+        }
+        name[o] = '\0';
+        rc = mtm_buf_printf(out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\"} 1\n",
+                            r->pools[i]->tenant_id, name);
     }
     return rc ? rc : latency_metrics(r, out);
 }

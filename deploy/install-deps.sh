@@ -28,6 +28,7 @@ PACKAGES=(
 	run:postgresql
 	run:prometheus
 	run:prometheus-node-exporter
+	run:prometheus-alertmanager
 	run:curl
 	run:nodejs
 	run:npm

@@ -95,8 +95,14 @@ setup_env() {
 	export MTM_PG_URL MTM_AMQP_URL MTM_START_POSTGRES MTM_START_RABBITMQ
 	export MTM_START_NODE_EXPORTER=${MTM_START_NODE_EXPORTER:-true}
 	export MTM_START_PROMETHEUS=${MTM_START_PROMETHEUS:-true}
+	export MTM_START_ALERTMANAGER=${MTM_START_ALERTMANAGER:-$MTM_START_PROMETHEUS}
 	is_bool "$MTM_START_NODE_EXPORTER" || die "MTM_START_NODE_EXPORTER: must be true or false"
 	is_bool "$MTM_START_PROMETHEUS" || die "MTM_START_PROMETHEUS: must be true or false"
+	is_bool "$MTM_START_ALERTMANAGER" || die "MTM_START_ALERTMANAGER: must be true or false"
+	# The console's charts read the stack's own Prometheus (through the API).
+	if [[ $MTM_START_PROMETHEUS == true ]]; then
+		export MTM_PROMETHEUS_URL=${MTM_PROMETHEUS_URL:-http://127.0.0.1:9090}
+	fi
 
 	# The servers run as their Debian users when we are root (initdb refuses root).
 	MTM_SUPERVISOR_USER=$(id -un)
@@ -132,7 +138,11 @@ setup_secrets() {
 		ADMIN_PASSWORD_FROM=var/secrets/admin_password
 	fi
 	[[ -n ${MTM_JWT_SECRET:-} ]] || MTM_JWT_SECRET=$(secret jwt_secret gen_hex32)
-	export MTM_ADMIN_PASSWORD MTM_JWT_SECRET
+	# Prometheus scrapes GET /api/metrics with the first; Alertmanager posts
+	# to /api/alerts/webhook with the second.
+	[[ -n ${MTM_METRICS_TOKEN:-} ]] || MTM_METRICS_TOKEN=$(secret metrics_token gen_hex32)
+	[[ -n ${MTM_ALERTS_TOKEN:-} ]] || MTM_ALERTS_TOKEN=$(secret alerts_token gen_hex32)
+	export MTM_ADMIN_PASSWORD MTM_JWT_SECRET MTM_METRICS_TOKEN MTM_ALERTS_TOKEN
 	((${#MTM_JWT_SECRET} >= 32)) || die "MTM_JWT_SECRET: must be at least 32 bytes"
 	((${#MTM_ADMIN_PASSWORD} >= 8)) || die "MTM_ADMIN_PASSWORD: must be at least 8 characters"
 }
@@ -186,6 +196,28 @@ init_dirs() {
 	fi
 	if [[ $MTM_START_PROMETHEUS == true ]]; then
 		install -d -m 0755 -o "$MTM_PROMETHEUS_OS_USER" "$VAR/prometheus"
+	fi
+	if [[ $MTM_START_ALERTMANAGER == true ]]; then
+		install -d -m 0755 -o "$MTM_PROMETHEUS_OS_USER" "$VAR/alertmanager" "$VAR/alertmanager/data"
+	fi
+}
+
+# Prometheus and Alertmanager configurations, rewritten at every start from
+# the templates in deploy/ (ports, paths, tokens of this stack). The tokens
+# go into files only their user can read.
+init_monitoring() {
+	local u=$MTM_PROMETHEUS_OS_USER
+	if [[ $MTM_START_PROMETHEUS == true ]]; then
+		(umask 077 && printf '%s' "$MTM_METRICS_TOKEN" >"$VAR/prometheus/metrics_token")
+		chown "$u" "$VAR/prometheus/metrics_token"
+		sed -e "s|@MTM_HTTP_PORT@|$MTM_HTTP_PORT|g" -e "s|@VAR@|$VAR|g" -e "s|@MTM_HOME@|$MTM_HOME|g" \
+			"$MTM_HOME/deploy/prometheus/prometheus.local.yml" >"$VAR/prometheus/prometheus.yml"
+	fi
+	if [[ $MTM_START_ALERTMANAGER == true ]]; then
+		(umask 077 && printf '%s' "$MTM_ALERTS_TOKEN" >"$VAR/alertmanager/alerts_token")
+		chown "$u" "$VAR/alertmanager/alerts_token"
+		sed -e "s|@MTM_HTTP_PORT@|$MTM_HTTP_PORT|g" -e "s|@VAR@|$VAR|g" \
+			"$MTM_HOME/deploy/alertmanager/alertmanager.local.yml" >"$VAR/alertmanager/alertmanager.yml"
 	fi
 }
 
@@ -261,6 +293,7 @@ check_ports() {
 	[[ $MTM_START_RABBITMQ == true ]] && ports+=("$MTM_AMQP_PORT" "$MTM_RABBITMQ_DIST_PORT" "$MTM_EPMD_PORT")
 	[[ $MTM_START_NODE_EXPORTER == true ]] && ports+=(9100)
 	[[ $MTM_START_PROMETHEUS == true ]] && ports+=(9090)
+	[[ $MTM_START_ALERTMANAGER == true ]] && ports+=(9093)
 	local p busy=()
 	for p in "${ports[@]}"; do
 		port_in_use "$p" && busy+=("$p")
@@ -274,6 +307,7 @@ start_checks() {
 	rm -f -- "$MTM_FCGI_SOCKET" "$MTM_EVENTS_SOCKET"
 	init_postgres
 	init_rabbitmq
+	init_monitoring
 }
 
 # ---- reporting -------------------------------------------------------------
@@ -316,6 +350,9 @@ save_banner() {
 			echo "  admin login: $MTM_ADMIN_USER / $pw"
 			if [[ $MTM_START_PROMETHEUS == true ]]; then
 				echo "  prometheus:  http://127.0.0.1:9090/"
+			fi
+			if [[ $MTM_START_ALERTMANAGER == true ]]; then
+				echo "  alerts:      http://127.0.0.1:9093/ (also in the console)"
 			fi
 			echo "  logs:        var/log/    state: var/    status: deploy/stack.sh status"
 			echo

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpclient.h"
 #include "xalloc.h"
 
 #ifndef MTM_DEFAULT_SQL_DIR
@@ -29,6 +30,7 @@ enum key_type {
     T_AMQP_URL, /* amqp:// URL */
     T_LOGLEVEL, /* debug | info | warn | error */
     T_ADDRLIST, /* comma-separated IPv4/IPv6 addresses or CIDR blocks */
+    T_HTTP_URL, /* http://host[:port][/path] (httpclient.h) */
 };
 
 struct key {
@@ -87,6 +89,10 @@ static const struct key keys[] = {
      "origins allowed to call the API from browsers, comma-separated; none by default"},
     {"MTM_METRICS_TOKEN", T_SECRET, F(metrics_token), 32, 4096, NULL, 0, 0,
      "bearer secret a Prometheus scraper may use for GET /api/metrics"},
+    {"MTM_ALERTS_TOKEN", T_SECRET, F(alerts_token), 32, 4096, NULL, 0, 0,
+     "bearer secret Alertmanager's webhook presents to POST /api/alerts/webhook"},
+    {"MTM_PROMETHEUS_URL", T_HTTP_URL, F(prometheus_url), 1, 4096, NULL, 0, 0,
+     "Prometheus (http://host:port) whose history the console's charts show; none by default"},
     {"MTM_TRUSTED_PROXIES", T_ADDRLIST, F(trusted_proxies), 1, 4096, NULL, 0, 0,
      "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR "
      "blocks; none by default"},
@@ -221,6 +227,14 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
                      "%s: must be IP addresses or CIDR blocks separated by commas (bad entry "
                      "\"%.*s\")",
                      k->name, (int)(badlen > 64 ? 64 : badlen), bad);
+            return MTM_EINVAL;
+        }
+        break;
+    }
+    case T_HTTP_URL: {
+        struct mtm_http_url u;
+        if (mtm_http_url_parse(v, &u)) {
+            snprintf(err, errlen, "%s: must be an http://host[:port][/path] URL", k->name);
             return MTM_EINVAL;
         }
         break;

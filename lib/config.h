@@ -47,6 +47,8 @@ struct mtm_config {
     int publish_burst;      /* default bucket size */
     char *cors_origins;     /* comma-separated allowed origins, NULL = none */
     char *metrics_token;    /* bearer secret for GET /api/metrics scrapers, NULL = none */
+    char *alerts_token;     /* bearer secret of Alertmanager's webhook, NULL = none */
+    char *prometheus_url;   /* Prometheus for the console's charts (http://), NULL = none */
     char *trusted_proxies;  /* for lighttpd's mod_extforward; validated here, NULL = none */
     char *events_socket;    /* unix socket mtm-events listens on (lighttpd proxies to it) */
     int events_max_clients; /* streams mtm-events serves at once */

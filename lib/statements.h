@@ -93,7 +93,7 @@
       2)                                                                                           \
     X(TENANT_MARK_DELETING,                                                                        \
       "UPDATE tenants SET status = 'deleting' WHERE id = $1::uuid RETURNING id", 1)                \
-    X(TENANTS_DESIRED, "SELECT id, status, concurrency FROM tenants ORDER BY seq", 0)              \
+    X(TENANTS_DESIRED, "SELECT id, status, concurrency, name FROM tenants ORDER BY seq", 0)        \
     X(TENANT_DROP_PARTITION, "SELECT mtm_drop_partition($1::uuid)", 1)                             \
     X(TENANT_DELETE, "DELETE FROM tenants WHERE id = $1::uuid AND status = 'deleting'", 1)         \
     X(TENANT_STATUS_UPSERT,                                                                        \
@@ -162,6 +162,23 @@
       6)                                                                                           \
     X(LOGIN_CLEAR, "DELETE FROM login_throttle WHERE address = $1 RETURNING attempts", 1)          \
     X(LOGIN_SWEEP, "SELECT mtm_login_sweep($1::int)", 1)                                           \
+    X(ALERTS_SWEEP, "SELECT mtm_alerts_sweep()", 0)                                                \
+    /* One alert from Alertmanager's webhook: $1 fingerprint, $2 status,                           \
+     * $3 labels, $4 annotations, $5 startsAt, $6 endsAt (NULL when unset). */                     \
+    X(ALERT_UPSERT,                                                                                \
+      "INSERT INTO alerts AS a (fingerprint, status, labels, annotations, starts_at, ends_at)"     \
+      " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::timestamptz, $6::timestamptz)"                   \
+      " ON CONFLICT (fingerprint) DO UPDATE SET status = excluded.status,"                         \
+      " labels = excluded.labels, annotations = excluded.annotations,"                             \
+      " starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = now()"            \
+      " WHERE (a.status, a.labels, a.annotations, a.starts_at, a.ends_at)"                         \
+      " IS DISTINCT FROM (excluded.status, excluded.labels, excluded.annotations,"                 \
+      " excluded.starts_at, excluded.ends_at)",                                                    \
+      6)                                                                                           \
+    X(ALERTS_LIST,                                                                                 \
+      "SELECT COALESCE(json_agg(mtm_alert_json(a) ORDER BY a.starts_at DESC), '[]')::text"         \
+      " FROM alerts a WHERE a.status = $1",                                                        \
+      1)                                                                                           \
     X(TOKEN_INSERT,                                                                                \
       "INSERT INTO tenant_tokens (jti, tenant_id, expires_at, created_by)"                         \
       " VALUES ($1::uuid, $2::uuid, to_timestamp($3::bigint), $4)",                                \

@@ -193,6 +193,13 @@ class Stack {
     const failed = results.filter((r) => r.status === 'rejected');
     if (failed.length) throw failed[0].reason;
 
+    if (o.monitoring) {
+      this.promPort = await freePort();
+      this.amPort = await freePort();
+      this.env.MTM_METRICS_TOKEN = randomSecret(40);
+      this.env.MTM_ALERTS_TOKEN = randomSecret(40);
+      this.env.MTM_PROMETHEUS_URL = `http://127.0.0.1:${this.promPort}`;
+    }
     Object.assign(this.env, o.env || {});
     for (const [k, v] of Object.entries(this.env)) if (v === undefined || v === null) delete this.env[k];
 
@@ -217,6 +224,69 @@ class Stack {
         watch: true,
       });
       await this.startLighttpd();
+    }
+    if (o.monitoring) await this.#startMonitoring();
+  }
+
+  /**
+   * Prometheus and Alertmanager, as the stack runs them but fast: Prometheus
+   * scrapes GET /api/metrics through lighttpd every second and evaluates
+   * the shipped rules (deploy/prometheus/alerts.yml) every second with
+   * their `for:` durations set to 0; Alertmanager groups for a second and
+   * posts to mtm's webhook with MTM_ALERTS_TOKEN.
+   */
+  async #startMonitoring() {
+    const pdir = path.join(this.dir, 'prometheus');
+    const adir = path.join(this.dir, 'alertmanager');
+    for (const d of [path.join(pdir, 'data'), path.join(adir, 'data')]) fs.mkdirSync(d, { recursive: true });
+    const rules = fs.readFileSync(path.join(REPO, 'deploy', 'prometheus', 'alerts.yml'), 'utf8')
+      .replace(/^(\s*)for: \S+$/gm, '$1for: 0s');
+    fs.writeFileSync(path.join(pdir, 'alerts.yml'), rules);
+    fs.writeFileSync(path.join(pdir, 'token'), this.env.MTM_METRICS_TOKEN, { mode: 0o600 });
+    fs.writeFileSync(path.join(pdir, 'prometheus.yml'), [
+      'global: {scrape_interval: 1s, evaluation_interval: 1s}',
+      `rule_files: [${JSON.stringify(path.join(pdir, 'alerts.yml'))}]`,
+      `alerting: {alertmanagers: [{static_configs: [{targets: ["127.0.0.1:${this.amPort}"]}]}]}`,
+      'scrape_configs:',
+      '  - job_name: mtm-api',
+      '    metrics_path: /api/metrics',
+      `    authorization: {credentials_file: ${JSON.stringify(path.join(pdir, 'token'))}}`,
+      `    static_configs: [{targets: ["127.0.0.1:${this.httpPort}"]}]`,
+      '',
+    ].join('\n'));
+    fs.writeFileSync(path.join(adir, 'token'), this.env.MTM_ALERTS_TOKEN, { mode: 0o600 });
+    fs.writeFileSync(path.join(adir, 'alertmanager.yml'), [
+      'route: {receiver: mtm, group_by: [alertname, tenant], group_wait: 1s, group_interval: 1s, repeat_interval: 1h}',
+      'receivers:',
+      '  - name: mtm',
+      '    webhook_configs:',
+      `      - url: http://127.0.0.1:${this.httpPort}/api/alerts/webhook`,
+      '        send_resolved: true',
+      `        http_config: {authorization: {credentials_file: ${JSON.stringify(path.join(adir, 'token'))}}}`,
+      '',
+    ].join('\n'));
+    this.procs.alertmanager = new Proc({
+      name: 'alertmanager',
+      cmd: which('prometheus-alertmanager', '/usr/bin/prometheus-alertmanager'),
+      args: [`--config.file=${path.join(adir, 'alertmanager.yml')}`, `--storage.path=${path.join(adir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${this.amPort}`, '--cluster.listen-address='],
+      env: this.baseEnv, cwd: adir, logFile: this.logFile('alertmanager'),
+    });
+    this.procs.prometheus = new Proc({
+      name: 'prometheus',
+      cmd: which('prometheus', '/usr/bin/prometheus'),
+      args: [`--config.file=${path.join(pdir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(pdir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${this.promPort}`],
+      env: this.baseEnv, cwd: pdir, logFile: this.logFile('prometheus'),
+    });
+    this.procs.alertmanager.start();
+    this.procs.prometheus.start();
+    for (const [name, port] of [['alertmanager', this.amPort], ['prometheus', this.promPort]]) {
+      await waitFor(`${name} to listen on ${port}`, () => canConnect(port), {
+        timeoutMs: 30000,
+        check: () => this.procs[name].assertRunning('to start'),
+        describe: () => this.describeLogs([name]),
+      });
     }
   }
 
@@ -575,7 +645,7 @@ class Stack {
     if (this.stopped) return;
     this.stopped = true;
     const problems = [];
-    for (const name of ['lighttpd', 'mtm-api', 'consumerd']) {
+    for (const name of ['alertmanager', 'prometheus', 'lighttpd', 'mtm-api', 'mtm-events', 'consumerd']) {
       const p = this.procs[name];
       if (!p) continue;
       const wasRunning = p.running;
@@ -642,6 +712,8 @@ class Stack {
  *   env: extra/overriding MTM_* variables for our binaries (e.g. {MTM_MAX_BODY: '1024'})
  *   pgRoleAttrs: attributes of role mtm (default 'LOGIN')
  *   binDir: where consumerd/mtm-api are (default MTM_TEST_BIN_DIR or build/asan/bin)
+ *   monitoring (default false): Prometheus and Alertmanager too (#startMonitoring),
+ *     with MTM_METRICS_TOKEN, MTM_ALERTS_TOKEN and MTM_PROMETHEUS_URL set
  * If start-up fails, everything started so far is stopped and the error
  * (with the tail of the failing process's log) is thrown.
  */

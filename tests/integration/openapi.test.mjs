@@ -247,6 +247,13 @@ suite('a live stack answers as documented', () => {
     await call('GET', '/api/overview', { status: 200 });
     await call('GET', '/api/overview', { status: 401, token: null });
     await call('GET', '/api/events', { status: 401, token: null }); // served by mtm-events
+    await call('GET', '/api/alerts', { status: 200 });
+    await call('GET', '/api/alerts?status=later', { status: 422 });
+    await call('POST', '/api/alerts/webhook', { status: 401, token: null, json: { alerts: [] } });
+    await call('POST', '/api/alerts/webhook', { status: 200, json: { alerts: [] } });
+    await call('POST', '/api/alerts/webhook', { status: 422, json: { alerts: [{ status: 'x' }] } });
+    await call('GET', '/api/prometheus/query_range?query=up', { status: 503 }); // no Prometheus here
+    await call('GET', '/api/prometheus/query_range?query=up&limit=1', { status: 422 });
 
     // read (also once consumerd has reported its live figures)
     await call('GET', `/api/tenants/${id}`, { status: 200 });
