@@ -114,7 +114,7 @@ $(BUILD)/tests/itest_%: $(BUILD)/obj/tests/integration/itest_%.o $(API_A) $(CONS
 
 VENDOR := public/vendor
 VENDOR_FILES := $(VENDOR)/htm-preact.js $(VENDOR)/swagger-ui/swagger-ui-bundle.js \
-  $(VENDOR)/swagger-ui/swagger-ui.css
+  $(VENDOR)/swagger-ui/swagger-ui.css $(VENDOR)/uplot/uPlot.iife.min.js $(VENDOR)/uplot/uPlot.min.css
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -130,6 +130,11 @@ $(VENDOR)/swagger-ui/%: node_modules/.stamp
 	@mkdir -p $(dir $@)
 	cp node_modules/swagger-ui-dist/$* $@
 	cp node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/LICENSE.txt
+
+$(VENDOR)/uplot/%: node_modules/.stamp
+	@mkdir -p $(dir $@)
+	cp node_modules/uplot/dist/$* $@
+	cp node_modules/uplot/LICENSE $(VENDOR)/uplot/LICENSE.txt
 
 ui-deps: $(VENDOR_FILES)
 

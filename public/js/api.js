@@ -345,3 +345,22 @@ export function followEvents(onEvent, onState) {
     if (ac) ac.abort();
   };
 }
+
+/**
+ * Prometheus's history (GET /api/prometheus/query_range): the series of a
+ * range query as [{metric, values: [[t, "v"], ...]}].
+ * @param {string} query PromQL
+ * @param {number} start Unix seconds
+ * @param {number} end Unix seconds
+ * @param {number} step seconds
+ * @returns {Promise<{metric: Record<string, string>, values: [number, string][]}[]>}
+ */
+export async function queryRange(query, start, end, step) {
+  const r = await request('GET', '/prometheus/query_range', { query: { query, start, end, step } });
+  return r.data.result;
+}
+
+/** @returns {Promise<import('./types.js').Alert[]>} firing alerts */
+export async function listAlerts() {
+  return (await request('GET', '/alerts')).data;
+}

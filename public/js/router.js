@@ -13,6 +13,7 @@ const ROUTES = [
   [/^\/tenants$/, 'tenants', []],
   [/^\/tenants\/([0-9a-f-]{36})(?:\/(messages|publish|dlq|tokens|audit))?$/, 'tenant', ['id', 'tab']],
   [/^\/audit$/, 'audit', []],
+  [/^\/alerts$/, 'alerts', []],
   [/^\/api$/, 'apiref', []],
 ];
 

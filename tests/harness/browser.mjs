@@ -28,9 +28,10 @@ export async function launchBrowser() {
     browser,
     /**
      * A page in a fresh context (its own sessionStorage) that records every
-     * console error, page error, failed request and HTTP answer >= 400.
+     * console error, page error, failed request and HTTP answer >= 400,
+     * except those `allow` names ({url, status}) for the whole page's life.
      */
-    async page(stack, { width = 1280, height = 900 } = {}) {
+    async page(stack, { width = 1280, height = 900, allow = [] } = {}) {
       const context = await browser.newContext({ viewport: { width, height }, baseURL: stack.baseUrl });
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
       contexts.push(context);
@@ -54,6 +55,7 @@ export async function launchBrowser() {
       });
       page.on('response', (r) => {
         if (r.status() < 400) return;
+        if (allow.some((a) => a.url.test(r.url()) && a.status === r.status())) return;
         const i = expected.findIndex((e) => e.url.test(r.url()) && (e.status === r.status() || e.status === 'any'));
         if (i >= 0) {
           if (!expected[i].sticky) expected.splice(i, 1);

@@ -13,6 +13,7 @@ import { request, describe } from '../harness/http.mjs';
 import { makeApi, assertFieldError } from '../harness/api.mjs';
 import { openStream } from '../harness/sse.mjs';
 import { sleep } from '../harness/util.mjs';
+import { launchBrowser, shoot, assertAccessible } from '../harness/browser.mjs';
 
 let stack;
 let api;
@@ -108,9 +109,18 @@ test('posted alerts are listed, announced once on the event stream, and move to 
   }
 });
 
-test('consumerd stopped: MtmConsumerdDown fires through Prometheus and Alertmanager, reaches /api/alerts and the stream; resolves when it is back', async () => {
+test('consumerd stopped: MtmConsumerdDown fires through Prometheus and Alertmanager, reaches /api/alerts, the stream and the console\'s badge; resolves when it is back', async () => {
   const s = await openStream(stack.baseUrl, admin);
+  const b = await launchBrowser();
+  const page = await b.page(stack);
   try {
+    await page.goto('/');
+    await page.getByLabel('Username').fill(stack.env.MTM_ADMIN_USER);
+    await page.getByLabel('Password').fill(stack.env.MTM_ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 10000 });
+    page.expectHttp(/\/api\/ready$/, 503, { sticky: true }); // consumerd down: the overview reads /api/ready
     await stack.killConsumerd('SIGTERM');
     const firing = await waitAlerts('MtmConsumerdDown firing', (list) => list.some((a) => a.name === 'MtmConsumerdDown'));
     const a = firing.find((x) => x.name === 'MtmConsumerdDown');
@@ -118,6 +128,14 @@ test('consumerd stopped: MtmConsumerdDown fires through Prometheus and Alertmana
     assert.equal(a.summary, 'consumerd is down');
     assert.equal(a.runbook_url, '/docs/troubleshooting.md#mtmconsumerddown');
     await s.next((e) => e.event === 'alert' && e.data.name === 'MtmConsumerdDown' && e.data.status === 'firing', { timeoutMs: 10000 });
+    // The console's badge counts it, live; its page shows the summary and the runbook.
+    await page.locator('#alert-count').waitFor({ timeout: 10000 });
+    await page.getByRole('link', { name: /^Alerts [1-9]\d* firing$/ }).click();
+    const card = page.locator('article', { hasText: 'MtmConsumerdDown' });
+    await card.getByText('consumerd is down').waitFor();
+    assert.equal(await card.getByRole('link', { name: '/docs/troubleshooting.md#mtmconsumerddown' }).getAttribute('href'), '/docs/troubleshooting.md#mtmconsumerddown');
+    await assertAccessible(page, 'alerts');
+    await shoot(page, 'alerts');
     // The runbook link works on the installation itself.
     const runbook = await request(stack.baseUrl, 'GET', '/docs/troubleshooting.md');
     assert.equal(runbook.status, 200);
@@ -126,8 +144,22 @@ test('consumerd stopped: MtmConsumerdDown fires through Prometheus and Alertmana
     await stack.startConsumerd();
     await waitAlerts('MtmConsumerdDown resolved', (list) => !list.some((x) => x.name === 'MtmConsumerdDown'));
     await s.next((e) => e.event === 'alert' && e.data.name === 'MtmConsumerdDown' && e.data.status === 'resolved', { timeoutMs: 10000 });
+    await card.waitFor({ state: 'detached', timeout: 10000 });
+    await page.getByText('Nothing is firing.').waitFor();
+
+    // With a Prometheus, the overview's charts draw its history.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.locator('figure.chart canvas').first().waitFor({ timeout: 15000 });
+    assert.equal(await page.locator('figure.chart').count(), 4);
+    await page.locator('figure.chart figcaption', { hasText: /running 1\b/ }).waitFor({ timeout: 15000 });
+    await page.getByRole('button', { name: '1 hour' }).click();
+    await page.getByRole('button', { name: '1 hour', pressed: true }).waitFor();
+    await shoot(page, 'overview-charts');
+    page.clearExpected();
+    page.assertClean();
   } finally {
     s.close();
+    await b.close();
   }
 });
 

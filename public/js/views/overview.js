@@ -6,6 +6,7 @@ import { num } from '../format.js';
 import { Badge } from '../ui/badge.js';
 import { ProblemView } from '../ui/problem.js';
 import { useStore } from '../store.js';
+import { Charts } from './charts.js';
 
 const REFRESH_MS = 5000;
 
@@ -68,5 +69,6 @@ export function Overview() {
           <${Stat} label="Published per second" value=${num(live.rates.published_per_s)} />`}
       </div>
       ${stats.tenants.total === 0 && html`<p class="notice">No tenants yet. <a href="#/tenants">Create the first one</a>.</p>`}
-    </section>`}`;
+    </section>`}
+    <${Charts} />`;
 }

@@ -17,6 +17,7 @@ import { PublishTab } from './publish.js';
 import { DeadLettersTab } from './deadletters.js';
 import { TokensTab } from './tokens.js';
 import { TenantAuditTab } from './audit.js';
+import { Charts } from './charts.js';
 
 /** @param {{label: string, value: unknown, id?: string}} props */
 function Stat({ label, value, id }) {
@@ -213,6 +214,7 @@ export function TenantPage({ id, tab, admin }) {
       <${ConcurrencyForm} tenant=${tenant} />
       <${RateLimitForm} tenant=${tenant} />
     </div>`}
+    ${admin && html`<${Charts} tenant=${id} />`}
     <nav class="tabs" aria-label="Tenant">
       ${tabs.map(([k, label]) => html`<a key=${k} href=${`#/tenants/${id}/${k}`} aria-current=${k === current ? 'page' : undefined}>${label}</a>`)}
     </nav>
