@@ -21,13 +21,19 @@
 // 2), MTM_BENCH_BATCH (messages per batch request, 100), MTM_BENCH_CONNS_BATCH
 // (8), MTM_BENCH_CONNS_SINGLE (16), MTM_BENCH_DEEP_ROWS (1000000), MTM_BENCH_MID_ROWS (20000),
 // MTM_BENCH_FSYNC (on), MTM_BENCH_PROBE_SECONDS (10), MTM_BENCH_HALF_RUNS (3),
-// MTM_BENCH_ONLY ("single-latency": only the runs behind that figure).
+// MTM_BENCH_ONLY ("single-latency": only the runs behind that figure;
+// "streams": only the event streams' cost, 6. below), MTM_BENCH_STREAMS (500).
+//
+//   6. what open event streams cost: half-load single publishes with and
+//      without MTM_BENCH_STREAMS admin streams on GET /api/events, windows
+//      alternating, judged on the ratio of the median windows' p99.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
 import { makeCursor } from '../tests/harness/cursor.mjs';
+import net from 'node:net';
 
 const env = process.env;
 const SECONDS = Number(env.MTM_BENCH_SECONDS || 15);
@@ -48,7 +54,9 @@ const ONLY = env.MTM_BENCH_ONLY || '';
 // autovacuum in it neither makes nor breaks the figure (all are printed).
 const HALF_RUNS = Number(env.MTM_BENCH_HALF_RUNS || 3);
 const MSG_SIZE = 256;
-const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2 };
+const STREAMS = Number(env.MTM_BENCH_STREAMS || 500);
+const STREAM_RUNS = Number(env.MTM_BENCH_STREAM_RUNS || 5);
+const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2, streamsP99Ratio: 1.1 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(s + '\n');
@@ -74,7 +82,7 @@ function runTool(name, args, extraEnv = {}) {
 // ---------------------------------------------------------------- CPU shares
 
 const TICK = 100; // USER_HZ on Linux
-const COMPONENTS = ['lighttpd', 'mtm-api', 'consumerd', 'postgres', 'rabbitmq'];
+const COMPONENTS = ['lighttpd', 'mtm-api', 'consumerd', 'postgres', 'rabbitmq', 'mtm-events'];
 
 /**
  * CPU ticks of each stack component and of the whole machine. A process
@@ -557,12 +565,80 @@ try {
 
   if (ONLY === 'single-latency') {
     await singleLatencyOnly();
+  } else if (ONLY === 'streams') {
+    const [t] = await createTenants(`bench-${Date.now()}`, 1, CONCURRENCY);
+    const run = await throughputRun('single', [t]);
+    results.streams = await streamsCost([t], Math.max(1, Math.round(run.e2e_rate / 2)));
   } else {
     await everything();
   }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
   await stack.stop({ check: false });
+}
+
+/**
+ * STREAMS raw connections on GET /api/events that read and count what
+ * arrives without parsing it: clients that cost this machine as little as
+ * possible, as clients elsewhere would. Resolves {bytes(), close()} once
+ * every stream has its 200.
+ */
+async function rawStreams(n) {
+  const socks = [];
+  let bytes = 0;
+  const open = () => new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port: stack.httpPort });
+    let head = '';
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(`GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`));
+    sock.on('data', (d) => {
+      bytes += d.length;
+      if (head !== null) {
+        head += d.toString('latin1');
+        if (head.includes('\r\n\r\n')) {
+          if (!/^HTTP\/1\.[01] 200/.test(head)) reject(new Error(`stream refused: ${head.split('\r\n')[0]}`));
+          head = null;
+          resolve(sock);
+        }
+      }
+    });
+  });
+  for (let k = 0; k < n; k += 50) socks.push(...await Promise.all(Array.from({ length: Math.min(50, n - k) }, open)));
+  return { bytes: () => bytes, close: () => { for (const x of socks) x.destroy(); } };
+}
+
+/**
+ * Half-load single publishes without and with STREAMS open event streams,
+ * windows alternating so that drift (checkpoints, autovacuum) falls on both
+ * sides; the streams are open admin streams that receive every event.
+ */
+async function streamsCost(ids, rate) {
+  log(`\n== event streams: half-load single publishes (${fmt(rate)} msg/s) without and with ${STREAMS} open streams on GET /api/events (${STREAM_RUNS} windows of 20 s each, alternating)`);
+  const without = [], withStreams = [];
+  let received = 0;
+  for (let i = 0; i < STREAM_RUNS; i++) {
+    const a = await openLoop('single', ids, rate, 20);
+    without.push(a);
+    logHalfLoad(`without streams ${i + 1}/${STREAM_RUNS}`, a);
+    const streams = await rawStreams(STREAMS);
+    await sleep(1000);
+    const before = streams.bytes();
+    const cpu0 = process.cpuUsage();
+    const b = await openLoop('single', ids, rate, 20);
+    const cpu = process.cpuUsage(cpu0);
+    received += streams.bytes() - before;
+    withStreams.push(b);
+    logHalfLoad(`with ${STREAMS} streams ${i + 1}/${STREAM_RUNS}`, b);
+    log(`    the streams' client (this process) used ${fmt((cpu.user + cpu.system) / 1e6 / b.seconds, 2)} cores`);
+    streams.close();
+    await sleep(1000);
+  }
+  const median = (list) => [...list].sort((x, y) => x.publish_ms.p99 - y.publish_ms.p99)[Math.floor(list.length / 2)];
+  const a = median(without), b = median(withStreams);
+  const ratio = b.publish_ms.p99 / a.publish_ms.p99;
+  log(`  p99 of a publish: ${fmt(a.publish_ms.p99, 2)} ms without, ${fmt(b.publish_ms.p99, 2)} ms with ${STREAMS} streams: ratio ${fmt(ratio, 3)} (target <= ${TARGETS.streamsP99Ratio}); the streams received ${fmt(received)} bytes of events while measured`);
+  return { streams: STREAMS, rate, without_p99_ms: a.publish_ms.p99, with_p99_ms: b.publish_ms.p99, ratio, event_bytes_received: received,
+    windows: { without: without.map((h) => h.publish_ms.p99), with: withStreams.map((h) => h.publish_ms.p99) } };
 }
 
 async function singleLatencyOnly() {
@@ -604,6 +680,7 @@ async function everything() {
 
   results.noisy = await noisyNeighbour();
   results.deep_page = await deepPage(tenants[0]);
+  results.streams = await streamsCost(tenants.slice(0, bestSingle.tenants), Math.max(1, Math.round(bestSingle.e2e_rate / 2)));
 
   // ------------------------------------------------------------ summary
   const c = results.ceilings;
@@ -633,6 +710,8 @@ async function everything() {
   row(`page at depth ${fmt(DEEP_ROWS)}, newest first (p50)`, dp.pages_ms.desc_deep.p50, 'ms', dp.pages_ms.desc_first.p50, 'first page', dp.desc_ratio, `<= ${TARGETS.deepRatio}`, dp.desc_ratio <= TARGETS.deepRatio);
   row(`page at depth ${fmt(DEEP_ROWS)}, oldest first (p50)`, dp.pages_ms.asc_deep.p50, 'ms', dp.pages_ms.asc_first.p50, 'first page', dp.asc_ratio, `<= ${TARGETS.deepRatio}`, dp.asc_ratio <= TARGETS.deepRatio);
   row(`first page of a ${fmt(MID_ROWS)}-row tenant (p50)`, dp.pages_ms.mid_first.p50, 'ms', dp.pages_ms.desc_first.p50, `first page, ${fmt(dp.rows)} rows`, dp.pages_ms.mid_first.p50 / dp.pages_ms.desc_first.p50, '', null);
+  const st = results.streams;
+  row(`single publish p99 at half load with ${STREAMS} event streams open`, st.with_p99_ms, 'ms', st.without_p99_ms, 'same, no streams', st.ratio, `<= ${TARGETS.streamsP99Ratio}`, st.ratio <= TARGETS.streamsP99Ratio);
   results.summary = rows;
 
   log('\n== summary: each figure next to its ceiling (ratio = figure / ceiling)');

@@ -8,7 +8,8 @@
  * socket) and hands the client's backpressure through
  * (server.stream-response-body = 2 for this path), so a client that does
  * not read shows here as output piling up: past EVENTS_CLIENT_BUFFER bytes
- * it is cut off, and memory stays bounded (cap x max clients).
+ * (1 MiB: a second's status of about 1,500 busy tenants at once) it is cut
+ * off, and memory stays bounded (cap x max clients).
  *
  * A request is authenticated like any API request (bearer JWT; a tenant
  * token must be known, unrevoked and of a live tenant: checked at connect
@@ -29,7 +30,7 @@
 #include "config.h"
 #include "err.h"
 
-#define EVENTS_CLIENT_BUFFER (256 * 1024)
+#define EVENTS_CLIENT_BUFFER (1024 * 1024)
 #define EVENTS_KEEP 8192 /* events kept for Last-Event-ID */
 #define EVENTS_HEARTBEAT_MS 15000
 #define EVENTS_RECHECK_MS 15000

@@ -108,10 +108,16 @@ static void dead_letter(struct eventsource *es, const char *payload)
     json_object_put(o);
 }
 
+/* Takes at most EVENTSOURCE_TAKE_MAX notifications: a burst of them goes
+ * out in slices, with the clients' writes in between (es->more says more
+ * are waiting). */
 static void take_notifications(struct eventsource *es)
 {
-    PGnotify *n;
-    while ((n = mtm_pg_notification(&es->pg))) {
+    PGnotify *n = NULL;
+    int taken = 0;
+    es->more = false;
+    while (taken < EVENTSOURCE_TAKE_MAX && (n = mtm_pg_notification(&es->pg))) {
+        taken++;
         if (strcmp(n->relname, "mtm_tenants") == 0)
             tenant_changed(es, n->extra);
         else if (strcmp(n->relname, "mtm_dead_letters") == 0)
@@ -122,6 +128,13 @@ static void take_notifications(struct eventsource *es)
         if (!es->listening)
             return;
     }
+    es->more = taken == EVENTSOURCE_TAKE_MAX;
+}
+
+void eventsource_continue(struct eventsource *es)
+{
+    if (es->listening && es->more)
+        take_notifications(es);
 }
 
 void eventsource_readable(struct eventsource *es)

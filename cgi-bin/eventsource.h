@@ -34,6 +34,7 @@ typedef void (*eventsource_emit_fn)(void *ud, const char *tenant, const char *ty
                                     const char *data);
 
 #define EVENTSOURCE_POLL_MS 1000
+#define EVENTSOURCE_TAKE_MAX 64 /* notifications handled per turn of the loop */
 
 struct eventsource {
     struct mtm_pg pg;
@@ -44,6 +45,7 @@ struct eventsource {
     int64_t next_poll_ms;
     struct json_object *seen; /* owned: tenant id -> what was last sent about it */
     char *overview;           /* owned: the last overview sent, or NULL */
+    bool more;                /* notifications wait in libpq's queue: call eventsource_continue */
     eventsource_emit_fn emit;
     void *ud;
 };
@@ -56,6 +58,8 @@ void eventsource_cleanup(struct eventsource *es);
 int eventsource_fd(const struct eventsource *es);
 /* Reads notifications after the socket was readable. */
 void eventsource_readable(struct eventsource *es);
+/* Takes the next slice of notifications still queued (es->more). */
+void eventsource_continue(struct eventsource *es);
 /* Reconnects when due and reads the tenants once a second; returns the
  * time (mono ms) it wants to be called again. */
 int64_t eventsource_tick(struct eventsource *es, int64_t now_ms);

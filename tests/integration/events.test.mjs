@@ -170,7 +170,7 @@ test('a client that stops reading is cut off; the others keep their events', asy
   sock.on('close', () => { serverClosed = true; });
   const reader = await openStream(stack.baseUrl, admin);
   try {
-    // About 20,000 events of ~700 bytes: far more than the 256 KiB mtm-events
+    // About 20,000 events of ~700 bytes: far more than the 1 MiB mtm-events
     // keeps for a client, and the socket buffers on the way.
     const ts = [];
     for (let i = 0; i < 40; i++) ts.push((await api.createTenant(`ev-flood-${i}-${Date.now().toString(36)}`, 1)).id);
