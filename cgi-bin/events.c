@@ -25,10 +25,10 @@
 
 #define METRICS_EVERY_MS 5000
 /* Clients written per turn of the loop, a turn every millisecond while
- * some wait: an event for 500 streams goes out over about 8 ms instead of
- * in one burst, so lighttpd's single thread never stops answering API
- * requests for the time of 1,000 proxied reads and writes. */
-#define FLUSH_PER_TURN 64
+ * some wait: the second's events for 500 streams go out over about 125 ms
+ * instead of in one burst, so lighttpd's single thread, which also answers
+ * the API, meets a few proxied writes at a time instead of 1,000. */
+#define FLUSH_PER_TURN 4
 
 enum client_state { READING, STREAMING };
 
