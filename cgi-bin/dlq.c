@@ -172,14 +172,9 @@ static long replay_rows(struct api_thread *t, struct mtm_request *r, const char 
     int rc = 0;
     for (int i = 0; !rc && i < n; i++)
         rc = build(res, i, &rps[i], &msgs[i]);
-    if (!rc) {
-        bool was_open = mtm_amqp_is_open(&t->amqp);
+    if (!rc) /* retries once on a connection that died while idle (amqp.h) */
         rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, (size_t)n, 5000, err,
                                         sizeof(err));
-        if (rc == MTM_EUNAVAIL && was_open)
-            rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, (size_t)n, 5000, err,
-                                            sizeof(err));
-    }
     long done = 0;
     struct json_object *del = json_object_new_array();
     for (int i = 0; !rc && i < n; i++) {

@@ -54,24 +54,32 @@ static void lost(struct eventsource *es, const char *err)
 
 static void add_rates(struct json_object *t, struct json_object *prev, int64_t now);
 
+/* Runs a statement on the source's connection; NULL (the failure handled:
+ * an outage drops the connection, anything else is logged) or the result. */
+static PGresult *query(struct eventsource *es, enum mtm_stmt stmt, const char *const *params,
+                       const char *what)
+{
+    char err[512];
+    PGresult *res;
+    int rc = mtm_pg_exec(&es->pg, stmt, params, &res, err, sizeof(err));
+    if (rc == MTM_EUNAVAIL)
+        lost(es, err);
+    else if (rc)
+        LOG_ERROR(&es->log, "%s: %s", what, err);
+    return rc ? NULL : res;
+}
+
 /* ---- one tenant -------------------------------------------------------- */
 
 /* The tenant named by a notification: sent whole, or as deleted. */
 static void tenant_changed(struct eventsource *es, const char *id)
 {
-    char err[512];
     if (!mtm_uuid_valid(id))
         return;
     const char *params[] = {id};
-    PGresult *res;
-    int rc = mtm_pg_exec(&es->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
-    if (rc) {
-        if (rc == MTM_EUNAVAIL)
-            lost(es, err);
-        else
-            LOG_ERROR(&es->log, "reading tenant %s: %s", id, err);
+    PGresult *res = query(es, MTM_STMT_TENANT_GET, params, "reading a tenant");
+    if (!res)
         return;
-    }
     if (PQntuples(res) == 0) {
         if (json_object_object_get_ex(es->seen, id, NULL)) {
             json_object_object_del(es->seen, id);
@@ -244,16 +252,9 @@ static void send_overview(struct eventsource *es, const struct totals *s)
 
 static void poll_tenants(struct eventsource *es, int64_t now)
 {
-    char err[512];
-    PGresult *res;
-    int rc = mtm_pg_exec(&es->pg, MTM_STMT_TENANT_ALL, NULL, &res, err, sizeof(err));
-    if (rc) {
-        if (rc == MTM_EUNAVAIL)
-            lost(es, err);
-        else
-            LOG_ERROR(&es->log, "reading the tenants: %s", err);
+    PGresult *res = query(es, MTM_STMT_TENANT_ALL, NULL, "reading the tenants");
+    if (!res)
         return;
-    }
     struct json_object *seen = json_object_new_object();
     struct totals sum = {0};
     for (int i = 0; i < PQntuples(res); i++) {

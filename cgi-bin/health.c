@@ -35,11 +35,7 @@ static const char *check_postgres(struct api_thread *t, char *err, size_t errlen
 
 static const char *check_rabbitmq(struct api_thread *t, char *err, size_t errlen)
 {
-    bool was_open = mtm_amqp_is_open(&t->amqp);
-    int rc = mtm_amqp_ping(&t->amqp, err, errlen);
-    if (rc && was_open)
-        rc = mtm_amqp_ping(&t->amqp, err, errlen);
-    return rc ? "down" : NULL;
+    return mtm_amqp_ping(&t->amqp, err, errlen) ? "down" : NULL;
 }
 
 static const char *check_consumerd(struct api_thread *t, bool pg_up, char *err, size_t errlen)

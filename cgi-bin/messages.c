@@ -313,13 +313,8 @@ void api_messages_publish(void *vt, struct mtm_request *r)
     struct mtm_amqp_message *msgs = xcalloc(n, sizeof(*msgs));
     rc = prepare(r, o, n, msgs, key, mtm_wall_ms());
     if (!rc) {
-        bool was_open = mtm_amqp_is_open(&t->amqp);
+        /* Retries once on a connection that died while idle (amqp.h). */
         rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err));
-        /* A connection kept since an earlier request may have died while
-         * idle: one more try on a fresh one. Messages of the failed try that
-         * did reach the queue carry the same ids, so they are stored once. */
-        if (rc == MTM_EUNAVAIL && was_open)
-            rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err));
     }
     int outcome = 0;
     for (size_t i = 0; !rc && i < n; i++)

@@ -125,11 +125,6 @@ void api_tenant_create(void *vt, struct mtm_request *r)
     }
     char mq_err[512];
     int mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
-    if (mq && mtm_amqp_is_open(&t->amqp) == false && mq != MTM_EINVAL) {
-        /* A connection kept from earlier requests may have died since:
-         * one fresh attempt before giving up. */
-        mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
-    }
     if (!mq)
         rc = mtm_pg_exec_fixed(&t->pg, "COMMIT", err, sizeof(err));
     if (mq || rc) {

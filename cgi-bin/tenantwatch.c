@@ -3,24 +3,13 @@
 
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 
 #include "backoff.h"
 #include "err.h"
 #include "pg.h"
+#include "timeutil.h"
 
 #define WATCH_POLL_MS 200
-
-/* Sleeps ms in slices, returning early when asked to stop. */
-static void nap(const struct tenant_watch *w, uint32_t ms)
-{
-    while (ms && !atomic_load(w->stopping)) {
-        uint32_t slice = ms < WATCH_POLL_MS ? ms : WATCH_POLL_MS;
-        struct timespec ts = {0, (long)slice * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= slice;
-    }
-}
 
 /* Forgets every tenant named by a notification libpq has queued. */
 static void take_notifications(struct tenant_watch *w, struct mtm_pg *pg)
@@ -65,7 +54,7 @@ static void *watch(void *arg)
                 LOG_WARN(&w->log, "cannot listen for tenant changes (retrying): %s", err);
             warned = true;
             mtm_pg_disconnect(&pg);
-            nap(w, mtm_backoff_next(&backoff));
+            mtm_sleep_ms(mtm_backoff_next(&backoff), w->stopping);
             continue;
         }
         /* Anything read before LISTEN took effect may be stale: start

@@ -86,7 +86,7 @@ static void pg_ensure(struct consumerd *d)
     if (!rc)
         rc = mtm_migrate(&d->pg, d->cfg->sql_dir, &d->log, &applied, err, sizeof(err));
     if (!rc)
-        rc = mtm_pg_exec_fixed(&d->pg, "LISTEN mtm_tenants", err, sizeof(err));
+        rc = mtm_pg_listen(&d->pg, "mtm_tenants", err, sizeof(err));
     if (rc) {
         uint32_t wait = mtm_backoff_next(&d->pg_backoff);
         LOG_WARN(&d->log, "postgres not ready (%s); retrying in %u ms", err, wait);
@@ -171,7 +171,7 @@ static void write_metrics(struct consumerd *d)
 static void take_notifications(struct consumerd *d)
 {
     PGnotify *note;
-    while (d->pg.conn && (note = PQnotifies(d->pg.conn))) {
+    while ((note = mtm_pg_notification(&d->pg))) {
         LOG_DEBUG(&d->log, "notified: %s %s", note->relname, note->extra);
         PQfreemem(note);
         d->need_reconcile = true;
@@ -181,8 +181,9 @@ static void take_notifications(struct consumerd *d)
 /* Reads what arrived on the LISTEN socket, then takes the notifications. */
 static void read_notifications(struct consumerd *d)
 {
-    if (!PQconsumeInput(d->pg.conn)) {
-        pg_lost(d, PQerrorMessage(d->pg.conn));
+    char err[512];
+    if (mtm_pg_consume(&d->pg, err, sizeof(err))) {
+        pg_lost(d, err);
         return;
     }
     take_notifications(d);
@@ -272,8 +273,8 @@ int consumerd_run(struct consumerd *d)
         if (d->listening)
             take_notifications(d);
         struct pollfd fds[2] = {{.fd = d->signal_fd, .events = POLLIN}, {.fd = -1}};
-        if (d->listening && d->pg.conn) {
-            fds[1].fd = PQsocket(d->pg.conn);
+        if (d->listening && mtm_pg_socket(&d->pg) >= 0) {
+            fds[1].fd = mtm_pg_socket(&d->pg);
             fds[1].events = POLLIN;
         }
         int wait = d->need_reconcile && d->listening ? 0 : (int)(next_tick - mtm_mono_ms());

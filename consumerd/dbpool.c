@@ -84,7 +84,8 @@ int dbpool_open_count(struct dbpool *p)
     int n = 0;
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->size; i++)
-        n += p->lent[i] || p->conns[i].conn != NULL; /* lent ones: their borrower owns them now */
+        n += p->lent[i] ||
+             mtm_pg_connected(&p->conns[i]); /* lent ones: their borrower owns them now */
     pthread_mutex_unlock(&p->lock);
     return n;
 }

@@ -28,7 +28,6 @@ struct wctx {
     char thread_name[16];
     struct mtm_amqp amqp;
     bool consuming;
-    bool retry_channel;
     struct mtm_backoff outage;
     amqp_envelope_t batch[WORKER_BATCH_MAX];
     struct delivery verdicts[WORKER_BATCH_MAX];
@@ -54,7 +53,6 @@ static void stop_consuming(struct wctx *c)
     if (c->consuming)
         atomic_fetch_sub(&c->pool->running, 1);
     c->consuming = false;
-    c->retry_channel = false;
     /* Closing returns every unacknowledged delivery to the queue. */
     mtm_amqp_close(&c->amqp);
 }
@@ -62,21 +60,9 @@ static void stop_consuming(struct wctx *c)
 static int start_consuming(struct wctx *c)
 {
     char err[512];
-    int rc = mtm_amqp_connect(&c->amqp, err, sizeof(err));
-    if (!rc) {
-        amqp_basic_qos(c->amqp.conn, MTM_AMQP_CHANNEL, 0, 2 * WORKER_BATCH_MAX, 0);
-        rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn), "basic.qos", err,
-                                  sizeof(err));
-    }
-    if (!rc) {
-        amqp_basic_consume(c->amqp.conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(c->pool->queue),
-                           amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-        rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn), "basic.consume", err,
-                                  sizeof(err));
-    }
+    int rc = mtm_amqp_consume(&c->amqp, c->pool->queue, 2 * WORKER_BATCH_MAX, err, sizeof(err));
     if (rc) {
         LOG_WARN(&c->log, "%s: cannot consume: %s", c->thread_name, err);
-        mtm_amqp_close(&c->amqp);
         return rc;
     }
     c->consuming = true;
@@ -86,31 +72,13 @@ static int start_consuming(struct wctx *c)
     return 0;
 }
 
-/* Handles a frame that is not a delivery; returns false if consuming ended. */
-static bool other_frame(struct wctx *c)
-{
-    amqp_frame_t frame;
-    if (amqp_simple_wait_frame(c->amqp.conn, &frame) != AMQP_STATUS_OK)
-        return false;
-    if (frame.frame_type != AMQP_FRAME_METHOD)
-        return true;
-    switch (frame.payload.method.id) {
-    case AMQP_BASIC_CANCEL_METHOD: /* the queue was deleted */
-        LOG_INFO(&c->log, "%s: consumer cancelled by the broker", c->thread_name);
-        return false;
-    case AMQP_CHANNEL_CLOSE_METHOD:
-    case AMQP_CONNECTION_CLOSE_METHOD: return false;
-    default: return true;
-    }
-}
-
 /* Gathers up to WORKER_BATCH_MAX deliveries; *lost when the connection ended. */
 static size_t collect(struct wctx *c, bool *lost)
 {
     size_t n = 0;
     int64_t window_end = 0;
     *lost = false;
-    amqp_maybe_release_buffers(c->amqp.conn);
+    mtm_amqp_release(&c->amqp);
     while (n < WORKER_BATCH_MAX) {
         int64_t wait = CONSUME_WAIT_MS;
         if (n > 0) {
@@ -118,21 +86,15 @@ static size_t collect(struct wctx *c, bool *lost)
             if (wait <= 0)
                 break;
         }
-        struct timeval tv = {0, (long)wait * 1000};
-        amqp_rpc_reply_t res = amqp_consume_message(c->amqp.conn, &c->batch[n], &tv, 0);
-        if (res.reply_type == AMQP_RESPONSE_NORMAL) {
-            if (n++ == 0)
-                window_end = mtm_mono_ms() + WORKER_BATCH_WINDOW_MS;
-            continue;
-        }
-        if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            res.library_error == AMQP_STATUS_TIMEOUT)
+        int rc = mtm_amqp_next(&c->amqp, &c->batch[n], (int)wait);
+        if (rc == MTM_ETIMEOUT)
             break;
-        if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            res.library_error == AMQP_STATUS_UNEXPECTED_STATE && other_frame(c))
-            continue;
-        *lost = true;
-        break;
+        if (rc) {
+            *lost = true; /* the consumer was cancelled or the connection ended */
+            break;
+        }
+        if (n++ == 0)
+            window_end = mtm_mono_ms() + WORKER_BATCH_WINDOW_MS;
     }
     return n;
 }
@@ -258,22 +220,6 @@ static int dead_letter(struct wctx *c, const amqp_envelope_t *e, const struct de
     return 0;
 }
 
-static int open_retry_channel(struct wctx *c, char *err, size_t errlen)
-{
-    if (c->retry_channel)
-        return 0;
-    amqp_channel_open(c->amqp.conn, RETRY_CHANNEL);
-    int rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn),
-                                  "channel.open (retry)", err, errlen);
-    if (!rc) {
-        amqp_tx_select(c->amqp.conn, RETRY_CHANNEL);
-        rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn), "tx.select", err,
-                                  errlen);
-    }
-    c->retry_channel = rc == 0;
-    return rc;
-}
-
 static bool key_is(const amqp_bytes_t *k, const char *name)
 {
     return k->len == strlen(name) && k->bytes && memcmp(k->bytes, name, k->len) == 0;
@@ -288,11 +234,6 @@ static bool key_is(const amqp_bytes_t *k, const char *name)
 static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct delivery *d)
 {
     char err[512], ttl[24], last[DELIVERY_REASON_MAX + 32];
-    int rc = open_retry_channel(c, err, sizeof(err));
-    if (rc) {
-        LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
-        return MTM_EUNAVAIL;
-    }
     int failures = d->failures + 1;
     struct mtm_backoff b;
     mtm_backoff_init(&b, (uint32_t)c->cfg->retry_base_ms, (uint32_t)c->cfg->retry_base_ms * 64u);
@@ -329,25 +270,16 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct de
     props.expiration = amqp_cstring_bytes(ttl);
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 
-    int st =
-        amqp_basic_publish(c->amqp.conn, RETRY_CHANNEL, amqp_empty_bytes,
-                           amqp_cstring_bytes(c->pool->retry_queue), 0, 0, &props, e->message.body);
+    int rc = mtm_amqp_tx_publish(&c->amqp, RETRY_CHANNEL, c->pool->retry_queue, &props,
+                                 e->message.body, err, sizeof(err));
     free(entries);
-    if (st == AMQP_STATUS_TABLE_TOO_BIG || st == AMQP_STATUS_BAD_AMQP_DATA) {
-        /* Encoding failed before anything was sent: the connection is fine. */
+    if (rc == MTM_EINVAL) {
         LOG_WARN(&c->log, "%s: %s cannot be republished for a retry: %s", c->thread_name,
-                 d->id[0] ? d->id : "(no id)", amqp_error_string2(st));
+                 d->id[0] ? d->id : "(no id)", err);
         return MTM_EINVAL;
     }
-    if (st != AMQP_STATUS_OK) {
-        LOG_WARN(&c->log, "%s: retry publish: %s", c->thread_name, amqp_error_string2(st));
-        return MTM_EUNAVAIL;
-    }
-    amqp_tx_commit(c->amqp.conn, RETRY_CHANNEL);
-    rc = mtm_amqp_reply_error(&c->amqp, amqp_get_rpc_reply(c->amqp.conn), "tx.commit", err,
-                              sizeof(err));
     if (rc) {
-        LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
+        LOG_WARN(&c->log, "%s: retry publish: %s", c->thread_name, err);
         return MTM_EUNAVAIL;
     }
     LOG_INFO(&c->log, "%s: %s will be retried in %s ms (attempt %d failed: %s)", c->thread_name,
@@ -471,11 +403,10 @@ static int handle_batch(struct wctx *c, size_t n)
     if (!rc)
         rc = settle_failures(c, n, &retried, &dead, &dropped);
     if (!rc) {
-        int st = amqp_basic_ack(c->amqp.conn, MTM_AMQP_CHANNEL, c->batch[n - 1].delivery_tag, 1);
-        if (st != AMQP_STATUS_OK) {
-            LOG_WARN(&c->log, "%s: ack: %s", c->thread_name, amqp_error_string2(st));
-            rc = MTM_EUNAVAIL;
-        }
+        char err[512];
+        rc = mtm_amqp_ack_upto(&c->amqp, c->batch[n - 1].delivery_tag, err, sizeof(err));
+        if (rc)
+            LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
     }
 
     atomic_fetch_add(&c->pool->consumed, (long long)n);

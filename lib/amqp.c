@@ -44,6 +44,7 @@ static void drop(struct mtm_amqp *a)
     a->conn = NULL;
     a->confirms = false;
     a->next_tag = 0;
+    a->tx_channel = 0;
 }
 
 void mtm_amqp_close(struct mtm_amqp *a)
@@ -143,7 +144,7 @@ int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
     return rc;
 }
 
-int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen)
+static int ping_once(struct mtm_amqp *a, char *err, size_t errlen)
 {
     int rc = mtm_amqp_connect(a, err, errlen);
     if (rc)
@@ -181,9 +182,9 @@ static size_t settle(struct mtm_amqp_message *msgs, size_t n, uint64_t first_tag
     return settled;
 }
 
-int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
-                               struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
-                               size_t errlen)
+static int publish_once(struct mtm_amqp *a, const char *exchange, const char *routing_key,
+                        struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
+                        size_t errlen)
 {
     int rc = mtm_amqp_connect(a, err, errlen);
     if (!rc)
@@ -253,4 +254,146 @@ int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const c
         }
     }
     return 0;
+}
+
+/* ---- consuming ----------------------------------------------------------- */
+
+int mtm_amqp_consume(struct mtm_amqp *a, const char *queue, uint16_t prefetch, char *err,
+                     size_t errlen)
+{
+    int rc = mtm_amqp_connect(a, err, errlen);
+    if (!rc) {
+        amqp_basic_qos(a->conn, MTM_AMQP_CHANNEL, 0, prefetch, 0);
+        rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "basic.qos", err, errlen);
+    }
+    if (!rc) {
+        amqp_basic_consume(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes,
+                           0, 0, 0, amqp_empty_table);
+        rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "basic.consume", err, errlen);
+    }
+    if (rc)
+        mtm_amqp_close(a);
+    return rc;
+}
+
+/* A frame that is not a delivery arrived: false when consuming ended. */
+static bool other_frame(struct mtm_amqp *a)
+{
+    amqp_frame_t frame;
+    if (amqp_simple_wait_frame(a->conn, &frame) != AMQP_STATUS_OK)
+        return false;
+    if (frame.frame_type != AMQP_FRAME_METHOD)
+        return true;
+    switch (frame.payload.method.id) {
+    case AMQP_BASIC_CANCEL_METHOD: /* the queue was deleted */
+    case AMQP_CHANNEL_CLOSE_METHOD:
+    case AMQP_CONNECTION_CLOSE_METHOD: return false;
+    default: return true;
+    }
+}
+
+int mtm_amqp_next(struct mtm_amqp *a, amqp_envelope_t *env, int timeout_ms)
+{
+    if (!a->conn)
+        return MTM_EUNAVAIL;
+    for (;;) {
+        struct timeval tv = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000};
+        amqp_rpc_reply_t res = amqp_consume_message(a->conn, env, &tv, 0);
+        if (res.reply_type == AMQP_RESPONSE_NORMAL)
+            return 0;
+        if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            res.library_error == AMQP_STATUS_TIMEOUT)
+            return MTM_ETIMEOUT;
+        if (res.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            res.library_error == AMQP_STATUS_UNEXPECTED_STATE && other_frame(a))
+            continue;
+        drop(a);
+        return MTM_EUNAVAIL;
+    }
+}
+
+void mtm_amqp_release(struct mtm_amqp *a)
+{
+    if (a->conn)
+        amqp_maybe_release_buffers(a->conn);
+}
+
+int mtm_amqp_ack_upto(struct mtm_amqp *a, uint64_t tag, char *err, size_t errlen)
+{
+    int st = a->conn ? amqp_basic_ack(a->conn, MTM_AMQP_CHANNEL, tag, 1) : AMQP_STATUS_SOCKET_ERROR;
+    if (st == AMQP_STATUS_OK)
+        return 0;
+    snprintf(err, errlen, "ack: %s", amqp_error_string2(st));
+    drop(a);
+    return MTM_EUNAVAIL;
+}
+
+/* ---- transactional publishing -------------------------------------------- */
+
+int mtm_amqp_tx_publish(struct mtm_amqp *a, uint16_t channel, const char *queue,
+                        const amqp_basic_properties_t *props, amqp_bytes_t body, char *err,
+                        size_t errlen)
+{
+    if (!a->conn) {
+        snprintf(err, errlen, "not connected");
+        return MTM_EUNAVAIL;
+    }
+    if (a->tx_channel != channel) {
+        amqp_channel_open(a->conn, channel);
+        int rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "channel.open", err, errlen);
+        if (!rc) {
+            amqp_tx_select(a->conn, channel);
+            rc = mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "tx.select", err, errlen);
+        }
+        if (rc)
+            return MTM_EUNAVAIL;
+        a->tx_channel = channel;
+    }
+    int st = amqp_basic_publish(a->conn, channel, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0,
+                                props, body);
+    if (st == AMQP_STATUS_TABLE_TOO_BIG || st == AMQP_STATUS_BAD_AMQP_DATA) {
+        /* Encoding failed before anything was sent: the connection is fine. */
+        snprintf(err, errlen, "the message cannot be encoded: %s", amqp_error_string2(st));
+        return MTM_EINVAL;
+    }
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "publish: %s", amqp_error_string2(st));
+        drop(a);
+        return MTM_EUNAVAIL;
+    }
+    amqp_tx_commit(a->conn, channel);
+    return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "tx.commit", err, errlen)
+               ? MTM_EUNAVAIL
+               : 0;
+}
+
+/* ---- a connection kept between calls --------------------------------------
+
+ * A connection opened by an earlier call may have died while idle (the
+ * broker restarted, a proxy timed it out): the first call on it fails with
+ * MTM_EUNAVAIL although the broker is fine. So a call that finds its
+ * connection already open tries once more on a fresh one when it fails
+ * that way; a call that had to connect does not (the broker really is
+ * unreachable). Publishing twice is safe: the messages carry their ids,
+ * and storing is idempotent on them.
+ */
+
+int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen)
+{
+    bool was_open = mtm_amqp_is_open(a);
+    int rc = ping_once(a, err, errlen);
+    if (rc && was_open) /* a dead idle connection can also just time out */
+        rc = ping_once(a, err, errlen);
+    return rc;
+}
+
+int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
+                               struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
+                               size_t errlen)
+{
+    bool was_open = mtm_amqp_is_open(a);
+    int rc = publish_once(a, exchange, routing_key, msgs, n, timeout_ms, err, errlen);
+    if (rc == MTM_EUNAVAIL && was_open)
+        rc = publish_once(a, exchange, routing_key, msgs, n, timeout_ms, err, errlen);
+    return rc;
 }

@@ -11,6 +11,10 @@
  * URLs follow the AMQP URI scheme, except that an empty vhost
  * ("amqp://host:5672/") means the default vhost "/", as users expect.
  *
+ * A call that finds its connection open from an earlier call and fails
+ * because it died meanwhile tries once more on a fresh one (ping, publish,
+ * and topology.h's declare); a call that had to connect does not.
+ *
  * Errors: MTM_EUNAVAIL (cannot connect, connection lost), MTM_ETIMEOUT,
  * MTM_ENOTFOUND (a passive declare of something missing; a mandatory publish
  * the broker returned), MTM_EAMQP (any other broker refusal). The broker's
@@ -32,6 +36,7 @@ struct mtm_amqp {
     int heartbeat_s;              /* 0: none */
     bool confirms;                /* channel is in confirm mode */
     uint64_t next_tag;            /* delivery tag of the next publish */
+    uint16_t tx_channel;          /* channel opened in tx mode (mtm_amqp_tx_publish), 0: none */
 };
 
 #define MTM_AMQP_CHANNEL 1
@@ -68,6 +73,37 @@ struct mtm_amqp_message {
 int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
                                struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
                                size_t errlen) MTM_MUST_CHECK;
+
+/*
+ * Consuming (consumerd's workers), on channel 1 with manual acks.
+ *
+ * mtm_amqp_consume sets the prefetch (basic.qos) and starts consuming the
+ * queue. mtm_amqp_next waits up to timeout_ms for the next delivery into
+ * *env (the caller frees it with amqp_destroy_envelope): 0, MTM_ETIMEOUT
+ * when none came, MTM_EUNAVAIL when the consumer or the connection ended
+ * (the broker cancelled it because the queue was deleted, or closed the
+ * channel or connection: the connection is dropped). Frames that are not
+ * deliveries are dealt with on the way. mtm_amqp_release frees what
+ * earlier deliveries held, between batches. mtm_amqp_ack_upto acks every
+ * delivery up to tag (multiple).
+ */
+int mtm_amqp_consume(struct mtm_amqp *a, const char *queue, uint16_t prefetch, char *err,
+                     size_t errlen) MTM_MUST_CHECK;
+int mtm_amqp_next(struct mtm_amqp *a, amqp_envelope_t *env, int timeout_ms) MTM_MUST_CHECK;
+void mtm_amqp_release(struct mtm_amqp *a);
+int mtm_amqp_ack_upto(struct mtm_amqp *a, uint64_t tag, char *err, size_t errlen) MTM_MUST_CHECK;
+
+/*
+ * Publishes one persistent message to the default exchange with routing
+ * key `queue` in a broker transaction on `channel` (opened and put in tx
+ * mode on first use), and commits. 0 once committed; MTM_EINVAL when the
+ * message cannot be encoded (its properties do not fit a frame: nothing
+ * was sent and the connection is fine); MTM_EUNAVAIL when the connection
+ * failed.
+ */
+int mtm_amqp_tx_publish(struct mtm_amqp *a, uint16_t channel, const char *queue,
+                        const amqp_basic_properties_t *props, amqp_bytes_t body, char *err,
+                        size_t errlen) MTM_MUST_CHECK;
 
 /* Readable text for a failed RPC reply; drops the connection when the
  * failure means the connection or channel is gone. Returns the mtm code. */

@@ -29,7 +29,7 @@ static int declare(struct mtm_amqp *a, const char *name, amqp_table_t args, bool
     return rc;
 }
 
-int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, char *err, size_t errlen)
+static int declare_once(struct mtm_amqp *a, const char *tenant_id, char *err, size_t errlen)
 {
     char main_q[MTM_QUEUE_NAME_MAX], retry_q[MTM_QUEUE_NAME_MAX];
     if (mtm_queue_name(tenant_id, MTM_QUEUE_MAIN, main_q) ||
@@ -89,4 +89,15 @@ int mtm_topology_depth(struct mtm_amqp *a, const char *tenant_id, uint32_t *dept
         return MTM_EINVAL;
     }
     return declare(a, name, amqp_empty_table, true, depth, err, errlen);
+}
+
+int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, char *err, size_t errlen)
+{
+    /* A connection kept from earlier requests may have died since: one
+     * fresh attempt then (amqp.h), but not when this call had to connect. */
+    bool was_open = mtm_amqp_is_open(a);
+    int rc = declare_once(a, tenant_id, err, errlen);
+    if (rc == MTM_EUNAVAIL && was_open)
+        rc = declare_once(a, tenant_id, err, errlen);
+    return rc;
 }

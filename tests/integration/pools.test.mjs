@@ -50,16 +50,18 @@ async function waitUntil(what, probe, { timeoutMs = 5000, intervalMs = 100 } = {
   }
 }
 
-/** PostgreSQL backends of role mtm, split by owner (consumerd, mtm-api, other). */
+/** PostgreSQL backends of role mtm, split by owner (consumerd, mtm-api, mtm-events, other). */
 async function mtmBackends() {
   const rows = (await stack.psql(`SELECT pid, client_port FROM pg_stat_activity WHERE usename = 'mtm' AND pid <> pg_backend_pid()`))
     .split('\n').filter(Boolean).map((l) => { const [pid, port] = l.split('|'); return { pid: Number(pid), port: Number(port) }; });
   const cPorts = new Set(stack.tcpSockets('consumerd').filter((s) => s.remotePort === stack.pgPort).map((s) => s.localPort));
   const aPorts = new Set(stack.tcpSockets('mtm-api').filter((s) => s.remotePort === stack.pgPort).map((s) => s.localPort));
-  const out = { total: rows.length, consumerd: [], api: [], other: [] };
+  const ePorts = new Set(stack.tcpSockets('mtm-events').filter((s) => s.remotePort === stack.pgPort).map((s) => s.localPort));
+  const out = { total: rows.length, consumerd: [], api: [], events: [], other: [] };
   for (const r of rows) {
     if (cPorts.has(r.port)) out.consumerd.push(r.pid);
     else if (aPorts.has(r.port)) out.api.push(r.pid);
+    else if (ePorts.has(r.port)) out.events.push(r.pid);
     else out.other.push(r.pid);
   }
   return out;
@@ -217,7 +219,8 @@ test('50 tenants created and deleted in a loop leave no queue, partition, thread
   assert.ok(conns.api.length <= API_CONNS, `mtm-api holds ${conns.api.length} connections; bound is ${API_CONNS} (threads + watcher)`);
   assert.ok(conns.total <= conns0.total + DB_POOL_SIZE + API_CONNS,
     `mtm backends: before ${conns0.total}, after ${conns.total} (allowed growth ${DB_POOL_SIZE} + ${API_CONNS})`);
-  assert.deepEqual(conns.other, [], 'backends of role mtm that belong to neither consumerd nor mtm-api');
+  assert.ok(conns.events.length <= 2, `mtm-events holds ${conns.events.length} connections; bound is 2 (events source, token checks)`);
+  assert.deepEqual(conns.other, [], 'backends of role mtm that belong to none of consumerd, mtm-api and mtm-events');
 
   await sleep(1200); // one metrics period
   const text = metricsText();

@@ -2,27 +2,9 @@
 // loaded only when this page is opened.
 import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { ProblemView } from '../ui/problem.js';
+import { loadAssets } from '../ui/assets.js';
 
-/** @type {Promise<void>|null} */
-let loading = null;
-
-/** Loads Swagger UI's script and stylesheet once. */
-function loadSwagger() {
-  if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const css = document.createElement('link');
-      css.rel = 'stylesheet';
-      css.href = '/vendor/swagger-ui/swagger-ui.css';
-      document.head.append(css);
-      const s = document.createElement('script');
-      s.src = '/vendor/swagger-ui/swagger-ui-bundle.js';
-      s.onload = () => resolve();
-      s.onerror = () => { loading = null; reject(new Error('Swagger UI could not be loaded (/vendor/swagger-ui/). Run make ui-deps.')); };
-      document.head.append(s);
-    });
-  }
-  return loading;
-}
+const loadSwagger = () => loadAssets('/vendor/swagger-ui/swagger-ui-bundle.js', '/vendor/swagger-ui/swagger-ui.css', 'Swagger UI');
 
 export function ApiReference() {
   /** @type {{current: HTMLDivElement|null}} */

@@ -28,8 +28,10 @@ function logout() {
 /** The event stream's state, announced when it changes. */
 function LiveIndicator() {
   const state = useStore((s) => s.stream);
+  const resync = useStore((s) => s.resync);
   const text = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', off: 'Not live' }[state];
-  return html`<span class=${`live live-${state}`} role="status" aria-live="polite" title="Updates pushed by the server (GET /api/events)">${text}</span>`;
+  return html`<span class=${`live live-${state}`} role="status" aria-live="polite" data-resync=${resync}
+    title="Updates pushed by the server (GET /api/events)">${text}</span>`;
 }
 
 export function App() {

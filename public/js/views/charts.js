@@ -8,6 +8,7 @@ import { html, useEffect, useRef, useState } from '../../vendor/htm-preact.js';
 import { ApiError, queryRange } from '../api.js';
 import { num } from '../format.js';
 import { ProblemView } from '../ui/problem.js';
+import { loadAssets } from '../ui/assets.js';
 
 const RANGES = [
   { key: '15m', label: '15 minutes', seconds: 900, step: 15 },
@@ -15,24 +16,7 @@ const RANGES = [
   { key: '24h', label: '24 hours', seconds: 86400, step: 600 },
 ];
 
-/** @type {Promise<void>|null} */
-let loading = null;
-function loadUplot() {
-  if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const css = document.createElement('link');
-      css.rel = 'stylesheet';
-      css.href = '/vendor/uplot/uPlot.min.css';
-      document.head.append(css);
-      const s = document.createElement('script');
-      s.src = '/vendor/uplot/uPlot.iife.min.js';
-      s.onload = () => resolve();
-      s.onerror = () => { loading = null; reject(new Error('uPlot could not be loaded (/vendor/uplot/). Run make ui-deps.')); };
-      document.head.append(s);
-    });
-  }
-  return loading;
-}
+const loadUplot = () => loadAssets('/vendor/uplot/uPlot.iife.min.js', '/vendor/uplot/uPlot.min.css', 'uPlot');
 
 /**
  * The charts and their PromQL; sel is the label selector ('' or
