@@ -5,7 +5,8 @@
 #   make MODE=tsan       ThreadSanitizer build for the consumer pool's tests
 #   make run|start|stop|status|reset   the local stack (deploy/stack.sh)
 #   make test            every suite against throwaway services
-#   make fmt | lint      formatting and static checks
+#   make fmt | lint      formatting and static checks (clang-format, banned calls,
+#                        cppcheck, scan-build, tsc)
 #   make deps            install missing Debian packages
 
 MODE ?= release
@@ -24,11 +25,15 @@ ifeq ($(MODE),release)
 else ifeq ($(MODE),asan)
   MODE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),analyze)
+  # clang's static analyzer (make analyze): objects of its own, never run.
+  MODE_CFLAGS := -O1 -g
+  MODE_LDFLAGS :=
 else ifeq ($(MODE),tsan)
   MODE_CFLAGS := -O1 -g -fsanitize=thread
   MODE_LDFLAGS := -fsanitize=thread
 else
-  $(error MODE must be release, asan or tsan)
+  $(error MODE must be release, asan, tsan or analyze)
 endif
 
 CFLAGS_ALL = -std=c17 $(WARN) $(MODE_CFLAGS) -pthread -MMD -MP $(CPPFLAGS_ALL) $(PKG_CFLAGS)
@@ -49,7 +54,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -227,12 +232,17 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(C_FILES)
 
-lint: fmt-check lint-js
+lint: fmt-check lint-js analyze
 	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem \
 	  lib cgi-bin consumerd tests/unit tests/fuzz
+
+# clang's static analyzer over every C file of the binaries; any finding fails.
+analyze:
+	rm -rf build/analyze
+	scan-build -o build/analyze/report --status-bugs $(MAKE) MODE=analyze CC=clang all
 
 # The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
 lint-js: ui-deps

@@ -195,7 +195,7 @@ static void start_stream(struct server *s, struct client *c, const char *last_id
 /* A whole request has arrived: check it and start the stream or refuse. */
 static void handle_request(struct server *s, struct client *c)
 {
-    char method[8] = "", path[256] = "", auth[4096], last_id[64] = "", err[256];
+    char method[8] = "", path[256] = "", auth[4096] = {0}, last_id[64] = "", err[256];
     if (!header_value(c->req, "X-Request-Id", c->request_id, sizeof(c->request_id)) ||
         !mtm_request_id_valid(c->request_id)) {
         if (mtm_uuid7_new(c->request_id))

@@ -39,6 +39,7 @@ PACKAGES=(
 	test:libclang-rt-14-dev
 	test:clang-format
 	test:clang-tidy
+	test:clang-tools
 	test:cppcheck
 	test:amqp-tools
 	test:valgrind

@@ -149,7 +149,7 @@ static int exec_params(struct mtm_pg *pg, const char *sql, int n, const char *co
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = mtm_pg_classify(pg, r, err, errlen);
         PQclear(r);
-        return rc;
+        return rc ? rc : MTM_EDB; /* a failure is never 0, whatever classify says */
     }
     if (out)
         *out = r;
