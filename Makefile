@@ -5,6 +5,7 @@
 #   make MODE=tsan       ThreadSanitizer build for the consumer pool's tests
 #   make run|start|stop|status|reset   the local stack (deploy/stack.sh)
 #   make test            every suite against throwaway services
+#   make coverage        the suites on a gcov build; coverage per directory
 #   make fmt | lint      formatting and static checks (clang-format, banned calls,
 #                        cppcheck, scan-build, tsc)
 #   make deps            install missing Debian packages
@@ -25,6 +26,10 @@ ifeq ($(MODE),release)
 else ifeq ($(MODE),asan)
   MODE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),coverage)
+  # make coverage: gcov counters, no optimisation (lines map one to one).
+  MODE_CFLAGS := -O0 -g --coverage
+  MODE_LDFLAGS := --coverage
 else ifeq ($(MODE),analyze)
   # clang's static analyzer (make analyze): objects of its own, never run.
   MODE_CFLAGS := -O1 -g
@@ -33,7 +38,7 @@ else ifeq ($(MODE),tsan)
   MODE_CFLAGS := -O1 -g -fsanitize=thread
   MODE_LDFLAGS := -fsanitize=thread
 else
-  $(error MODE must be release, asan, tsan or analyze)
+  $(error MODE must be release, asan, tsan, analyze or coverage)
 endif
 
 CFLAGS_ALL = -std=c17 $(WARN) $(MODE_CFLAGS) -pthread -MMD -MP $(CPPFLAGS_ALL) $(PKG_CFLAGS)
@@ -54,7 +59,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -238,6 +243,19 @@ lint: fmt-check lint-js analyze
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --inline-suppr --std=c11 -D_GNU_SOURCE -Ilib --suppress=missingIncludeSystem \
 	  lib cgi-bin consumerd tests/unit tests/fuzz
+
+# Line and branch coverage of lib/, cgi-bin/ and consumerd/ by every suite
+# (gcov + gcovr): a build of its own, the suites against it, then a summary
+# per directory (tests/coverage.mjs) and the per-file report in
+# build/coverage/coverage.txt.
+coverage:
+	deploy/install-deps.sh test
+	rm -rf build/coverage
+	$(MAKE) MODE=coverage all tests ui-deps
+	-MTM_TEST_BUILD_DIR=build/coverage tests/run.sh
+	gcovr -r . --object-directory build/coverage/obj --filter 'lib/' --filter 'cgi-bin/' \
+	  --filter 'consumerd/' --json-summary build/coverage/summary.json --txt build/coverage/coverage.txt
+	node tests/coverage.mjs build/coverage/summary.json
 
 # clang's static analyzer over every C file of the binaries; any finding fails.
 analyze:

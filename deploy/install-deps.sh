@@ -43,6 +43,7 @@ PACKAGES=(
 	test:cppcheck
 	test:amqp-tools
 	test:valgrind
+	test:gcovr
 )
 
 # A package also counts as present when this command is on PATH (NodeSource's
