@@ -583,14 +583,14 @@ try {
  * possible, as clients elsewhere would. Resolves {bytes(), close()} once
  * every stream has its 200.
  */
-async function rawStreams(n) {
+async function rawStreams(n, streamToken = token) {
   const socks = [];
   let bytes = 0;
   const open = () => new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port: stack.httpPort });
     let head = '';
     sock.on('error', reject);
-    sock.on('connect', () => sock.write(`GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`));
+    sock.on('connect', () => sock.write(`GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${streamToken}\r\n\r\n`));
     sock.on('data', (d) => {
       bytes += d.length;
       if (head !== null) {
@@ -616,11 +616,18 @@ async function streamsCost(ids, rate) {
   log(`\n== event streams: half-load single publishes (${fmt(rate)} msg/s) without and with ${STREAMS} open streams on GET /api/events (${STREAM_RUNS} windows of 20 s each, alternating)`);
   const without = [], withStreams = [];
   let received = 0;
+  // MTM_BENCH_STREAM_SCOPE=idle: the streams belong to an idle tenant's
+  // token, so they receive (almost) nothing: what open streams cost alone.
+  let streamToken = token;
+  if (env.MTM_BENCH_STREAM_SCOPE === 'idle') {
+    const [idle] = await createTenants(`bench-idle-${Date.now()}`, 1, 1);
+    streamToken = (await api('POST', `/api/tenants/${idle}/tokens`, {})).json.token;
+  }
   for (let i = 0; i < STREAM_RUNS; i++) {
     const a = await openLoop('single', ids, rate, 20);
     without.push(a);
     logHalfLoad(`without streams ${i + 1}/${STREAM_RUNS}`, a);
-    const streams = await rawStreams(STREAMS);
+    const streams = await rawStreams(STREAMS, streamToken);
     await sleep(1000);
     const before = streams.bytes();
     const cpu0 = process.cpuUsage();
