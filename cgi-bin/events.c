@@ -29,6 +29,10 @@
  * instead of in one burst, so lighttpd's single thread, which also answers
  * the API, meets a few proxied writes at a time instead of 1,000. */
 #define FLUSH_PER_TURN 4
+/* Tenant tokens re-checked per turn of the loop at most: 500 tenant streams
+ * opened together would otherwise be 500 queries in one turn every
+ * EVENTS_RECHECK_MS. Their first re-check is spread over the interval too. */
+#define RECHECKS_PER_TURN 64
 
 enum client_state { READING, STREAMING };
 
@@ -173,7 +177,8 @@ static void start_stream(struct server *s, struct client *c, const char *last_id
                         c->request_id);
     queue(s, c, head, (size_t)hlen);
     c->state = STREAMING;
-    c->checked_ms = mtm_mono_ms();
+    /* Spread the re-checks of streams opened together over the interval. */
+    c->checked_ms = mtm_mono_ms() - (int64_t)((unsigned)c->fd * 7919u % EVENTS_RECHECK_MS);
     uint64_t after;
     if (last_id[0] && !eventlog_resume_point(&s->events, last_id, &after)) {
         static const char reset[] = "event: reset\ndata: {\"reason\":\"the events since "
@@ -295,6 +300,7 @@ static void housekeeping(struct server *s, int64_t now)
     if (beat)
         s->next_heartbeat_ms = now + EVENTS_HEARTBEAT_MS;
     int64_t wall_s = mtm_wall_ms() / 1000;
+    int rechecks = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct client *c = s->clients[i];
         if (c->state == READING && !c->closing && now - c->since_ms > EVENTS_REQUEST_TIMEOUT_MS) {
@@ -307,7 +313,8 @@ static void housekeeping(struct server *s, int64_t now)
             c->closing = true; /* the client comes back and is told 401 */
             continue;
         }
-        if (!c->admin && now - c->checked_ms >= EVENTS_RECHECK_MS) {
+        if (!c->admin && now - c->checked_ms >= EVENTS_RECHECK_MS && rechecks < RECHECKS_PER_TURN) {
+            rechecks++;
             bool unavailable;
             c->checked_ms = now;
             if (!token_valid(s, c, &unavailable) && !unavailable) {
