@@ -210,7 +210,7 @@ bench:
 #   make fuzz-run FUZZ_SECONDS=600    run each for that long (corpus in build/fuzz/corpus)
 
 FUZZ_TARGETS := json cursor token delivery
-FUZZ_LIB := lib/json.c lib/jsonspan.c lib/cursor.c lib/token.c lib/uuid.c lib/xalloc.c lib/err.c \
+FUZZ_LIB := lib/json.c lib/hex.c lib/jsonspan.c lib/cursor.c lib/token.c lib/uuid.c lib/xalloc.c lib/err.c \
   lib/buf.c lib/headers.c lib/trace.c consumerd/delivery.c
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -iquote lib -iquote consumerd
 FUZZ_SECONDS ?= 60

@@ -26,6 +26,7 @@
 
 #include "api.h"
 #include "fields.h"
+#include "hex.h"
 #include "message.h"
 #include "problem.h"
 #include "topology.h"
@@ -74,29 +75,14 @@ struct replay {
     amqp_table_entry_t entries[3];
 };
 
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* encode(..., 'hex') writes lowercase only */
-}
-
 /* Decodes PostgreSQL's encode(body, 'hex'); bodies run to MTM_MAX_BODY. */
 static int unhex(const char *hex, char **out, size_t *len)
 {
     size_t n = strlen(hex);
-    if (n % 2)
-        return MTM_EPARSE;
     char *b = xmalloc(n / 2 + 1);
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return MTM_EPARSE;
-        }
-        b[i] = (char)(hi << 4 | lo);
+    if (mtm_hex_decode(hex, n, (unsigned char *)b)) {
+        free(b);
+        return MTM_EPARSE;
     }
     *out = b;
     *len = n / 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "json.h"
 #include "log.h"
 #include "problem.h"
@@ -127,16 +128,6 @@ int mtm_request_parse_json(struct mtm_request *r, char *err, size_t errlen)
                           errlen);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes src[0..n) into out; '+' is a space. */
 static int url_decode(const char *src, size_t n, char *out, size_t outlen)
 {
@@ -148,10 +139,10 @@ static int url_decode(const char *src, size_t n, char *out, size_t outlen)
         } else if (c == '%') {
             if (i + 2 >= n)
                 return MTM_EPARSE;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0)
+            long v = mtm_hex_value(src + i + 1, 2);
+            if (v < 0)
                 return MTM_EPARSE;
-            c = hi * 16 + lo;
+            c = (int)v;
             if (c == 0)
                 return MTM_EPARSE;
             i += 2;

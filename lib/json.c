@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "xalloc.h"
 
 /*
@@ -89,20 +90,7 @@ bool mtm_utf8_valid(const char *s, size_t n)
 /* The four hex digits of a \u escape at p, or -1. */
 static long hex4(const unsigned char *p)
 {
-    long v = 0;
-    for (int k = 0; k < 4; k++) {
-        int c = p[k], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
+    return mtm_hex_value((const char *)p, 4);
 }
 
 /* key: a member name, where \\u0000 is refused (json-c cuts names at NUL). */
