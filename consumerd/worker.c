@@ -289,6 +289,28 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct de
 
 /* ---- one batch --------------------------------------------------------- */
 
+/* Renders the sound deliveries among [from, to) as one JSON array (cap bytes
+ * expected) and stores it. Returns store()'s result, or the rendering error
+ * with err saying so. */
+static int store_range(struct wctx *c, size_t from, size_t to, size_t cap, long long *inserted,
+                       char *err, size_t errlen)
+{
+    struct mtm_buf arr;
+    mtm_buf_init(&arr, cap);
+    int rc = mtm_buf_puts(&arr, "[");
+    for (size_t i = from; !rc && i < to; i++)
+        if (!c->verdicts[i].fault)
+            rc = delivery_append_element(&c->verdicts[i], &c->batch[i].message.body, &arr);
+    if (!rc)
+        rc = mtm_buf_puts(&arr, "]");
+    if (!rc)
+        rc = store(c, &arr, inserted, err, errlen);
+    else
+        snprintf(err, errlen, "rendering: %s", mtm_strerror(rc));
+    mtm_buf_cleanup(&arr);
+    return rc;
+}
+
 /*
  * The database refused the batch for a reason other than an outage (a
  * payload jsonb rejects, say): store the messages one by one and mark each
@@ -302,21 +324,10 @@ static int store_singly(struct wctx *c, size_t n, long long *inserted, size_t *b
         struct delivery *d = &c->verdicts[i];
         if (d->fault)
             continue;
-        const amqp_bytes_t *body = &c->batch[i].message.body;
-        struct mtm_buf one;
         char err[512];
         long long got = 0;
-        mtm_buf_init(&one, delivery_element_bound(d, body->len) + 8);
-        int rc = mtm_buf_puts(&one, "[");
-        if (!rc)
-            rc = delivery_append_element(d, body, &one);
-        if (!rc)
-            rc = mtm_buf_puts(&one, "]");
-        if (!rc)
-            rc = store(c, &one, &got, err, sizeof(err));
-        else
-            snprintf(err, sizeof(err), "rendering: %s", mtm_strerror(rc));
-        mtm_buf_cleanup(&one);
+        size_t cap = delivery_element_bound(d, c->batch[i].message.body.len) + 8;
+        int rc = store_range(c, i, i + 1, cap, &got, err, sizeof(err));
         if (rc == MTM_EUNAVAIL)
             return rc;
         if (rc) {
@@ -381,20 +392,8 @@ static int handle_batch(struct wctx *c, size_t n)
     }
     int rc = 0;
     if (good) {
-        struct mtm_buf arr;
         char err[512];
-        mtm_buf_init(&arr, cap);
-        rc = mtm_buf_puts(&arr, "[");
-        for (size_t i = 0; !rc && i < n; i++)
-            if (!c->verdicts[i].fault)
-                rc = delivery_append_element(&c->verdicts[i], &c->batch[i].message.body, &arr);
-        if (!rc)
-            rc = mtm_buf_puts(&arr, "]");
-        if (!rc)
-            rc = store(c, &arr, &inserted, err, sizeof(err));
-        else
-            snprintf(err, sizeof(err), "rendering: %s", mtm_strerror(rc));
-        mtm_buf_cleanup(&arr);
+        rc = store_range(c, 0, n, cap, &inserted, err, sizeof(err));
         if (rc && rc != MTM_EUNAVAIL) {
             LOG_WARN(&c->log, "%s: batch refused (%s); storing one by one", c->thread_name, err);
             rc = store_singly(c, n, &inserted, &bad);
