@@ -367,13 +367,19 @@ test('keyboard alone: open the create dialog, fill it, submit; focus goes into t
 });
 
 test('live: the indicator says Live; a resize, new messages and a dead letter appear without a reload or a poll; a lost stream reconnects and catches up', async () => {
+  // The page reads the tenant once when it mounts. The stream stays live
+  // across this same-document navigation, so wait for that read itself:
+  // the indicator alone can be ready before the view has mounted.
+  const tenantUrl = new RegExp(`/api/tenants/${tenantId}$`);
+  const mounted = page.waitForResponse((r) => tenantUrl.test(r.url()) && r.request().method() === 'GET');
   await page.goto(`/#/tenants/${tenantId}`);
+  await mounted;
   await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 10000 });
   // While live the page does not poll: count its reads of the tenant (a
   // reconnect of the stream, seen as data-resync moving, reads once).
   const resync0 = await page.locator('.live').getAttribute('data-resync');
   let reads = 0;
-  const count = (r) => { if (new RegExp(`/api/tenants/${tenantId}$`).test(r.url()) && r.method() === 'GET') reads++; };
+  const count = (r) => { if (tenantUrl.test(r.url()) && r.method() === 'GET') reads++; };
   page.on('request', count);
   assert.equal((await api.setConcurrency(tenantId, 2)).status, 200);
   await page.locator('#workers-state').filter({ hasText: /^2 of 2 workers running$/ }).waitFor({ timeout: 10000 });
