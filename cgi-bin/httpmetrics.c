@@ -13,12 +13,17 @@ static const int codes[HTTPM_CODES - 1] = {200, 201, 202, 204, 400, 401, 403, 40
 static const double bounds[HTTPM_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                  0.05,  0.1,    0.25,  1,    5};
 
-void httpmetrics_init(struct httpmetrics *m, const struct mtm_route *routes, size_t nroutes)
+void httpmetrics_init(struct httpmetrics *m)
 {
     memset(m, 0, sizeof(*m));
-    m->routes = routes;
-    m->nroutes = nroutes < HTTPM_MAX_ROUTES ? nroutes : HTTPM_MAX_ROUTES;
     pthread_mutex_init(&m->lock, NULL);
+}
+
+void httpmetrics_add_route(struct httpmetrics *m, const struct mtm_route *route)
+{
+    if (m->nroutes == HTTPM_MAX_ROUTES)
+        abort(); /* the route table's static assertion failed to hold */
+    m->routes[m->nroutes++] = route;
 }
 
 void httpmetrics_cleanup(struct httpmetrics *m)
@@ -28,18 +33,10 @@ void httpmetrics_cleanup(struct httpmetrics *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-static size_t route_index(const struct httpmetrics *m, const struct mtm_route *route)
+void httpmetrics_observe(struct httpmetrics *m, size_t route, int status, int64_t micros)
 {
-    if (!route || route < m->routes || route >= m->routes + m->nroutes)
-        return m->nroutes; /* "unmatched" */
-    return (size_t)(route - m->routes);
-}
-
-void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
-                         int status, int64_t micros)
-{
-    (void)method; /* a route has one method; unmatched requests share one slot */
-    size_t ri = route_index(m, route), ci = HTTPM_CODES - 1;
+    /* A route has one method; unmatched requests share the last slot. */
+    size_t ri = route < m->nroutes ? route : m->nroutes, ci = HTTPM_CODES - 1;
     for (size_t i = 0; i < HTTPM_CODES - 1; i++)
         if (codes[i] == status)
             ci = i;
@@ -80,8 +77,8 @@ void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t 
 
 static void labels(const struct httpmetrics *m, size_t ri, const char **route, const char **method)
 {
-    *route = ri < m->nroutes ? m->routes[ri].name : "unmatched";
-    *method = ri < m->nroutes ? m->routes[ri].method : "any";
+    *route = ri < m->nroutes ? m->routes[ri]->name : "unmatched";
+    *method = ri < m->nroutes ? m->routes[ri]->method : "any";
 }
 
 int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out)

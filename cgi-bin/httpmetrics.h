@@ -34,7 +34,7 @@ struct httpm_tenant {
 };
 
 struct httpmetrics {
-    const struct mtm_route *routes; /* borrowed: the route table */
+    const struct mtm_route *routes[HTTPM_MAX_ROUTES]; /* borrowed: the route table's entries */
     size_t nroutes;
     atomic_ullong requests[HTTPM_MAX_ROUTES + 1][HTTPM_CODES];
     atomic_ullong buckets[HTTPM_MAX_ROUTES + 1][HTTPM_BUCKETS];
@@ -45,11 +45,15 @@ struct httpmetrics {
     size_t ntenants, cap;
 };
 
-void httpmetrics_init(struct httpmetrics *m, const struct mtm_route *routes, size_t nroutes);
+void httpmetrics_init(struct httpmetrics *m);
 void httpmetrics_cleanup(struct httpmetrics *m);
-/* route NULL: the request matched no route. */
-void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
-                         int status, int64_t micros);
+/* Adds the route table's next entry (borrowed; its position counts from 0
+ * in the order added). At most HTTPM_MAX_ROUTES: the route table checks
+ * that when it is compiled. */
+void httpmetrics_add_route(struct httpmetrics *m, const struct mtm_route *route);
+/* Counts one answer of the route at position `route`; a position past
+ * the routes added counts as "unmatched". */
+void httpmetrics_observe(struct httpmetrics *m, size_t route, int status, int64_t micros);
 void httpmetrics_published(struct httpmetrics *m, const char *tenant, size_t n);
 int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out) MTM_MUST_CHECK;
 

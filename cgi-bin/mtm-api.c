@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "dispatch.h"
+#include "scrape.h"
 #include "tenantwatch.h"
 #include "textfile.h"
 #include "xalloc.h"
@@ -179,8 +181,10 @@ int main(void)
         return 1;
     }
     size_t nroutes;
-    const struct mtm_route *routes = api_routes(&nroutes);
-    httpmetrics_init(&ctx.metrics, routes, nroutes);
+    const struct api_route *routes = api_routes(&nroutes);
+    httpmetrics_init(&ctx.metrics);
+    for (size_t i = 0; i < nroutes; i++)
+        httpmetrics_add_route(&ctx.metrics, &routes[i].match);
     tenant_cache_init(&ctx.tenants);
     struct tenant_watch watch;
     if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {

@@ -220,11 +220,6 @@ static int dead_letter(struct wctx *c, const amqp_envelope_t *e, const struct de
     return 0;
 }
 
-static bool key_is(const amqp_bytes_t *k, const char *name)
-{
-    return k->len == strlen(name) && k->bytes && memcmp(k->bytes, name, k->len) == 0;
-}
-
 /*
  * Republishes e to the retry queue with its next attempt's delay. Returns
  * 0, MTM_EINVAL when the message itself cannot be republished (its
@@ -243,28 +238,16 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct de
 
     /* Same properties, our bookkeeping headers replaced. */
     amqp_basic_properties_t props = e->message.properties;
-    const amqp_table_t *old = &props.headers;
-    int nold = (props._flags & AMQP_BASIC_HEADERS_FLAG) && old->entries ? old->num_entries : 0;
-    amqp_table_entry_t *entries = xcalloc((size_t)nold + 3, sizeof(*entries));
-    int ne = 0;
-    for (int i = 0; i < nold; i++) {
-        const amqp_bytes_t *k = &old->entries[i].key;
-        if (key_is(k, MTM_HDR_ATTEMPTS) || key_is(k, MTM_HDR_FIRST_FAILED) ||
-            key_is(k, MTM_HDR_LAST_ERROR))
-            continue;
-        entries[ne++] = old->entries[i];
-    }
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_ATTEMPTS);
-    entries[ne].value.kind = AMQP_FIELD_KIND_I32;
-    entries[ne++].value.value.i32 = failures;
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_FIRST_FAILED);
-    entries[ne].value.kind = AMQP_FIELD_KIND_I64;
-    entries[ne++].value.value.i64 = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms();
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_LAST_ERROR);
-    entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[ne++].value.value.bytes = amqp_cstring_bytes(last);
+    const amqp_table_t *old = (props._flags & AMQP_BASIC_HEADERS_FLAG) ? &props.headers : NULL;
+    int nold = old && old->entries ? old->num_entries : 0;
+    amqp_table_entry_t *entries = xcalloc((size_t)nold + MTM_MESSAGE_TABLE_MAX, sizeof(*entries));
+    struct mtm_message_headers h = {
+        .attempts = failures,
+        .first_failed_ms = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms(),
+        .last_error = last,
+    };
+    props.headers.num_entries = mtm_message_table(&h, old, entries);
     props.headers.entries = entries;
-    props.headers.num_entries = ne;
     props._flags |=
         AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_EXPIRATION_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
     props.expiration = amqp_cstring_bytes(ttl);
