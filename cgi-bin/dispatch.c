@@ -206,6 +206,6 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r)
     if (!cors(t, r))
         route = route_request(t, r, &log);
     int64_t micros = mtm_mono_us() - start;
-    httpmetrics_observe(&t->ctx->metrics, route, r->method, r->status, micros);
+    httpmetrics_observe(&t->ctx->metrics, route, r->status, micros);
     LOG_DEBUG(&log, "%s %s -> %d in %lld us", r->method, r->path, r->status, (long long)micros);
 }

@@ -41,10 +41,9 @@ static size_t route_index(const struct httpmetrics *m, const struct mtm_route *r
     return (size_t)(route - m->routes);
 }
 
-void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
-                         int status, int64_t micros)
+void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, int status,
+                         int64_t micros)
 {
-    (void)method; /* a route has one method; unmatched requests share one slot */
     size_t ri = route_index(m, route), ci = HTTPM_CODES - 1;
     for (size_t i = 0; i < HTTPM_CODES - 1; i++)
         if (codes[i] == status)

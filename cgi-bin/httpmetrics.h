@@ -12,6 +12,11 @@
  * lock) because tenants come and go. Rendering reads everything without
  * stopping the request threads, so a scrape may see a counter a few
  * increments behind its histogram: Prometheus tolerates that.
+ *
+ * The method label is the matched route's own method (a route has one; HEAD
+ * is counted under its GET route), "any" for requests that matched no
+ * route: label values come from the route table, never from the request,
+ * so a client cannot create series by sending made-up methods.
  */
 #ifndef MTM_API_HTTPMETRICS_H
 #define MTM_API_HTTPMETRICS_H
@@ -47,8 +52,8 @@ struct httpmetrics {
 void httpmetrics_init(struct httpmetrics *m, const struct mtm_route *routes, size_t nroutes);
 void httpmetrics_cleanup(struct httpmetrics *m);
 /* route NULL: the request matched no route. */
-void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
-                         int status, int64_t micros);
+void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, int status,
+                         int64_t micros);
 void httpmetrics_published(struct httpmetrics *m, const char *tenant, size_t n);
 int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out) MTM_MUST_CHECK;
 

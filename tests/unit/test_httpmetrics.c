@@ -49,12 +49,12 @@ static void test_render_pinned(void **state)
     (void)state;
     struct httpmetrics m;
     httpmetrics_init(&m, routes, 2);
-    httpmetrics_observe(&m, &routes[0], "GET", 200, 500);
-    httpmetrics_observe(&m, &routes[0], "GET", 200, 1000);    /* on a bound: counted in it */
-    httpmetrics_observe(&m, &routes[0], "GET", 503, 7000000); /* past the last bound */
-    httpmetrics_observe(&m, &routes[1], "POST", 202, 2501);   /* just past 0.0025 */
-    httpmetrics_observe(&m, &routes[1], "POST", 299, -5);     /* odd code, clock step back */
-    httpmetrics_observe(&m, NULL, "BREW", 404, 250000);       /* matched no route */
+    httpmetrics_observe(&m, &routes[0], 200, 500);
+    httpmetrics_observe(&m, &routes[0], 200, 1000);    /* on a bound: counted in it */
+    httpmetrics_observe(&m, &routes[0], 503, 7000000); /* past the last bound */
+    httpmetrics_observe(&m, &routes[1], 202, 2501);    /* just past 0.0025 */
+    httpmetrics_observe(&m, &routes[1], 299, -5);      /* odd code, clock step back */
+    httpmetrics_observe(&m, NULL, 404, 250000);        /* matched no route */
     httpmetrics_published(&m, "0B5E7C3A-1111-4222-8333-944445555666", 3);
     httpmetrics_published(&m, "0b5e7c3a-1111-4222-8333-944445555666", 2);
     httpmetrics_published(&m, "aaaaaaaa-1111-4222-8333-944445555666", 1);
@@ -143,7 +143,7 @@ static void test_foreign_route_is_unmatched(void **state)
     static const struct mtm_route other = {"GET", "/x", "x", 0, 0, NULL};
     struct httpmetrics m;
     httpmetrics_init(&m, routes, 2);
-    httpmetrics_observe(&m, &other, "GET", 200, 1);
+    httpmetrics_observe(&m, &other, 200, 1);
     struct mtm_buf b;
     render_into(&m, &b);
     assert_non_null(strstr(mtm_buf_cstr(&b), "mtm_http_requests_total{route=\"unmatched\","
@@ -158,7 +158,7 @@ static void test_render_respects_buffer_cap(void **state)
     (void)state;
     struct httpmetrics m;
     httpmetrics_init(&m, routes, 2);
-    httpmetrics_observe(&m, &routes[0], "GET", 200, 1);
+    httpmetrics_observe(&m, &routes[0], 200, 1);
     struct mtm_buf b;
     mtm_buf_init(&b, 300);
     assert_int_equal(httpmetrics_render(&m, &b), MTM_ETOOBIG);
