@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "httpclient.h"
+#include "password.h"
 #include "xalloc.h"
 
 #ifndef MTM_DEFAULT_SQL_DIR
@@ -55,7 +56,7 @@ static const struct key keys[] = {
     {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS,
      "HS256 signing key, at least 32 bytes"},
     {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, "admin login name"},
-    {"MTM_ADMIN_PASSWORD", T_SECRET, F(admin_password), 8, 1024, NULL, 0,
+    {"MTM_ADMIN_PASSWORD", T_SECRET, F(admin_password), 8, MTM_PASSWORD_MAX, NULL, 0,
      "admin password, set at first start"},
     {"MTM_DEFAULT_CONCURRENCY", T_INT, F(default_concurrency), 1, 1024, "1", 0,
      "workers of a new tenant when the request names none"},
