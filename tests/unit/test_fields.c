@@ -186,8 +186,7 @@ static void test_string(void **state)
     fx_free(&f);
 
     f = fx("{\"name\":\"a b\"}");
-    assert_int_equal(mtm_field_string(f.body, "name", true, 1, 64, "-_", &s, &f.fault),
-                     MTM_EINVAL);
+    assert_int_equal(mtm_field_string(f.body, "name", true, 1, 64, "-_", &s, &f.fault), MTM_EINVAL);
     assert_int_equal(mtm_field_string(f.body, "name", true, 1, 64, NULL, &s, &f.fault), 0);
     assert_string_equal(s, "a b");
     fx_free(&f);

@@ -58,11 +58,11 @@ static void test_render_pinned(void **state)
     struct httpmetrics m;
     init_with_routes(&m);
     httpmetrics_observe(&m, 0, 200, 500);
-    httpmetrics_observe(&m, 0, 200, 1000);    /* on a bound: counted in it */
-    httpmetrics_observe(&m, 0, 503, 7000000); /* past the last bound */
-    httpmetrics_observe(&m, 1, 202, 2501);    /* just past 0.0025 */
-    httpmetrics_observe(&m, 1, 299, -5);      /* odd code, clock step back */
-    httpmetrics_observe(&m, UNMATCHED, 404, 250000);   /* matched no route */
+    httpmetrics_observe(&m, 0, 200, 1000);           /* on a bound: counted in it */
+    httpmetrics_observe(&m, 0, 503, 7000000);        /* past the last bound */
+    httpmetrics_observe(&m, 1, 202, 2501);           /* just past 0.0025 */
+    httpmetrics_observe(&m, 1, 299, -5);             /* odd code, clock step back */
+    httpmetrics_observe(&m, UNMATCHED, 404, 250000); /* matched no route */
     httpmetrics_published(&m, "0B5E7C3A-1111-4222-8333-944445555666", 3);
     httpmetrics_published(&m, "0b5e7c3a-1111-4222-8333-944445555666", 2);
     httpmetrics_published(&m, "aaaaaaaa-1111-4222-8333-944445555666", 1);
