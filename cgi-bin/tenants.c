@@ -30,7 +30,6 @@
 #include "fields.h"
 #include "problem.h"
 #include "topology.h"
-#include "tenantjson.h"
 #include "uuid.h"
 
 #define NAME_CHARS " ._-"
@@ -45,13 +44,11 @@ static int respond_tenant(struct api_thread *t, struct mtm_request *r, int statu
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) == 0)
         rc = api_fail(t, MTM_ENOTFOUND, "no tenant %s", id);
-    } else {
-        struct json_object *o = api_tenant_json(res, 0);
-        mtm_respond_json(r, status, o, extra, nextra);
-        json_object_put(o);
-    }
+    else
+        mtm_respond(r, status, "application/json", extra, nextra, PQgetvalue(res, 0, 0),
+                    (size_t)PQgetlength(res, 0, 0));
     PQclear(res);
     return rc;
 }
@@ -60,17 +57,16 @@ static int respond_tenant(struct api_thread *t, struct mtm_request *r, int statu
 static int parse_create(struct api_thread *t, struct mtm_request *r, const char **name,
                         long *concurrency)
 {
-    static const char *const allowed[] = {"name", "concurrency", NULL};
     const struct mtm_config *cfg = t->ctx->cfg;
-    struct mtm_fault *f = &t->fault;
-    if (mtm_field_object(r->json, f))
-        return MTM_EINVAL;
-    int bad = mtm_fields_only(r->json, allowed, f);
-    bad |= mtm_field_string(r->json, "name", true, 1, 64, NAME_CHARS, name, f);
-    bad |= mtm_field_int(r->json, "concurrency", false, 1, cfg->max_concurrency,
-                         cfg->default_concurrency, concurrency, f);
+    const struct mtm_field_rule rules[] = {
+        {"name", MTM_FIELD_STRING, true, 1, 64, 0, NAME_CHARS, name},
+        {"concurrency", MTM_FIELD_INT, false, 1, cfg->max_concurrency, cfg->default_concurrency,
+         NULL, concurrency},
+    };
+    *name = NULL;
+    int bad = mtm_fields_read(r->json, rules, 2, &t->fault);
     if (*name && ((*name)[0] == ' ' || (*name)[strlen(*name) - 1] == ' '))
-        bad |= mtm_fault_field(f, "name", "must not start or end with a space");
+        bad = mtm_fault_field(&t->fault, "name", "must not start or end with a space");
     return bad ? MTM_EINVAL : 0;
 }
 
@@ -206,25 +202,9 @@ int api_tenant_list(struct api_thread *t, struct mtm_request *r)
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    int rows = PQntuples(res);
-    int shown = rows > limit ? (int)limit : rows;
-    struct json_object *data = json_object_new_array();
-    for (int i = 0; i < shown; i++)
-        json_object_array_add(data, api_tenant_json(res, i));
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "data", data);
-    struct json_object *next = NULL;
-    if (rows > limit) {
-        char enc[MTM_CURSOR_MAX];
-        int64_t last = strtoll(PQgetvalue(res, shown - 1, API_TENANT_COL_SEQ), NULL, 10);
-        if (mtm_cursor_encode(&t->ctx->cursor_key, "t", API_SCOPE_ALL, last, enc, sizeof(enc)) == 0)
-            next = json_object_new_string(enc);
-    }
-    json_object_object_add(o, "next_cursor", next);
+    rc = api_respond_page(t, r, res, limit, "t", API_SCOPE_ALL);
     PQclear(res);
-    mtm_respond_json(r, 200, o, NULL, 0);
-    json_object_put(o);
-    return 0;
+    return rc;
 }
 
 /*
@@ -262,17 +242,14 @@ static struct json_object *detail_int(const char *key, long v)
 
 int api_tenant_set_concurrency(struct api_thread *t, struct mtm_request *r)
 {
-    static const char *const allowed[] = {"concurrency", NULL};
     const char *id = api_path_tenant(t, r);
     if (!id)
         return MTM_ENOTFOUND;
     long n = 0;
-    struct mtm_fault *f = &t->fault;
-    if (mtm_field_object(r->json, f))
-        return MTM_EINVAL;
-    int bad = mtm_fields_only(r->json, allowed, f);
-    bad |= mtm_field_int(r->json, "concurrency", true, 1, t->ctx->cfg->max_concurrency, 0, &n, f);
-    if (bad)
+    const struct mtm_field_rule rules[] = {
+        {"concurrency", MTM_FIELD_INT, true, 1, t->ctx->cfg->max_concurrency, 0, NULL, &n},
+    };
+    if (mtm_fields_read(r->json, rules, 1, &t->fault))
         return MTM_EINVAL;
     char value[24];
     snprintf(value, sizeof(value), "%ld", n);
