@@ -260,14 +260,11 @@ static bool hashing_enter(struct api_ctx *ctx)
 static int login_fields(struct api_thread *t, struct mtm_request *r, const char **user,
                         const char **pass)
 {
-    static const char *const allowed[] = {"username", "password", NULL};
-    struct mtm_fault *f = &t->fault;
-    if (mtm_field_object(r->json, f))
-        return MTM_EINVAL;
-    int bad = mtm_fields_only(r->json, allowed, f);
-    bad |= mtm_field_string(r->json, "username", true, 1, 64, NULL, user, f);
-    bad |= mtm_field_string(r->json, "password", true, 1, 1024, NULL, pass, f);
-    return bad ? MTM_EINVAL : 0;
+    const struct mtm_field_rule rules[] = {
+        {"username", MTM_FIELD_STRING, true, 1, 64, 0, NULL, user},
+        {"password", MTM_FIELD_STRING, true, 1, 1024, 0, NULL, pass},
+    };
+    return mtm_fields_read(r->json, rules, 2, &t->fault);
 }
 
 /*
@@ -389,19 +386,17 @@ int api_login(struct api_thread *t, struct mtm_request *r)
 /* The optional body {"ttl": seconds}: 0 with *ttl, or a fault. */
 static int token_fields(struct api_thread *t, struct mtm_request *r, long *ttl)
 {
-    static const char *const allowed[] = {"ttl", NULL};
+    const struct mtm_field_rule rules[] = {
+        {"ttl", MTM_FIELD_INT, false, 60, TENANT_TOKEN_TTL_MAX_S, TENANT_TOKEN_TTL_DEFAULT_S, NULL,
+         ttl},
+    };
     char perr[256];
     *ttl = TENANT_TOKEN_TTL_DEFAULT_S;
     if (!r->body.len)
         return 0;
     if (mtm_request_parse_json(r, perr, sizeof(perr)))
         return api_fail(t, MTM_EPARSE, "%s", perr);
-    if (mtm_field_object(r->json, &t->fault))
-        return MTM_EINVAL;
-    int bad = mtm_fields_only(r->json, allowed, &t->fault);
-    bad |= mtm_field_int(r->json, "ttl", false, 60, TENANT_TOKEN_TTL_MAX_S,
-                         TENANT_TOKEN_TTL_DEFAULT_S, ttl, &t->fault);
-    return bad ? MTM_EINVAL : 0;
+    return mtm_fields_read(r->json, rules, 1, &t->fault);
 }
 
 int api_tokens_create(struct api_thread *t, struct mtm_request *r)

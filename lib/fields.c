@@ -84,6 +84,33 @@ int mtm_field_string(struct json_object *body, const char *name, bool required, 
     return 0;
 }
 
+int mtm_fields_read(struct json_object *body, const struct mtm_field_rule *rules, size_t n,
+                    struct mtm_fault *fault)
+{
+    if (mtm_field_object(body, fault))
+        return MTM_EINVAL;
+    int bad = 0;
+    json_object_object_foreach(body, key, val)
+    {
+        (void)val;
+        size_t i = 0;
+        while (i < n && strcmp(rules[i].name, key) != 0)
+            i++;
+        if (i == n)
+            bad |= mtm_fault_field(fault, key, "is not a known field");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct mtm_field_rule *f = &rules[i];
+        if (f->kind == MTM_FIELD_INT)
+            bad |=
+                mtm_field_int(body, f->name, f->required, f->min, f->max, f->dflt, f->out, fault);
+        else
+            bad |= mtm_field_string(body, f->name, f->required, (size_t)f->min, (size_t)f->max,
+                                    f->chars, f->out, fault);
+    }
+    return bad ? MTM_EINVAL : 0;
+}
+
 int mtm_query_int(const char *query, const char *name, long min, long max, long dflt, long *out,
                   struct mtm_fault *fault)
 {

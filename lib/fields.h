@@ -37,6 +37,35 @@ int mtm_field_string(struct json_object *body, const char *name, bool required, 
                      size_t maxlen, const char *allowed_chars, const char **out,
                      struct mtm_fault *fault) MTM_MUST_CHECK;
 
+/*
+ * A body described by a table: one rule per member it may have. A request
+ * handler fills the table (bounds may come from the configuration) and
+ * calls mtm_fields_read once, instead of repeating the object check, the
+ * unknown-member check and one call per member.
+ */
+enum mtm_field_kind {
+    MTM_FIELD_INT,    /* a JSON integer in [min, max]; dflt when absent; out: long * */
+    MTM_FIELD_STRING, /* min..max characters of chars; NULL when absent; out: const char ** */
+};
+
+struct mtm_field_rule {
+    const char *name;
+    enum mtm_field_kind kind;
+    bool required;
+    long min, max;     /* the value (INT) or its length in characters (STRING) */
+    long dflt;         /* INT: the value when absent */
+    const char *chars; /* STRING: allowed besides letters and digits; NULL: anything */
+    void *out;
+};
+
+/*
+ * The body must be a JSON object whose members all have a rule; each rule
+ * is then checked, collecting every mistake in the fault. 0 with every out
+ * filled, or MTM_EINVAL.
+ */
+int mtm_fields_read(struct json_object *body, const struct mtm_field_rule *rules, size_t n,
+                    struct mtm_fault *fault) MTM_MUST_CHECK;
+
 /* A query parameter that must be a decimal integer in [min, max]. */
 int mtm_query_int(const char *query, const char *name, long min, long max, long dflt, long *out,
                   struct mtm_fault *fault) MTM_MUST_CHECK;

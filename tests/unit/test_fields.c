@@ -241,11 +241,46 @@ static void test_query_int(void **state)
     fx_free(&f);
 }
 
+/* A table of rules: every mistake of the body at once, outputs filled
+ * (defaults included) when there is none. */
+static void test_read_table(void **state)
+{
+    (void)state;
+    long n = -1;
+    const char *name = "untouched";
+    const struct mtm_field_rule rules[] = {
+        {"name", MTM_FIELD_STRING, true, 1, 8, 0, "-", &name},
+        {"n", MTM_FIELD_INT, false, 1, 10, 5, NULL, &n},
+    };
+
+    struct fixture f = fx("{\"name\":\"a-b\"}");
+    assert_int_equal(mtm_fields_read(f.body, rules, 2, &f.fault), 0);
+    assert_string_equal(name, "a-b");
+    assert_int_equal(n, 5); /* absent: the default */
+    assert_int_equal(nerrors(&f), 0);
+    fx_free(&f);
+
+    f = fx("{\"extra\":1,\"n\":11}");
+    assert_int_equal(mtm_fields_read(f.body, rules, 2, &f.fault), MTM_EINVAL);
+    assert_int_equal(nerrors(&f), 3);
+    expect_error(&f, 0, "extra", "is not a known field");
+    expect_error(&f, 1, "name", "is required");
+    expect_error(&f, 2, "n", "from 1 to 10");
+    fx_free(&f);
+
+    f = fx("[1]");
+    assert_int_equal(mtm_fields_read(f.body, rules, 2, &f.fault), MTM_EINVAL);
+    assert_int_equal(nerrors(&f), 1); /* nothing else is checked in a non-object */
+    expect_error(&f, 0, "body", "object");
+    fx_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_object), cmocka_unit_test(test_only),      cmocka_unit_test(test_int),
-        cmocka_unit_test(test_string), cmocka_unit_test(test_query_int),
+        cmocka_unit_test(test_object),    cmocka_unit_test(test_only),
+        cmocka_unit_test(test_int),       cmocka_unit_test(test_string),
+        cmocka_unit_test(test_query_int), cmocka_unit_test(test_read_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
