@@ -20,6 +20,25 @@
 #define OUTAGE_BASE_MS 100
 #define OUTAGE_CAP_MS 2000
 
+/*
+ * A worker's life. It connects, consumes until its connection is lost,
+ * backs off and connects again, and stops when consumerd stops or its
+ * pool shrinks below it:
+ *
+ *   CONNECTING -> CONSUMING | BACKING_OFF | STOPPED
+ *   CONSUMING  -> BACKING_OFF | STOPPED
+ *   BACKING_OFF -> CONNECTING | STOPPED
+ *
+ * Every change goes through become(), which keeps the pool's count of
+ * consuming workers and aborts on any other change: a bug, not a state.
+ */
+enum worker_state {
+    WORKER_CONNECTING,
+    WORKER_CONSUMING,
+    WORKER_BACKING_OFF,
+    WORKER_STOPPED,
+};
+
 struct wctx {
     struct worker *w;
     struct tenant_pool *pool;
@@ -27,7 +46,7 @@ struct wctx {
     struct mtm_log_ctx log;
     char thread_name[16];
     struct mtm_amqp amqp;
-    bool consuming;
+    enum worker_state state;
     struct mtm_backoff outage;
     amqp_envelope_t batch[WORKER_BATCH_MAX];
     struct delivery verdicts[WORKER_BATCH_MAX];
@@ -48,13 +67,32 @@ static void nap(const struct wctx *c, uint32_t ms)
 
 /* ---- consuming --------------------------------------------------------- */
 
-static void stop_consuming(struct wctx *c)
+static bool allowed(enum worker_state from, enum worker_state to)
 {
-    if (c->consuming)
+    switch (from) {
+    case WORKER_CONNECTING: return to != WORKER_CONNECTING;
+    case WORKER_CONSUMING: return to == WORKER_BACKING_OFF || to == WORKER_STOPPED;
+    case WORKER_BACKING_OFF: return to == WORKER_CONNECTING || to == WORKER_STOPPED;
+    case WORKER_STOPPED: return false;
+    }
+    return false;
+}
+
+static void become(struct wctx *c, enum worker_state to)
+{
+    if (!allowed(c->state, to)) {
+        LOG_ERROR(&c->log, "%s: impossible change of state %d -> %d", c->thread_name, c->state, to);
+        abort();
+    }
+    if (to == WORKER_CONSUMING)
+        atomic_fetch_add(&c->pool->running, 1);
+    if (c->state == WORKER_CONSUMING)
         atomic_fetch_sub(&c->pool->running, 1);
-    c->consuming = false;
-    /* Closing returns every unacknowledged delivery to the queue. */
-    mtm_amqp_close(&c->amqp);
+    /* Leaving CONSUMING (or a connection that failed half way): closing
+     * returns every unacknowledged delivery to the queue. */
+    if (to == WORKER_BACKING_OFF || to == WORKER_STOPPED)
+        mtm_amqp_close(&c->amqp);
+    c->state = to;
 }
 
 static int start_consuming(struct wctx *c)
@@ -65,8 +103,6 @@ static int start_consuming(struct wctx *c)
         LOG_WARN(&c->log, "%s: cannot consume: %s", c->thread_name, err);
         return rc;
     }
-    c->consuming = true;
-    atomic_fetch_add(&c->pool->running, 1);
     mtm_backoff_reset(&c->outage);
     LOG_DEBUG(&c->log, "%s: consuming %s", c->thread_name, c->pool->queue);
     return 0;
@@ -408,6 +444,23 @@ static int handle_batch(struct wctx *c, size_t n)
     return rc;
 }
 
+/* Takes one batch and handles it; MTM_EUNAVAIL when the connection was
+ * lost (the batch in hand is not acknowledged and comes back). */
+static int consume_once(struct wctx *c)
+{
+    bool lost;
+    size_t n = collect(c, &lost);
+    if (n) {
+        atomic_fetch_add(&c->pool->busy, 1);
+        int rc = lost ? MTM_EUNAVAIL : handle_batch(c, n);
+        atomic_fetch_sub(&c->pool->busy, 1);
+        for (size_t i = 0; i < n; i++)
+            amqp_destroy_envelope(&c->batch[i]);
+        lost = lost || rc;
+    }
+    return lost ? MTM_EUNAVAIL : 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -422,28 +475,29 @@ static void *worker_main(void *arg)
     mtm_amqp_init(&c->amqp, c->cfg->amqp_url, 2000, 30);
     mtm_backoff_init(&c->outage, OUTAGE_BASE_MS, OUTAGE_CAP_MS);
 
-    while (!should_exit(c)) {
-        if (!c->consuming && start_consuming(c)) {
-            nap(c, mtm_backoff_next(&c->outage));
-            continue;
+    c->state = WORKER_CONNECTING;
+    while (c->state != WORKER_STOPPED) {
+        if (should_exit(c)) {
+            become(c, WORKER_STOPPED);
+            break;
         }
-        bool lost;
-        size_t n = collect(c, &lost);
-        if (n) {
-            atomic_fetch_add(&c->pool->busy, 1);
-            int rc = lost ? MTM_EUNAVAIL : handle_batch(c, n);
-            atomic_fetch_sub(&c->pool->busy, 1);
-            for (size_t i = 0; i < n; i++)
-                amqp_destroy_envelope(&c->batch[i]);
-            lost = lost || rc;
-        }
-        if (lost) {
-            LOG_WARN(&c->log, "%s: broker connection lost; reconnecting", c->thread_name);
-            stop_consuming(c);
+        switch (c->state) {
+        case WORKER_CONNECTING:
+            become(c, start_consuming(c) ? WORKER_BACKING_OFF : WORKER_CONSUMING);
+            break;
+        case WORKER_BACKING_OFF:
             nap(c, mtm_backoff_next(&c->outage));
+            become(c, WORKER_CONNECTING);
+            break;
+        case WORKER_CONSUMING:
+            if (consume_once(c)) {
+                LOG_WARN(&c->log, "%s: broker connection lost; reconnecting", c->thread_name);
+                become(c, WORKER_BACKING_OFF);
+            }
+            break;
+        case WORKER_STOPPED: break;
         }
     }
-    stop_consuming(c);
     mtm_amqp_cleanup(&c->amqp);
     LOG_DEBUG(&c->log, "%s: exited", c->thread_name);
     free(c);
