@@ -1,7 +1,7 @@
 // public/openapi.json, the OpenAPI 3.1 document of the API: it is valid as
-// far as these tests can tell (every $ref resolves, every schema uses only
-// keywords tests/harness/schema.mjs checks), it names exactly the routes of
-// cgi-bin/dispatch.c with their access rules and bodies (so the two cannot
+// far as these tests can tell (every $ref resolves, every schema is valid
+// JSON Schema 2020-12 for ajv in strict mode, see tests/harness/schema.mjs),
+// it names exactly the routes of cgi-bin/dispatch.c with their access rules and bodies (so the two cannot
 // drift), the answers of a live stack conform to it (status documented,
 // Content-Type, body schema, required headers), and lighttpd serves it at
 // GET /api/openapi.json byte for byte.
@@ -64,18 +64,18 @@ suite('the document', () => {
     // MethodNotAllowed is what every undocumented method of a known path answers.
     assert.deepEqual(unused.filter((u) => u !== 'responses/MethodNotAllowed'), [], 'unused components');
     const problems = [];
-    for (const [name, s] of Object.entries(doc.components.schemas)) problems.push(...checkSchema(s, `schemas/${name}`));
+    for (const [name, s] of Object.entries(doc.components.schemas)) problems.push(...checkSchema(s, `schemas/${name}`, { root: doc }));
     for (const { method, path: p, op } of operations(doc)) {
       for (const prm of op.parameters || []) {
-        if (prm.schema) problems.push(...checkSchema(prm.schema, `${method} ${p} parameter ${prm.name}`));
+        if (prm.schema) problems.push(...checkSchema(prm.schema, `${method} ${p} parameter ${prm.name}`, { root: doc }));
       }
-      for (const [ct, media] of Object.entries(op.requestBody?.content || {})) problems.push(...checkSchema(media.schema, `${method} ${p} body ${ct}`));
+      for (const [ct, media] of Object.entries(op.requestBody?.content || {})) problems.push(...checkSchema(media.schema, `${method} ${p} body ${ct}`, { root: doc }));
       for (const [status, r] of Object.entries(op.responses)) {
-        for (const [ct, media] of Object.entries(r.content || {})) problems.push(...checkSchema(media.schema, `${method} ${p} ${status} ${ct}`));
+        for (const [ct, media] of Object.entries(r.content || {})) problems.push(...checkSchema(media.schema, `${method} ${p} ${status} ${ct}`, { root: doc }));
       }
     }
-    for (const [name, h] of Object.entries(doc.components.headers)) problems.push(...checkSchema(h.schema, `headers/${name}`));
-    for (const [name, prm] of Object.entries(doc.components.parameters)) problems.push(...checkSchema(prm.schema, `parameters/${name}`));
+    for (const [name, h] of Object.entries(doc.components.headers)) problems.push(...checkSchema(h.schema, `headers/${name}`, { root: doc }));
+    for (const [name, prm] of Object.entries(doc.components.parameters)) problems.push(...checkSchema(prm.schema, `parameters/${name}`, { root: doc }));
     assert.deepEqual(problems, []);
   });
 
