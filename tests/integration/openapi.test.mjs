@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startStack } from '../harness/stack.mjs';
 import { request, describe } from '../harness/http.mjs';
-import { sleep } from '../harness/util.mjs';
+import { waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { checkSchema, resolvePointer } from '../harness/schema.mjs';
 import { OPENAPI_FILE, loadOpenapi, routeTable, operations, conformance } from '../harness/openapi.mjs';
@@ -197,15 +197,8 @@ suite('a live stack answers as documented', () => {
     return res;
   }
 
-  async function until(what, fn, { timeoutMs = 15000 } = {}) {
-    const start = Date.now();
-    for (;;) {
-      const r = await fn();
-      if (r) return r;
-      if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms\n${stack.describeLogs(['consumerd', 'mtm-api'])}`);
-      await sleep(100);
-    }
-  }
+  const until = (what, fn, { timeoutMs = 15000 } = {}) =>
+    waitFor(what, fn, { timeoutMs, describe: () => stack.describeLogs(['consumerd', 'mtm-api']) });
 
   test('health, readiness and login', async () => {
     await call('GET', '/api/health', { status: 200, token: null });
