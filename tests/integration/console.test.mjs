@@ -16,7 +16,7 @@ import { startStack } from '../harness/stack.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeApi, describe, queueNames } from '../harness/api.mjs';
 import { launchBrowser, shoot, assertAccessible } from '../harness/browser.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 
 let stack;
 let api;
@@ -160,10 +160,11 @@ test('tenant page: publish from the form (JSON checked first), see it listed, op
 
   await page.getByRole('link', { name: 'Messages', exact: true }).click();
   const open = page.getByRole('button', { name: `Open message ${id}` });
-  for (let i = 0; i < 50 && !(await open.count()); i++) {
-    await sleep(200);
+  await waitFor(`the message ${id} listed (refreshing the page)`, async () => {
+    if (await open.count()) return true;
     await page.getByRole('button', { name: 'Refresh' }).click();
-  }
+    return false;
+  }, { timeoutMs: 10000, intervalMs: 200, describe: logs });
   await open.waitFor();
   await page.locator('tbody tr').nth(3).waitFor();
   await assertAccessible(page, 'tenant-messages');
@@ -214,18 +215,14 @@ test('dead letters: poison messages arrive with their reason; replay one, the se
   /** Waits until both are dead letters again in the database (not on their
    * way through a retry), then shows the list as it is. */
   const bothBack = async () => {
-    for (let i = 0; i < 100; i++) {
+    await waitFor('the poison messages both dead letters again', async () => {
       const res = await api.get(`/api/tenants/${tenantId}/dlq`);
       const ids = (res.json?.data || []).map((d) => d.id);
-      if (ids.includes('poison-1') && ids.includes('poison-2')) {
-        await page.getByRole('button', { name: 'Refresh' }).click();
-        await page.locator('tr', { hasText: 'poison-1' }).waitFor();
-        await page.locator('tr', { hasText: 'poison-2' }).waitFor();
-        return;
-      }
-      await sleep(200);
-    }
-    assert.fail(`the poison messages are not both dead letters again\n${logs()}`);
+      return ids.includes('poison-1') && ids.includes('poison-2');
+    }, { timeoutMs: 20000, intervalMs: 200, describe: logs });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('tr', { hasText: 'poison-1' }).waitFor();
+    await page.locator('tr', { hasText: 'poison-2' }).waitFor();
   };
   await bothBack();
   const row = page.locator('tr', { hasText: 'poison-1' });
@@ -318,12 +315,12 @@ test('the API down: the overview says so, and recovers by itself when it is back
   await page.locator('.stat', { hasText: 'PostgreSQL' }).getByText('ok').waitFor();
   page.expectHttp(/\/api\//, 'any', { sticky: true });
   page.expectHttp(/\/api\//, 0, { sticky: true });
-  await stack.stopApi();
+  await stack.stopServer('mtm-api');
   try {
     await page.getByRole('alert').filter({ hasText: /\((502|503|504)\)|unreachable/ }).waitFor({ timeout: 15000 });
     await shoot(page, 'overview-api-down');
   } finally {
-    await stack.startApi();
+    await stack.startServer('mtm-api');
   }
   await page.getByRole('alert').waitFor({ state: 'detached', timeout: 15000 });
   await page.locator('.stat', { hasText: 'consumerd' }).getByText('ok').waitFor();
@@ -383,7 +380,9 @@ test('live: the indicator says Live; a resize, new messages and a dead letter ap
   page.on('request', count);
   assert.equal((await api.setConcurrency(tenantId, 2)).status, 200);
   await page.locator('#workers-state').filter({ hasText: /^2 of 2 workers running$/ }).waitFor({ timeout: 10000 });
-  await sleep(6000); // longer than the 5 s poll it would otherwise make
+  // A deliberate window in which no poll may happen, not a wait for a
+  // condition: longer than the 5 s poll the page would otherwise make.
+  await sleep(6000);
   page.off('request', count);
   const resynced = (await page.locator('.live').getAttribute('data-resync')) !== resync0;
   assert.ok(reads <= (resynced ? 1 : 0), `the resize came through the event stream, not a poll (${reads} reads, stream ${resynced ? 'reconnected' : 'steady'})`);
@@ -414,10 +413,10 @@ test('live: the indicator says Live; a resize, new messages and a dead letter ap
   // The stream drops: the indicator says so; a change made meanwhile shows once it is back.
   page.expectHttp(/\/api\/events$/, 'any', { sticky: true });
   page.expectHttp(/\/api\/events$/, 0, { sticky: true });
-  await stack.stopEvents();
+  await stack.stopServer('mtm-events');
   await page.locator('.live', { hasText: 'Reconnecting' }).waitFor({ timeout: 10000 });
   assert.equal((await api.setConcurrency(tenantId, 1)).status, 200);
-  await stack.startEvents();
+  await stack.startServer('mtm-events');
   await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 20000 });
   await page.getByRole('link', { name: 'Messages', exact: true }).click();
   await page.locator('#workers-state').filter({ hasText: /^1 of 1 workers running$/ }).waitFor({ timeout: 10000 });
