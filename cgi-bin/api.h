@@ -27,6 +27,7 @@
 #include "pg.h"
 #include "problem.h"
 #include "tenantcache.h"
+#include "tenantshare.h"
 #include "token.h"
 
 struct api_ctx {
@@ -36,6 +37,7 @@ struct api_ctx {
     atomic_int login_hashing; /* logins checking a password right now (auth.c) */
     struct httpmetrics metrics;
     struct tenant_cache tenants;      /* kept right by the tenant watcher */
+    struct tenant_share share;        /* request threads each tenant holds (dispatch.c) */
     struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */
 };
 
@@ -57,6 +59,7 @@ struct api_thread {
     struct mtm_log_ctx log; /* carries the current request's id, trace and tenant */
     struct mtm_claims who;  /* the current request's verified token; zeroed if none */
     struct mtm_fault fault; /* why the current request failed (api_fail) */
+    bool sharing;           /* holds a slot of ctx->share for the current request */
 };
 
 /*

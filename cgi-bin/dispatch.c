@@ -26,6 +26,7 @@
 #include "problem.h"
 #include "router.h"
 #include "timeutil.h"
+#include "uuid.h"
 
 #define JSON MTM_ROUTE_JSON_BODY
 #define BODY MTM_ROUTE_OPTIONAL_BODY
@@ -177,6 +178,43 @@ static int cors(struct api_thread *t, struct mtm_request *r)
     return 1;
 }
 
+/* The tenant a request is for: the {id} of a tenant route, the ?tenant_id
+ * of /api/messages (a tenant token's own when absent); NULL otherwise. */
+static const char *request_tenant(const struct api_thread *t, const struct mtm_request *r,
+                                  const struct api_route *route, char *buf, size_t len)
+{
+    if (strncmp(route->match.pattern, "/api/tenants/{id}", 17) == 0)
+        return mtm_uuid_valid(r->params[0]) ? r->params[0] : NULL;
+    if (route->access != API_TENANT_QUERY)
+        return NULL;
+    if (mtm_query_get(r->query, "tenant_id", buf, len) == 0 && mtm_uuid_valid(buf))
+        return buf;
+    return t->who.role == MTM_ROLE_TENANT ? t->who.tenant_id : NULL;
+}
+
+/*
+ * One tenant may hold at most ctx->share.limit request threads at once
+ * (MTM_TENANT_THREADS): past that it is answered 429 at once, so a tenant
+ * flooding the API cannot take every thread from the others.
+ */
+static int take_share(struct api_thread *t, struct mtm_request *r, const struct api_route *route)
+{
+    char buf[MTM_UUID_STRLEN + 2];
+    const char *tenant = request_tenant(t, r, route, buf, sizeof(buf));
+    int held;
+    if (!tenant)
+        return 0;
+    if (tenant_share_enter(&t->ctx->share, t->index, tenant, &held)) {
+        t->sharing = true;
+        return 0;
+    }
+    t->fault.retry_after = 1;
+    return api_fail(t, MTM_ERATELIMIT,
+                    "tenant %s holds %d of this responder's %d request threads, its share; "
+                    "retry in a moment",
+                    tenant, held, t->ctx->share.nthreads);
+}
+
 /* 404, 405, 413, 401/403, 400, then the handler. Stores the route's
  * position in *index (NROUTES when none matched). */
 static int route_request(struct api_thread *t, struct mtm_request *r, size_t *index)
@@ -197,6 +235,8 @@ static int route_request(struct api_thread *t, struct mtm_request *r, size_t *in
     if (r->content_length > t->ctx->cfg->max_body)
         return too_big(t);
     int rc = api_authorize(t, r, route->access);
+    if (!rc)
+        rc = take_share(t, r, route);
     if (!rc && (route->match.flags & MTM_ROUTE_JSON_BODY))
         rc = read_json_body(t, r);
     else if (!rc && (route->match.flags & MTM_ROUTE_OPTIONAL_BODY))
@@ -228,6 +268,9 @@ void api_dispatch(struct api_thread *t, struct mtm_request *r)
     int64_t micros = mtm_mono_us() - start;
     httpmetrics_observe(&t->ctx->metrics, index, r->status, micros);
     LOG_DEBUG(&t->log, "%s %s -> %d in %lld us", r->method, r->path, r->status, (long long)micros);
+    if (t->sharing)
+        tenant_share_leave(&t->ctx->share, t->index);
+    t->sharing = false;
     mtm_fault_reset(&t->fault);
     t->log = base;
 }

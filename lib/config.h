@@ -42,6 +42,7 @@ struct mtm_config {
     enum mtm_log_level log_level;
     char *fcgi_socket;
     int api_threads;
+    int tenant_threads; /* 0: api_threads / 2 (at least 1) */
     char *sql_dir;
     int heartbeat_max_age;
     int db_pool_size;

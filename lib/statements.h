@@ -78,7 +78,7 @@
       " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
       3)                                                                                           \
     X(TAKE_TOKENS, "SELECT mtm_take_tokens($1::uuid, $2::float8, $3::float8, $4::float8)", 4)      \
-    /* Rows (seq, tenant) for api_respond_page. $3: a part of the name (any case) or NULL;      \
+    /* Rows (seq, tenant) for api_respond_page. $3: a part of the name (any case) or NULL;         \
      * $4: a status or NULL. */                                                                    \
     X(TENANT_LIST,                                                                                 \
       "SELECT seq, mtm_tenant_json(l) FROM tenants_live l WHERE seq > $1::bigint"                  \
