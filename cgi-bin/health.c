@@ -8,7 +8,9 @@
  *   rabbitmq   a round trip on this thread's broker connection; a connection
  *              found broken is retried once at once, so a broker that came
  *              back is seen at the first request after it did
- *   consumerd  its heartbeat row is younger than MTM_HEARTBEAT_MAX_AGE
+ *   consumerd  some consumerd's heartbeat is younger than MTM_HEARTBEAT_MAX_AGE
+ * and lists every consumerd running, with the age of its heartbeat and the
+ * number of tenants it holds (sql/0019_consumer_leases.sql).
  */
 #include "health.h"
 
@@ -52,7 +54,7 @@ static const char *check_consumerd(struct api_thread *t, bool pg_up, char *err, 
         return "down";
     const char *state = NULL;
     if (PQntuples(res) == 0) {
-        snprintf(err, errlen, "consumerd has never written a heartbeat");
+        snprintf(err, errlen, "no consumerd has a heartbeat");
         state = "down";
     } else {
         double age = strtod(PQgetvalue(res, 0, 0), NULL);
@@ -63,6 +65,21 @@ static const char *check_consumerd(struct api_thread *t, bool pg_up, char *err, 
     }
     PQclear(res);
     return state;
+}
+
+/* [{id, hostname, pid, heartbeat_age_s, tenants}] of every consumerd, or
+ * NULL when it cannot be read (postgres down). */
+static struct json_object *consumers(struct api_thread *t)
+{
+    char err[256];
+    PGresult *res;
+    struct json_object *list = NULL;
+    if (mtm_pg_exec(&t->pg, MTM_STMT_CONSUMERS_LIST, NULL, &res, err, sizeof(err)))
+        return NULL;
+    if (PQntuples(res) == 1)
+        list = json_tokener_parse(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return list;
 }
 
 int api_ready(struct api_thread *t, struct mtm_request *r)
@@ -81,6 +98,7 @@ int api_ready(struct api_thread *t, struct mtm_request *r)
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("ready"));
         json_object_object_add(o, "checks", checks);
+        json_object_object_add(o, "consumers", consumers(t));
         mtm_respond_json(r, 200, o, NULL, 0);
         json_object_put(o);
         return 0;
@@ -100,6 +118,8 @@ int api_ready(struct api_thread *t, struct mtm_request *r)
     if (cd)
         json_object_object_add(reasons, "consumerd", json_object_new_string(cd_err));
     mtm_fault_member(&t->fault, "reasons", reasons);
+    if (!pg)
+        mtm_fault_member(&t->fault, "consumers", consumers(t));
     LOG_WARN(&t->log, "not ready: %s", down);
     t->fault.retry_after = 5;
     return api_fail(t, MTM_EUNAVAIL, "not ready: %s down", down);

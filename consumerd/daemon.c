@@ -33,6 +33,12 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     mtm_backoff_init(&d->amqp_backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
     if (gethostname(d->hostname, sizeof(d->hostname) - 1) != 0)
         snprintf(d->hostname, sizeof(d->hostname), "unknown");
+    if (mtm_uuid7_new(d->id)) {
+        LOG_ERROR(&d->log, "cannot make this consumerd's id");
+        mtm_amqp_cleanup(&d->amqp);
+        mtm_pg_cleanup(&d->pg);
+        return MTM_EIO;
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -57,7 +63,15 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
 
 void consumerd_cleanup(struct consumerd *d)
 {
+    char err[512];
     reconciler_cleanup(&d->rec);
+    /* Every worker has stopped: hand the tenants over at once. */
+    const char *params[] = {d->id};
+    if (d->listening &&
+        mtm_pg_exec(&d->pg, MTM_STMT_CONSUMER_LEAVE, params, NULL, err, sizeof(err)))
+        LOG_WARN(&d->log, "leases not given back (they expire by themselves): %s", err);
+    else if (d->listening)
+        LOG_INFO(&d->log, "leases given back");
     mtm_amqp_cleanup(&d->amqp);
     mtm_pg_cleanup(&d->pg);
     if (d->signal_fd >= 0)
@@ -124,20 +138,48 @@ static void amqp_check(struct consumerd *d)
 
 static void write_metrics(struct consumerd *d);
 
+/*
+ * The heartbeat, which also evens out the share of the tenants among the
+ * consumerd running (CONSUMER_BEAT): asks for a reconcile when the set of
+ * tenants this one holds changed.
+ */
+static void claim(struct consumerd *d)
+{
+    char err[512], pid[16], lease_ms[16];
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    snprintf(lease_ms, sizeof(lease_ms), "%d", d->cfg->heartbeat_max_age * 1000);
+    const char *params[] = {d->id, d->hostname, pid, mtm_amqp_is_open(&d->amqp) ? "true" : "false",
+                            lease_ms};
+    PGresult *res;
+    int rc = mtm_pg_exec(&d->pg, MTM_STMT_CONSUMER_BEAT, params, &res, err, sizeof(err));
+    if (rc == MTM_EUNAVAIL) {
+        pg_lost(d, err);
+        return;
+    }
+    if (rc) {
+        LOG_WARN(&d->log, "heartbeat: %s", err);
+        return;
+    }
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the sorted ids */
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        for (const char *c = PQgetvalue(res, i, 0); *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    PQclear(res);
+    if (h != d->leases_hash || n != d->leases) {
+        LOG_INFO(&d->log, "consumerd %s holds %d tenant(s) (was %d)", d->id, n, d->leases);
+        d->leases_hash = h;
+        d->leases = n;
+        d->need_reconcile = true;
+    }
+}
+
 static void heartbeat(struct consumerd *d)
 {
-    char err[512], pid[16];
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    const char *params[] = {pid, d->hostname, mtm_amqp_is_open(&d->amqp) ? "true" : "false"};
-
+    char err[512];
     d->metrics.heartbeat_ms = mtm_wall_ms();
-    if (d->listening) {
-        int rc = mtm_pg_exec(&d->pg, MTM_STMT_HEARTBEAT_BEAT, params, NULL, err, sizeof(err));
-        if (rc == MTM_EUNAVAIL)
-            pg_lost(d, err);
-        else if (rc)
-            LOG_WARN(&d->log, "heartbeat: %s", err);
-    }
+    if (d->listening)
+        claim(d);
     if (d->listening && reconciler_report(&d->rec, &d->pg, &d->amqp, err, sizeof(err)))
         LOG_WARN(&d->log, "status report: %s", err);
     write_metrics(d);
@@ -205,7 +247,12 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
         return;
     if (!d->need_reconcile && !d->rec.pending && now < d->next_reconcile)
         return;
-    int rc = reconcile(&d->rec, &d->pg, &d->amqp, err, sizeof(err));
+    /* A new tenant (NOTIFY) is taken by whoever is short of its share now,
+     * not at the next heartbeat. */
+    claim(d);
+    if (!d->listening)
+        return;
+    int rc = reconcile(&d->rec, &d->pg, &d->amqp, d->id, err, sizeof(err));
     if (rc) {
         /* Try again in a second rather than at every wake-up. */
         LOG_WARN(&d->log, "reconcile: %s", err);

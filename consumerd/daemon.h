@@ -14,12 +14,16 @@
  *   - reconcile when asked (NOTIFY, reconnect), when a deletion is pending,
  *     and every RECONCILE_EVERY_MS regardless;
  *   - join finished workers and start missing ones;
- * and once a second writes the heartbeat, the tenants' live status and the
- * metrics textfile. Every LOGIN_SWEEP_EVERY_MS it deletes expired login
+ * and once a second writes the heartbeat, which also evens out the share of
+ * the tenants among every consumerd running (sql/0019_consumer_leases.sql:
+ * this one consumes only the tenants it holds the lease of), the tenants'
+ * live status and the metrics textfile. Every LOGIN_SWEEP_EVERY_MS it deletes expired login
  * throttle records and old failed-login audit entries (mtm_login_sweep,
  * sql/0014_login_throttle.sql), so neither grows without bound.
  * SIGTERM/SIGINT end the loop; consumerd_cleanup then stops every worker
- * (each finishes its batch; unacknowledged deliveries return to the queue).
+ * (each finishes its batch; unacknowledged deliveries return to the queue)
+ * and gives its leases back, so the other consumerd take its tenants at
+ * their next heartbeat.
  */
 #ifndef MTM_CONSUMERD_DAEMON_H
 #define MTM_CONSUMERD_DAEMON_H
@@ -34,6 +38,7 @@
 #include "metrics.h"
 #include "pg.h"
 #include "reconcile.h"
+#include "uuid.h"
 
 struct consumerd {
     const struct mtm_config *cfg; /* borrowed */
@@ -47,6 +52,9 @@ struct consumerd {
     bool stop;
     struct consumerd_metrics metrics;
     char hostname[256];
+    char id[MTM_UUID_STRLEN + 1]; /* this process among the consumerd (new at each start) */
+    uint64_t leases_hash;         /* the tenants held at the last heartbeat */
+    int leases;
     struct reconciler rec;    /* owns the pools and the shared dbpool */
     bool need_reconcile;      /* a NOTIFY or a reconnect asked for a pass */
     int64_t next_reconcile;   /* monotonic ms of the periodic pass */

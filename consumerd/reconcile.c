@@ -100,11 +100,12 @@ static int teardown(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *ad
     return rc;
 }
 
-int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
-              size_t errlen)
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *me,
+              char *err, size_t errlen)
 {
     PGresult *res;
-    int rc = mtm_pg_exec(pg, MTM_STMT_TENANTS_DESIRED, NULL, &res, err, errlen);
+    const char *params[] = {me};
+    int rc = mtm_pg_exec(pg, MTM_STMT_TENANTS_DESIRED, params, &res, err, errlen);
     if (rc)
         return rc;
     for (size_t i = 0; i < r->npools; i++)
@@ -147,7 +148,8 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
     }
     PQclear(res);
 
-    /* Pools whose row vanished without a deletion (removed by hand). */
+    /* Pools whose lease went to another consumerd, or whose row vanished
+     * without a deletion (removed by hand). */
     for (size_t i = 0; i < r->npools;) {
         if (r->pools[i]->seen) {
             i++;

@@ -8,7 +8,9 @@
  *             tenant's queues, drop its partition, delete its row
  *   (absent)  no pool
  *
- * A pass reads the whole table and is idempotent, so it runs whenever in
+ * Only the tenants this consumerd holds the lease of count (daemon.h); a
+ * tenant whose lease went elsewhere is like one whose row vanished: its
+ * pool stops. A pass reads them all and is idempotent, so it runs whenever in
  * doubt: at start, on every NOTIFY, after every reconnect and every 30 s.
  * A deletion whose threads are still finishing, or whose queues cannot be
  * deleted because the broker is down, is left pending and finished by a
@@ -44,9 +46,10 @@ void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
 /* Stops every worker, joins them and frees everything. */
 void reconciler_cleanup(struct reconciler *r);
 
-/* One pass; pg and admin are the main thread's connections. */
-int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
-              size_t errlen) MTM_MUST_CHECK;
+/* One pass over the tenants consumerd `me` holds the lease of; pg and
+ * admin are the main thread's connections. */
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *me,
+              char *err, size_t errlen) MTM_MUST_CHECK;
 /* Joins finished workers and starts missing ones in every pool. */
 void reconciler_maintain(struct reconciler *r);
 /* Writes every pool's live status (and queue depth) to tenant_status. */

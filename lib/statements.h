@@ -55,15 +55,22 @@
 
 #define MTM_STATEMENTS(X)                                                                          \
     X(PING, "SELECT 1", 0)                                                                         \
-    X(HEARTBEAT_BEAT,                                                                              \
-      "INSERT INTO consumerd_heartbeat (id, beat_at, pid, hostname, amqp_connected)"               \
-      " VALUES (1, now(), $1, $2, $3)"                                                             \
-      " ON CONFLICT (id) DO UPDATE SET beat_at = now(), pid = $1, hostname = $2,"                  \
-      " amqp_connected = $3",                                                                      \
-      3)                                                                                           \
+    /* A consumerd's heartbeat and share of the tenants: sql/0019_consumer_leases.sql. */          \
+    X(CONSUMER_BEAT,                                                                               \
+      "SELECT leased FROM mtm_consumer_beat($1::uuid, $2, $3::integer, $4::boolean, $5::integer)", \
+      5)                                                                                           \
+    X(CONSUMER_LEAVE, "SELECT mtm_consumer_leave($1::uuid)", 1)                                    \
+    /* The youngest heartbeat of any consumerd; no row when there is none. */                      \
     X(HEARTBEAT_AGE,                                                                               \
-      "SELECT extract(epoch FROM now() - beat_at)::float8, amqp_connected"                         \
-      " FROM consumerd_heartbeat WHERE id = 1",                                                    \
+      "SELECT extract(epoch FROM now() - max(beat_at))::float8, bool_or(amqp_connected)"           \
+      " FROM consumers HAVING count(*) > 0",                                                       \
+      0)                                                                                           \
+    X(CONSUMERS_LIST,                                                                              \
+      "SELECT COALESCE(json_agg(json_build_object('id', c.id, 'hostname', c.hostname,"             \
+      " 'pid', c.pid, 'heartbeat_age_s', round(extract(epoch FROM now() - c.beat_at)::numeric, "   \
+      "1),"                                                                                        \
+      " 'tenants', (SELECT count(*) FROM tenant_leases l WHERE l.consumer_id = c.id))"             \
+      " ORDER BY c.started_at), '[]') FROM consumers c",                                           \
       0)                                                                                           \
     X(TENANT_INSERT,                                                                               \
       "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
@@ -95,7 +102,11 @@
       2)                                                                                           \
     X(TENANT_MARK_DELETING,                                                                        \
       "UPDATE tenants SET status = 'deleting' WHERE id = $1::uuid RETURNING id", 1)                \
-    X(TENANTS_DESIRED, "SELECT id, status, concurrency, name FROM tenants ORDER BY seq", 0)        \
+    /* The tenants this consumerd ($1) holds the lease of. */                                      \
+    X(TENANTS_DESIRED,                                                                             \
+      "SELECT t.id, t.status, t.concurrency, t.name FROM tenants t"                                \
+      " JOIN tenant_leases l ON l.tenant_id = t.id WHERE l.consumer_id = $1::uuid ORDER BY t.seq", \
+      1)                                                                                           \
     X(TENANT_DROP_PARTITION, "SELECT mtm_drop_partition($1::uuid)", 1)                             \
     X(TENANT_DELETE, "DELETE FROM tenants WHERE id = $1::uuid AND status = 'deleting'", 1)         \
     X(TENANT_STATUS_UPSERT,                                                                        \

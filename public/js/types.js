@@ -16,7 +16,8 @@
  *   queue_depth: number|null, dlq_depth: number,
  *   counters: {consumed: number, stored: number, failed: number, dead_lettered: number},
  *   publish_limit: {rate: number|null, burst: number|null},
- *   status_updated_at: string|null
+ *   status_updated_at: string|null,
+ *   consumer?: {id: string, hostname: string, pid: number}|null
  * }} Tenant
  * @typedef {{
  *   tenants: {total: number, active: number, paused: number, deleting: number},

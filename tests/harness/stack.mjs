@@ -293,11 +293,11 @@ class Stack {
     }
   }
 
-  #binProc(name) {
+  #binProc(name, { bin = name, env = {} } = {}) {
     return new Proc({
       name,
-      cmd: path.join(this.binDir, name),
-      env: this.binEnv(),
+      cmd: path.join(this.binDir, bin),
+      env: { ...this.binEnv(), ...env },
       cwd: this.dir,
       logFile: this.logFile(name),
       ours: true,
@@ -542,9 +542,26 @@ class Stack {
     p.assertRunning('to keep running after start');
   }
 
-  /** Sends `signal` to consumerd and waits for it to exit; resolves the run record {code, signal}. */
-  async killConsumerd(signal = 'SIGKILL', { timeoutMs = 15000 } = {}) {
-    return this.procs.consumerd.stop({ signal, timeoutMs });
+  /** Sends `signal` to consumerd (or another one, `name`) and waits for it to exit; resolves the run record {code, signal}. */
+  async killConsumerd(signal = 'SIGKILL', { timeoutMs = 15000, name = 'consumerd' } = {}) {
+    return this.procs[name].stop({ signal, timeoutMs });
+  }
+
+  /**
+   * Starts one more consumerd beside the first (several share the tenants
+   * by lease: sql/0019_consumer_leases.sql), with its own metrics folder;
+   * resolves its process name ('consumerd-2', 'consumerd-3', ...). It is
+   * stopped with the stack like the first.
+   */
+  async addConsumerd() {
+    let n = 2;
+    while (this.procs[`consumerd-${n}`]) n++;
+    const name = `consumerd-${n}`;
+    this.procs[name] = this.#binProc(name, { bin: 'consumerd', env: { MTM_METRICS_DIR: path.join(this.dir, `metrics-${n}`) } });
+    this.procs[name].start();
+    await sleep(300);
+    this.procs[name].assertRunning('to keep running after start');
+    return name;
   }
 
   /**
@@ -642,7 +659,8 @@ class Stack {
     if (this.stopped) return;
     this.stopped = true;
     const problems = [];
-    for (const name of ['alertmanager', 'prometheus', 'lighttpd', 'mtm-api', 'mtm-events', 'consumerd']) {
+    const extra = Object.keys(this.procs).filter((n) => /^consumerd-\d+$/.test(n));
+    for (const name of ['alertmanager', 'prometheus', 'lighttpd', 'mtm-api', 'mtm-events', 'consumerd', ...extra]) {
       const p = this.procs[name];
       if (!p) continue;
       const wasRunning = p.running;
