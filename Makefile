@@ -9,6 +9,12 @@
 #   make fmt | lint      formatting and static checks (clang-format, banned calls,
 #                        cppcheck, scan-build, tsc)
 #   make deps            install missing Debian packages
+#   make image           the container image mtm:$(VERSION) (docker, else podman)
+#   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
+
+# The release version (image label, --version); REVISION: the git revision.
+VERSION := 0.1.0
+REVISION := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 
 MODE ?= release
 BUILD := build/$(MODE)
@@ -59,7 +65,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: image image-test coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -163,6 +169,22 @@ stop status:
 
 reset:
 	deploy/stack.sh reset
+
+# ---- the container image (deploy/image.sh, docs/deployment.md) ------------
+#
+# docker when a docker engine answers, podman otherwise (installed by
+# deploy/install-deps.sh image; the base image is made locally).
+# image-test: tests/image/image.test.mjs starts the image against throwaway
+# PostgreSQL and RabbitMQ, waits for its healthcheck, logs in, creates a
+# tenant, publishes, sees the message stored, stops it.
+
+image:
+	VERSION=$(VERSION) REVISION=$(REVISION) deploy/image.sh build
+
+image-test: image
+	deploy/install-deps.sh run
+	MTM_IMAGE_TEST_IMAGE=mtm:$(VERSION) MTM_IMAGE_TEST_VERSION=$(VERSION) MTM_IMAGE_TEST_REVISION=$(REVISION) \
+	  node --test --test-timeout=600000 --test-reporter=spec tests/image/
 
 # ---- tests ----------------------------------------------------------------
 
