@@ -7,10 +7,11 @@
 #   make test            every suite against throwaway services
 #   make coverage        the suites on a gcov build; coverage per directory
 #   make fmt | lint      formatting and static checks (clang-format, banned calls,
-#                        cppcheck, scan-build, tsc)
+#                        cppcheck, scan-build, tsc, compose and k8s schemas)
 #   make deps            install missing Debian packages
 #   make image           the container image mtm:$(VERSION) (docker, else podman)
 #   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
+#   make compose-env     .env and secrets/ for docker compose (never overwritten)
 
 # The release version (image label, --version); REVISION: the git revision.
 VERSION := 0.1.0
@@ -65,7 +66,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: image image-test coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -181,6 +182,11 @@ reset:
 image:
 	VERSION=$(VERSION) REVISION=$(REVISION) deploy/image.sh build
 
+# docker compose: .env from .env.example and random secrets in secrets/,
+# each only when it does not exist yet (deploy/compose-env.sh).
+compose-env:
+	deploy/compose-env.sh
+
 image-test: image
 	deploy/install-deps.sh run
 	MTM_IMAGE_TEST_IMAGE=mtm:$(VERSION) MTM_IMAGE_TEST_VERSION=$(VERSION) MTM_IMAGE_TEST_REVISION=$(REVISION) \
@@ -259,7 +265,7 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(C_FILES)
 
-lint: fmt-check lint-js analyze
+lint: fmt-check lint-js lint-deploy analyze
 	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
@@ -283,6 +289,11 @@ coverage:
 analyze:
 	rm -rf build/analyze
 	scan-build -o build/analyze/report --status-bugs $(MAKE) MODE=analyze CC=clang all
+
+# docker-compose.yml against the Compose specification's schema and
+# deploy/k8s/ against the Kubernetes API schemas, offline (tests/deploy/).
+lint-deploy: node_modules/.stamp
+	node --test --test-reporter=spec tests/deploy/
 
 # The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
 lint-js: ui-deps
