@@ -17,7 +17,9 @@ COPY deploy/install-deps.sh /tmp/install-deps.sh
 RUN bash /tmp/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make MODE=release -j"$(nproc)" all \
+# The git revision for --version (the build context has no .git).
+ARG REVISION=unknown
+RUN make MODE=release REVISION="$REVISION" -j"$(nproc)" all \
  && ls -l build/release/bin/mtm-api build/release/bin/mtm-events build/release/bin/consumerd \
       build/release/bin/mtm-migrate
 

@@ -12,6 +12,8 @@
 #   make image           the container image mtm:$(VERSION) (docker, else podman)
 #   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
 #   make compose-env     .env and secrets/ for docker compose (never overwritten)
+#   make bench | fuzz | fuzz-run | tsan-check | valgrind | analyze   (see the Makefile)
+#   make help            this list, with the version
 
 # The release version (image label, --version); REVISION: the git revision.
 VERSION := 0.1.0
@@ -66,7 +68,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -75,6 +77,17 @@ tests: $(UNIT_BINS) $(ITEST_BINS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# --version: VERSION and REVISION are compiled into lib/version.c alone,
+# rebuilt whenever either changes (the stamp is rewritten only then).
+VERSION_STAMP := $(BUILD)/version.stamp
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION) $(REVISION)' | cmp -s - $@ || echo '$(VERSION) $(REVISION)' > $@
+$(BUILD)/obj/lib/version.o: $(VERSION_STAMP)
+$(BUILD)/obj/lib/version.o: CPPFLAGS_ALL += -DMTM_VERSION='"$(VERSION)"' -DMTM_REVISION='"$(REVISION)"'
+.PHONY: FORCE
+FORCE:
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -170,6 +183,11 @@ stop status:
 
 reset:
 	deploy/stack.sh reset
+
+# make help: the comment at the top of this file (the one list of targets).
+help:
+	@echo "mtm $(VERSION) (revision $(REVISION))"
+	@sed -n '3,/^$$/{/^$$/q;s/^# \{0,1\}//;p}' $(firstword $(MAKEFILE_LIST))
 
 # ---- the container image (deploy/image.sh, docs/deployment.md) ------------
 #

@@ -95,6 +95,14 @@ test(`the image ${IMAGE} (${ENGINE}) serves, stores a message and stops cleanly`
       assert.notEqual(await engineOk(['exec', name, 'id', '-u']), '0');
     });
 
+    await t.test('every binary says its version and revision, those of the labels', async () => {
+      const labels = info.Labels || {};
+      for (const bin of ['mtm-api', 'mtm-events', 'consumerd', 'mtm-migrate']) {
+        assert.equal(await engineOk(['exec', name, bin, '--version']),
+          `${bin} ${labels['org.opencontainers.image.version']} (revision ${labels['org.opencontainers.image.revision']})`);
+      }
+    });
+
     await t.test('its own healthcheck turns healthy', async () => {
       const start = Date.now();
       await waitFor('the container healthcheck to pass', async () => {
