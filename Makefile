@@ -195,7 +195,8 @@ help:
 # deploy/install-deps.sh image; the base image is made locally).
 # image-test: tests/image/image.test.mjs starts the image against throwaway
 # PostgreSQL and RabbitMQ, waits for its healthcheck, logs in, creates a
-# tenant, publishes, sees the message stored, stops it.
+# tenant, publishes, sees the message stored, stops it; kube.test.mjs runs
+# the pods of deploy/k8s/ with podman kube play.
 
 image:
 	VERSION=$(VERSION) REVISION=$(REVISION) deploy/image.sh build
@@ -208,7 +209,7 @@ compose-env:
 image-test: image
 	deploy/install-deps.sh run
 	MTM_IMAGE_TEST_IMAGE=mtm:$(VERSION) MTM_IMAGE_TEST_VERSION=$(VERSION) MTM_IMAGE_TEST_REVISION=$(REVISION) \
-	  node --test --test-timeout=600000 --test-reporter=spec tests/image/
+	  node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec tests/image/
 
 # ---- tests ----------------------------------------------------------------
 

@@ -51,6 +51,7 @@ PACKAGES=(
 	image:runc
 	image:uidmap
 	image:mmdebstrap
+	image:catatonit
 )
 
 # A package also counts as present when this command is on PATH (NodeSource's
