@@ -208,6 +208,7 @@ compose-env:
 
 image-test: image
 	deploy/install-deps.sh run
+	$(MAKE) node_modules/.stamp
 	MTM_IMAGE_TEST_IMAGE=mtm:$(VERSION) MTM_IMAGE_TEST_VERSION=$(VERSION) MTM_IMAGE_TEST_REVISION=$(REVISION) \
 	  node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec tests/image/
 
