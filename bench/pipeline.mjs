@@ -22,11 +22,15 @@
 // (8), MTM_BENCH_CONNS_SINGLE (16), MTM_BENCH_DEEP_ROWS (1000000), MTM_BENCH_MID_ROWS (20000),
 // MTM_BENCH_FSYNC (on), MTM_BENCH_PROBE_SECONDS (10), MTM_BENCH_HALF_RUNS (3),
 // MTM_BENCH_ONLY ("single-latency": only the runs behind that figure;
-// "streams": only the event streams' cost, 6. below), MTM_BENCH_STREAMS (500).
+// "streams": only the event streams' cost, 6. below; "fairness": only 7.),
+// MTM_BENCH_STREAMS (500).
 //
 //   6. what open event streams cost: half-load single publishes with and
 //      without MTM_BENCH_STREAMS admin streams on GET /api/events, windows
 //      alternating, judged on the ratio of the median windows' p99.
+//   7. HTTP fairness: tenant A floods single publishes over 32 connections
+//      while tenant B publishes 50 messages/s; B's HTTP p99 against 50 ms
+//      and against B alone, B's refusals (none allowed) and A's 429s.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +60,7 @@ const HALF_RUNS = Number(env.MTM_BENCH_HALF_RUNS || 3);
 const MSG_SIZE = 256;
 const STREAMS = Number(env.MTM_BENCH_STREAMS || 500);
 const STREAM_RUNS = Number(env.MTM_BENCH_STREAM_RUNS || 5);
-const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2, streamsP99Ratio: 1.1 };
+const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2, streamsP99Ratio: 1.1, fairP99Ms: 50 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(s + '\n');
@@ -545,7 +549,8 @@ function bodyPayload() {
 const results = { started_at: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0].model, loadavg_at_start: os.loadavg().map((x) => Number(x.toFixed(2))) } };
 log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; binaries from ${BIN_DIR}`);
 
-stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn' } });
+// MTM_TENANT_THREADS passes through, to compare the fairness rule with it off (= MTM_API_THREADS).
+stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn', ...(env.MTM_TENANT_THREADS ? { MTM_TENANT_THREADS: env.MTM_TENANT_THREADS } : {}) } });
 tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mtm-bench-'));
 try {
   if (FSYNC) {
@@ -565,6 +570,8 @@ try {
 
   if (ONLY === 'single-latency') {
     await singleLatencyOnly();
+  } else if (ONLY === 'fairness') {
+    results.fairness = await fairness();
   } else if (ONLY === 'streams') {
     const [t] = await createTenants(`bench-${Date.now()}`, 1, CONCURRENCY);
     const run = await throughputRun('single', [t]);
@@ -648,6 +655,26 @@ async function streamsCost(ids, rate) {
     windows: { without: without.map((h) => h.publish_ms.p99), with: withStreams.map((h) => h.publish_ms.p99) } };
 }
 
+async function fairness() {
+  log('\n== HTTP fairness: tenant A floods single publishes over 32 connections, tenant B publishes 50 messages/s');
+  const [a, b] = await createTenants(`bench-fair-${Date.now()}`, 2, CONCURRENCY);
+  const quiet = await openLoop('single', [b], 50, 10, 2);
+  log(`  B alone:          HTTP publish p50/p99 ${fmt(quiet.publish_ms.p50, 1)}/${fmt(quiet.publish_ms.p99, 1)} ms (${quiet.accepted} accepted)`);
+  const floodSecs = 16;
+  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-fair-a', [a]),
+    '--body-file', path.join(tmp, 'single.json'), ...authHeader(), '--conns', '32', '--seconds', String(floodSecs)]);
+  await sleep(3000);
+  const bRun = await openLoop('single', [b], 50, 10, 2);
+  const aLoad = await flood;
+  const bRefused = Object.entries(bRun.statuses).filter(([k]) => k !== '202').reduce((n, [, v]) => n + v, 0);
+  const r = { b_quiet: quiet, b_flood: bRun, b_refused: bRefused, a_statuses: aLoad.status, a_publish_ms: aLoad.lat_ms };
+  log(`  B while A floods: HTTP publish p50/p99 ${fmt(bRun.publish_ms.p50, 1)}/${fmt(bRun.publish_ms.p99, 1)} ms (${bRun.accepted} accepted, ${bRefused} refused)`);
+  log(`  A: ${JSON.stringify(aLoad.status)} in ${floodSecs} s`);
+  const del = await api('DELETE', `/api/tenants/${a}`);
+  if (del.status !== 202) log(`  (delete A: ${del.status} ${del.text})`);
+  return r;
+}
+
 async function singleLatencyOnly() {
   // As in the whole run, where 99 more tenants' pools idle beside it.
   const [t] = await createTenants(`bench-${Date.now()}`, Math.max(...TENANT_COUNTS), CONCURRENCY);
@@ -686,6 +713,7 @@ async function everything() {
   logHalfLoad('batch', results.half_load.batch);
 
   results.noisy = await noisyNeighbour();
+  results.fairness = await fairness();
   results.deep_page = await deepPage(tenants[0]);
   results.streams = await streamsCost(tenants.slice(0, bestSingle.tenants), Math.max(1, Math.round(bestSingle.e2e_rate / 2)));
 
@@ -713,6 +741,9 @@ async function everything() {
   const n = results.noisy;
   row('noisy: B publish -> stored p99 while A floods', n.b_flood.stored_ms.p99, 'ms', TARGETS.noisyP99Ms, 'target', n.b_flood.stored_ms.p99 / TARGETS.noisyP99Ms, `< ${TARGETS.noisyP99Ms} ms`, n.b_flood.stored_ms.p99 < TARGETS.noisyP99Ms);
   row('noisy: B publish -> stored p99, A flooding vs quiet', n.b_flood.stored_ms.p99, 'ms', n.b_quiet.stored_ms.p99, 'B alone', n.b_flood.stored_ms.p99 / n.b_quiet.stored_ms.p99, '', null);
+  const fa = results.fairness;
+  row('fairness: B HTTP publish p99 while A floods (32 conns)', fa.b_flood.publish_ms.p99, 'ms', TARGETS.fairP99Ms, 'target', fa.b_flood.publish_ms.p99 / TARGETS.fairP99Ms, `< ${TARGETS.fairP99Ms} ms, none of B refused`, fa.b_flood.publish_ms.p99 < TARGETS.fairP99Ms && fa.b_refused === 0);
+  row('fairness: B HTTP publish p99, A flooding vs quiet', fa.b_flood.publish_ms.p99, 'ms', fa.b_quiet.publish_ms.p99, 'B alone', fa.b_flood.publish_ms.p99 / fa.b_quiet.publish_ms.p99, '', null);
   const dp = results.deep_page;
   row(`page at depth ${fmt(DEEP_ROWS)}, newest first (p50)`, dp.pages_ms.desc_deep.p50, 'ms', dp.pages_ms.desc_first.p50, 'first page', dp.desc_ratio, `<= ${TARGETS.deepRatio}`, dp.desc_ratio <= TARGETS.deepRatio);
   row(`page at depth ${fmt(DEEP_ROWS)}, oldest first (p50)`, dp.pages_ms.asc_deep.p50, 'ms', dp.pages_ms.asc_first.p50, 'first page', dp.asc_ratio, `<= ${TARGETS.deepRatio}`, dp.asc_ratio <= TARGETS.deepRatio);

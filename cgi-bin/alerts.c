@@ -11,11 +11,14 @@
  * resends every group_interval) writes nothing. Alertmanager retries a
  * webhook that fails, so a database outage answers 503 and loses nothing.
  */
+#include "alerts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "answer.h"
 #include "fields.h"
 #include "problem.h"
 #include "xalloc.h"
@@ -45,17 +48,16 @@ static const char *str_member(struct json_object *o, const char *key)
                : NULL;
 }
 
-/* Names member `member` of alert i (the alert itself when "") in the problem. */
-static int bad_member(struct json_object *p, size_t i, const char *member, const char *why)
+/* Names member `member` of alert i (the alert itself when "") in the fault. */
+static int bad_member(struct mtm_fault *p, size_t i, const char *member, const char *why)
 {
     char field[64];
     snprintf(field, sizeof(field), "alerts[%zu]%s%s", i, *member ? "." : "", member);
-    mtm_problem_add_field(p, field, why);
-    return MTM_EINVAL;
+    return mtm_fault_field(p, field, "%s", why);
 }
 
-/* Checks alert i; 0, or names the first bad member in the problem. */
-static int check_alert(struct json_object *a, size_t i, struct json_object *p)
+/* Checks alert i; 0, or names the first bad member in the fault. */
+static int check_alert(struct json_object *a, size_t i, struct mtm_fault *p)
 {
     if (!json_object_is_type(a, json_type_object))
         return bad_member(p, i, "", "must be an object");
@@ -74,26 +76,20 @@ static int check_alert(struct json_object *a, size_t i, struct json_object *p)
     return 0;
 }
 
-void api_alerts_webhook(void *vt, struct mtm_request *r)
+int api_alerts_webhook(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
-    struct json_object *p = mtm_problem_new(422, "invalid"), *alerts = NULL;
-    int bad = mtm_field_object(r->json, p);
+    struct json_object *alerts = NULL;
+    int bad = mtm_field_object(r->json, &t->fault);
     if (!bad && (!json_object_object_get_ex(r->json, "alerts", &alerts) ||
                  !json_object_is_type(alerts, json_type_array) ||
-                 json_object_array_length(alerts) > ALERTS_MAX)) {
-        mtm_problem_add_field(p, "alerts", "must be an array of at most 1000 alerts");
-        bad = MTM_EINVAL;
-    }
+                 json_object_array_length(alerts) > ALERTS_MAX))
+        bad = mtm_fault_field(&t->fault, "alerts", "must be an array of at most %d alerts",
+                              ALERTS_MAX);
     size_t n = bad ? 0 : json_object_array_length(alerts);
     for (size_t i = 0; !bad && i < n; i++)
-        bad = check_alert(json_object_array_get_idx(alerts, i), i, p);
-    if (bad) {
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
-    json_object_put(p);
+        bad = check_alert(json_object_array_get_idx(alerts, i), i, &t->fault);
+    if (bad)
+        return bad;
 
     for (size_t i = 0; i < n; i++) {
         struct json_object *a = json_object_array_get_idx(alerts, i), *labels, *ann = NULL;
@@ -112,48 +108,33 @@ void api_alerts_webhook(void *vt, struct mtm_request *r)
                                 ends};
         char err[512];
         int rc = mtm_pg_exec(&t->pg, MTM_STMT_ALERT_UPSERT, params, NULL, err, sizeof(err));
-        if (rc == MTM_EINVAL) {
-            struct json_object *ip = mtm_problem_new(422, "invalid");
-            char field[64];
-            snprintf(field, sizeof(field), "alerts[%zu]", i);
-            mtm_problem_add_field(ip, field, "startsAt and endsAt must be RFC 3339 times");
-            api_respond_invalid(r, ip);
-            json_object_put(ip);
-            return;
-        }
-        if (rc) {
-            api_respond_db_error(t, r, rc, err);
-            return;
-        }
+        if (rc == MTM_EINVAL)
+            return bad_member(&t->fault, i, "", "startsAt and endsAt must be RFC 3339 times");
+        if (rc)
+            return api_fail_db(t, rc, err);
     }
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "accepted", json_object_new_int64((int64_t)n));
     mtm_respond_json(r, 200, o, NULL, 0);
     json_object_put(o);
+    return 0;
 }
 
-void api_alerts_list(void *vt, struct mtm_request *r)
+int api_alerts_list(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     char status[16] = "firing", err[512];
     int rc = mtm_query_get(r->query, "status", status, sizeof(status));
     if ((rc && rc != MTM_ENOTFOUND) ||
-        (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0)) {
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        mtm_problem_add_field(p, "status", "must be firing or resolved");
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
+        (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
+        return mtm_fault_field(&t->fault, "status", "must be firing or resolved");
     const char *params[] = {status};
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, MTM_STMT_ALERTS_LIST, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
+    if (rc)
+        return api_fail_db(t, rc, err);
     char *body = xasprintf("{\"data\":%s}", PQgetvalue(res, 0, 0));
     PQclear(res);
     mtm_respond(r, 200, "application/json", NULL, 0, body, strlen(body));
     free(body);
+    return 0;
 }

@@ -18,6 +18,8 @@
  *   DELETE /api/tenants/{id}/tokens/{jti}    revoke at once
  *   GET    /api/audit                        admin actions, keyset pages
  */
+#include "auth.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@
 #include <time.h>
 
 #include "api.h"
+#include "answer.h"
+#include "common.h"
 #include "fields.h"
 #include "password.h"
 #include "problem.h"
@@ -53,25 +57,15 @@
 #define LOGIN_DELAY_CAP_S "900"
 #define LOGIN_FORGET_S "3600"
 
-static void challenge(struct mtm_request *r, const char *why)
+/* A 401 fault; why (NULL: no token was presented) also goes into the
+ * challenge as an invalid_token description. */
+static int challenge(struct api_thread *t, const char *why)
 {
-    char value[256];
     if (why)
-        snprintf(value, sizeof(value),
-                 "Bearer realm=\"mtm\", error=\"invalid_token\", error_description=\"%s\"", why);
-    else
-        snprintf(value, sizeof(value), "Bearer realm=\"mtm\"");
-    struct mtm_header h = {"WWW-Authenticate", value};
-    struct json_object *p =
-        mtm_problem_new(401, "%s", why ? why : "this route needs a bearer token");
-    mtm_respond_problem(r, p, &h, 1);
-    json_object_put(p);
-}
-
-static int forbid(struct mtm_request *r, const char *why)
-{
-    mtm_respond_error(r, 403, "%s", why);
-    return MTM_EFORBIDDEN;
+        snprintf(t->fault.challenge, sizeof(t->fault.challenge),
+                 "Bearer realm=\"mtm\", error=\"invalid_token\", error_description=\"%.180s\"",
+                 why);
+    return api_fail(t, MTM_EAUTH, "%s", why ? why : "this route needs a bearer token");
 }
 
 /* The bearer token of the request, or NULL. */
@@ -86,16 +80,15 @@ static const char *bearer(struct mtm_request *r)
     return *h ? h : NULL;
 }
 
-static int check_tenant_token(struct api_thread *t, struct mtm_request *r)
+static int check_tenant_token(struct api_thread *t)
 {
     const char *params[] = {t->who.jti, t->who.tenant_id};
-    int rows = api_exec_rows(t, r, MTM_STMT_TOKEN_VALID, params);
-    if (rows < 0)
-        return MTM_EUNAVAIL;
-    if (rows != 1) {
-        challenge(r, "the token was revoked or its tenant no longer exists");
-        return MTM_EAUTH;
-    }
+    int rows;
+    int rc = api_exec_rows(t, MTM_STMT_TOKEN_VALID, params, &rows);
+    if (rc)
+        return rc;
+    if (rows != 1)
+        return challenge(t, "the token was revoked or its tenant no longer exists");
     return 0;
 }
 
@@ -116,10 +109,8 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
     if (access == API_PUBLIC)
         return 0;
     const char *tok = bearer(r);
-    if (!tok) {
-        challenge(r, NULL);
-        return MTM_EAUTH;
-    }
+    if (!tok)
+        return challenge(t, NULL);
     const char *scrape = t->ctx->cfg->metrics_token, *hook = t->ctx->cfg->alerts_token;
     if (access == API_METRICS && scrape && mtm_password_equal(tok, scrape))
         return 0; /* the scrape token reads metrics and nothing else */
@@ -128,30 +119,29 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
     if (mtm_token_verify(tok, t->ctx->cfg->jwt_secret, mtm_wall_ms() / 1000, &t->who, err,
                          sizeof(err))) {
         memset(&t->who, 0, sizeof(t->who));
-        challenge(r, err);
-        return MTM_EAUTH;
+        return challenge(t, err);
     }
     if (t->who.role == MTM_ROLE_TENANT) {
         /* mtm issues lower-case ids; a token from elsewhere is held to the
          * same form as the request's ids (mtm_token_verify checked it is a
          * UUID). */
         mtm_uuid_canonical(t->who.tenant_id);
-        int rc = check_tenant_token(t, r);
+        int rc = check_tenant_token(t);
         if (rc)
             return rc;
         switch (access) {
         case API_ADMIN:
         case API_METRICS:
-        case API_ALERTS: return forbid(r, "this route needs an admin token");
+        case API_ALERTS: return api_fail(t, MTM_EFORBIDDEN, "this route needs an admin token");
         case API_TENANT:
             if (r->nparams && mtm_uuid_valid(r->params[0]) && !same_tenant(t, r->params[0]))
-                return forbid(r, "the token belongs to another tenant");
+                return api_fail(t, MTM_EFORBIDDEN, "the token belongs to another tenant");
             break;
         case API_TENANT_QUERY: {
             char q[MTM_UUID_STRLEN + 2];
             if (mtm_query_get(r->query, "tenant_id", q, sizeof(q)) == 0 && mtm_uuid_valid(q) &&
                 !same_tenant(t, q))
-                return forbid(r, "the token belongs to another tenant");
+                return api_fail(t, MTM_EFORBIDDEN, "the token belongs to another tenant");
             break;
         }
         default: break;
@@ -161,11 +151,7 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
     int rc = mtm_pg_set_session(&t->pg, MTM_STMT_SET_SCOPE,
                                 t->who.role == MTM_ROLE_ADMIN ? "all" : "tenant", t->who.tenant_id,
                                 err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return rc;
-    }
-    return 0;
+    return rc ? api_fail_db(t, rc, err) : 0;
 }
 
 void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, const char *action,
@@ -175,12 +161,9 @@ void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, c
     const char *params[] = {actor,          action,
                             target,         r->request_id,
                             r->remote_addr, detail ? json_object_to_json_string(detail) : "{}"};
-    if (mtm_pg_exec(&t->pg, MTM_STMT_AUDIT_INSERT, params, NULL, err, sizeof(err))) {
-        struct mtm_log_ctx log = t->log;
-        log.request_id = r->request_id;
-        LOG_ERROR(&log, "audit %s %s by %s not recorded: %s", action, target ? target : "-", actor,
-                  err);
-    }
+    if (mtm_pg_exec(&t->pg, MTM_STMT_AUDIT_INSERT, params, NULL, err, sizeof(err)))
+        LOG_ERROR(&t->log, "audit %s %s by %s not recorded: %s", action, target ? target : "-",
+                  actor, err);
 }
 
 /* ---- login -------------------------------------------------------------- */
@@ -232,14 +215,10 @@ static void answer_token(struct mtm_request *r, const char *token, long ttl)
     json_object_put(o);
 }
 
-static void too_many(struct mtm_request *r, long wait, const char *why)
+static int too_many(struct api_thread *t, long wait, const char *why)
 {
-    char retry[24];
-    snprintf(retry, sizeof(retry), "%ld", wait > 0 ? wait : 1);
-    struct mtm_header h = {"Retry-After", retry};
-    struct json_object *p = mtm_problem_new(429, "%s", why);
-    mtm_respond_problem(r, p, &h, 1);
-    json_object_put(p);
+    t->fault.retry_after = wait > 0 ? (int)(wait < 86400 ? wait : 86400) : 1;
+    return api_fail(t, MTM_ERATELIMIT, "%s", why);
 }
 
 /*
@@ -278,92 +257,107 @@ static bool hashing_enter(struct api_ctx *ctx)
     return true;
 }
 
-void api_login(void *vt, struct mtm_request *r)
+static int login_fields(struct api_thread *t, struct mtm_request *r, const char **user,
+                        const char **pass)
 {
-    struct api_thread *t = vt;
-    static const char *const allowed[] = {"username", "password", NULL};
-    const char *user = NULL, *pass = NULL;
-    char err[512], key[INET6_ADDRSTRLEN + 8];
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    int bad = mtm_field_object(r->json, p);
-    if (!bad) {
-        bad |= mtm_fields_only(r->json, allowed, p);
-        bad |= mtm_field_string(r->json, "username", true, 1, 64, NULL, &user, p);
-        bad |= mtm_field_string(r->json, "password", true, 1, 1024, NULL, &pass, p);
-    }
-    if (bad) {
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
-    json_object_put(p);
+    const struct mtm_field_rule rules[] = {
+        {"username", MTM_FIELD_STRING, true, 1, 64, 0, NULL, user},
+        {"password", MTM_FIELD_STRING, true, 1, 1024, 0, NULL, pass},
+    };
+    return mtm_fields_read(r->json, rules, 2, &t->fault);
+}
 
-    /* The address's turn, taken and counted in one statement before any
-     * password work: concurrent guesses cannot all pass one check. */
-    throttle_key(r->remote_addr, key, sizeof(key));
+/*
+ * The address's turn, taken and counted in one statement before any
+ * password work: concurrent guesses cannot all pass one check. 0 with
+ * *attempts (this one included), or a fault (429 while the address must
+ * wait, the database's error).
+ */
+static int login_turn(struct api_thread *t, const char *key, const char *user, long *attempts)
+{
+    char err[512];
     const char *tp[] = {
         key, user, LOGIN_FREE_ATTEMPTS, LOGIN_DELAY_BASE_S, LOGIN_DELAY_CAP_S, LOGIN_FORGET_S};
     PGresult *res;
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_ATTEMPT, tp, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
+    if (rc)
+        return api_fail_db(t, rc, err);
     bool go = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    long attempts = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    *attempts = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
     long wait = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 2), NULL, 10) : 1;
     PQclear(res);
-    if (!go) {
-        too_many(r, wait, "too many failed logins from this address; retry later");
-        return;
-    }
-    if (!hashing_enter(t->ctx)) {
-        too_many(r, 1, "too many logins in progress; retry later");
-        return;
-    }
-    rc = sync_admin(t, err, sizeof(err));
-    bool ok = false;
+    if (!go)
+        return too_many(t, wait, "too many failed logins from this address; retry later");
+    return 0;
+}
+
+/* Checks the password within one of the hashing slots: 0 with *ok, or a
+ * fault (429 when every slot is taken, the database's error). */
+static int login_check(struct api_thread *t, const char *user, const char *pass, bool *ok)
+{
+    char err[512];
+    PGresult *res;
+    if (!hashing_enter(t->ctx))
+        return too_many(t, 1, "too many logins in progress; retry later");
+    int rc = sync_admin(t, err, sizeof(err));
+    *ok = false;
     if (!rc) {
         const char *up[] = {user};
         rc = mtm_pg_exec(&t->pg, MTM_STMT_USER_GET, up, &res, err, sizeof(err));
     }
     if (!rc) {
-        if (PQntuples(res) == 1) {
-            ok = mtm_password_check(pass, PQgetvalue(res, 0, 0));
-        } else {
+        if (PQntuples(res) == 1)
+            *ok = mtm_password_check(pass, PQgetvalue(res, 0, 0));
+        else
             mtm_password_check_dummy(pass);
-            ok = false;
-        }
         PQclear(res);
     }
     atomic_fetch_sub(&t->ctx->login_hashing, 1);
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    if (!ok) {
-        /* One audit entry per address and record: its first failure. The
-         * rest are summed up in one login.failures entry when the record
-         * expires (mtm_login_sweep) or in the next login.success. */
-        if (attempts == 1)
-            api_audit(t, r, user, "login.failure", NULL, NULL);
-        /* No token was presented: a plain challenge, not invalid_token. */
-        struct mtm_header h = {"WWW-Authenticate", "Bearer realm=\"mtm\""};
-        struct json_object *lp = mtm_problem_new(401, "wrong username or password");
-        mtm_respond_problem(r, lp, &h, 1);
-        json_object_put(lp);
-        return;
-    }
+    return rc ? api_fail_db(t, rc, err) : 0;
+}
+
+/* Forgets the address's failures after a good login; returns how many
+ * there were before it. */
+static long login_clear(struct api_thread *t, const char *key)
+{
+    char err[512];
+    PGresult *res;
     const char *kp[] = {key};
     long failures = 0;
     if (mtm_pg_exec(&t->pg, MTM_STMT_LOGIN_CLEAR, kp, &res, err, sizeof(err))) {
         LOG_WARN(&t->log, "login throttle of %s not cleared: %s", key, err);
-    } else {
-        /* attempts counts this one too */
-        if (PQntuples(res) == 1)
-            failures = strtol(PQgetvalue(res, 0, 0), NULL, 10) - 1;
-        PQclear(res);
+        return 0;
     }
+    if (PQntuples(res) == 1) /* attempts counts this one too */
+        failures = strtol(PQgetvalue(res, 0, 0), NULL, 10) - 1;
+    PQclear(res);
+    return failures;
+}
+
+int api_login(struct api_thread *t, struct mtm_request *r)
+{
+    const char *user = NULL, *pass = NULL;
+    char err[512], key[INET6_ADDRSTRLEN + 8];
+    long attempts = 0;
+    bool ok = false;
+    throttle_key(r->remote_addr, key, sizeof(key));
+    int rc = login_fields(t, r, &user, &pass);
+    if (!rc)
+        rc = login_turn(t, key, user, &attempts);
+    if (!rc)
+        rc = login_check(t, user, pass, &ok);
+    if (rc)
+        return rc;
+    if (!ok) {
+        /* One audit entry per address and record: its first failure. The
+         * rest are summed up in one login.failures entry when the record
+         * expires (mtm_login_sweep) or in the next login.success. No token
+         * was presented: a plain challenge, not invalid_token. */
+        if (attempts == 1)
+            api_audit(t, r, user, "login.failure", NULL, NULL);
+        return api_fail(t, MTM_EAUTH, "wrong username or password");
+    }
+    long failures = login_clear(t, key);
 
     struct mtm_claims c = {.role = MTM_ROLE_ADMIN};
     int64_t now = mtm_wall_ms() / 1000;
@@ -371,12 +365,10 @@ void api_login(void *vt, struct mtm_request *r)
     c.iat = c.nbf = now;
     c.exp = now + ADMIN_TOKEN_TTL_S;
     char *token = NULL;
-    if (mtm_uuid7_new(c.jti) ||
-        mtm_token_sign(&c, t->ctx->cfg->jwt_secret, &token, err, sizeof(err))) {
-        LOG_ERROR(&t->log, "cannot issue a token: %s", err);
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-        return;
-    }
+    if (mtm_uuid7_new(c.jti))
+        return api_fail(t, MTM_EIO, "cannot make a token id");
+    if (mtm_token_sign(&c, t->ctx->cfg->jwt_secret, &token, err, sizeof(err)))
+        return api_fail(t, MTM_EINTERNAL, "cannot issue a token: %s", err);
     struct json_object *detail = NULL;
     if (failures > 0) {
         detail = json_object_new_object();
@@ -386,40 +378,38 @@ void api_login(void *vt, struct mtm_request *r)
     json_object_put(detail);
     answer_token(r, token, ADMIN_TOKEN_TTL_S);
     free(token);
+    return 0;
 }
 
 /* ---- tenant tokens ------------------------------------------------------ */
 
-void api_tokens_create(void *vt, struct mtm_request *r)
+/* The optional body {"ttl": seconds}: 0 with *ttl, or a fault. */
+static int token_fields(struct api_thread *t, struct mtm_request *r, long *ttl)
 {
-    struct api_thread *t = vt;
-    static const char *const allowed[] = {"ttl", NULL};
-    const char *tenant = api_path_tenant(r);
+    const struct mtm_field_rule rules[] = {
+        {"ttl", MTM_FIELD_INT, false, 60, TENANT_TOKEN_TTL_MAX_S, TENANT_TOKEN_TTL_DEFAULT_S, NULL,
+         ttl},
+    };
+    char perr[256];
+    *ttl = TENANT_TOKEN_TTL_DEFAULT_S;
+    if (!r->body.len)
+        return 0;
+    if (mtm_request_parse_json(r, perr, sizeof(perr)))
+        return api_fail(t, MTM_EPARSE, "%s", perr);
+    return mtm_fields_read(r->json, rules, 1, &t->fault);
+}
+
+int api_tokens_create(struct api_thread *t, struct mtm_request *r)
+{
+    const char *tenant = api_path_tenant(t, r);
     if (!tenant)
-        return;
-    long ttl = TENANT_TOKEN_TTL_DEFAULT_S;
-    if (r->body.len) {
-        char perr[256];
-        if (mtm_request_parse_json(r, perr, sizeof(perr))) {
-            mtm_respond_error(r, 400, "%s", perr);
-            return;
-        }
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        int bad = mtm_field_object(r->json, p);
-        if (!bad) {
-            bad |= mtm_fields_only(r->json, allowed, p);
-            bad |= mtm_field_int(r->json, "ttl", false, 60, TENANT_TOKEN_TTL_MAX_S,
-                                 TENANT_TOKEN_TTL_DEFAULT_S, &ttl, p);
-        }
-        if (bad) {
-            api_respond_invalid(r, p);
-            json_object_put(p);
-            return;
-        }
-        json_object_put(p);
-    }
-    if (api_tenant_check(t, r, tenant, API_CHECK_DELETING, NULL))
-        return;
+        return MTM_ENOTFOUND;
+    long ttl;
+    int rc = token_fields(t, r, &ttl);
+    if (!rc)
+        rc = api_tenant_check(t, tenant, API_CHECK_DELETING, NULL);
+    if (rc)
+        return rc;
 
     struct mtm_claims c = {.role = MTM_ROLE_TENANT};
     int64_t now = mtm_wall_ms() / 1000;
@@ -431,21 +421,14 @@ void api_tokens_create(void *vt, struct mtm_request *r)
     c.iat = c.nbf = now;
     c.exp = now + ttl;
     snprintf(exp, sizeof(exp), "%lld", (long long)c.exp);
-    if (mtm_uuid7_new(c.jti)) {
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-        return;
-    }
+    if (mtm_uuid7_new(c.jti))
+        return api_fail(t, MTM_EIO, "cannot make a token id");
     const char *params[] = {c.jti, c.tenant_id, exp, t->who.sub};
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TOKEN_INSERT, params, NULL, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    if (mtm_token_sign(&c, t->ctx->cfg->jwt_secret, &token, err, sizeof(err))) {
-        LOG_ERROR(&t->log, "cannot sign a tenant token: %s", err);
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-        return;
-    }
+    rc = mtm_pg_exec(&t->pg, MTM_STMT_TOKEN_INSERT, params, NULL, err, sizeof(err));
+    if (rc)
+        return api_fail_db(t, rc, err);
+    if (mtm_token_sign(&c, t->ctx->cfg->jwt_secret, &token, err, sizeof(err)))
+        return api_fail(t, MTM_EINTERNAL, "cannot sign a tenant token: %s", err);
     struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "jti", json_object_new_string(c.jti));
     json_object_object_add(detail, "ttl", json_object_new_int64(ttl));
@@ -465,63 +448,57 @@ void api_tokens_create(void *vt, struct mtm_request *r)
     mtm_respond_json(r, 201, o, &h, 1);
     json_object_put(o);
     free(token);
+    return 0;
 }
 
-void api_tokens_list(void *vt, struct mtm_request *r)
+int api_tokens_list(struct api_thread *t, struct mtm_request *r)
 {
-    const char *tenant = api_path_tenant(r);
-    if (tenant)
-        api_list_page(vt, r, MTM_STMT_TOKEN_PAGE, tenant, "k", 0);
-}
-
-void api_tokens_revoke(void *vt, struct mtm_request *r)
-{
-    struct api_thread *t = vt;
-    const char *tenant = api_path_tenant(r);
+    const char *tenant = api_path_tenant(t, r);
     if (!tenant)
-        return;
+        return MTM_ENOTFOUND;
+    return api_list_page(t, r, MTM_STMT_TOKEN_PAGE, tenant, "k", 0);
+}
+
+int api_tokens_revoke(struct api_thread *t, struct mtm_request *r)
+{
+    const char *tenant = api_path_tenant(t, r);
+    if (!tenant)
+        return MTM_ENOTFOUND;
     const char *jti = r->params[1];
-    if (!mtm_uuid_valid(jti)) {
-        mtm_respond_error(r, 404, "no token %.64s", jti);
-        return;
-    }
+    if (!mtm_uuid_valid(jti))
+        return api_fail(t, MTM_ENOTFOUND, "no token %.64s", jti);
     const char *params[] = {tenant, jti};
-    int found = api_exec_rows(t, r, MTM_STMT_TOKEN_REVOKE, params);
-    if (found < 0)
-        return;
-    if (!found) {
-        mtm_respond_error(r, 404, "no token %s for tenant %s", jti, tenant);
-        return;
-    }
+    int found;
+    int rc = api_exec_rows(t, MTM_STMT_TOKEN_REVOKE, params, &found);
+    if (rc)
+        return rc;
+    if (!found)
+        return api_fail(t, MTM_ENOTFOUND, "no token %s for tenant %s", jti, tenant);
     struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "jti", json_object_new_string(jti));
     api_audit(t, r, t->who.sub, "token.revoke", tenant, detail);
     json_object_put(detail);
     mtm_respond(r, 204, NULL, NULL, 0, NULL, 0);
+    return 0;
 }
 
 /* ?order=asc|desc (default asc, oldest first) and ?target=<tenant id>. */
-void api_audit_list(void *vt, struct mtm_request *r)
+int api_audit_list(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     bool asc;
     char target[MTM_UUID_STRLEN + 2], err[512];
-    if (api_order_param(r, true, &asc))
-        return;
+    int rc = api_order_param(t, r, true, &asc);
+    if (rc)
+        return rc;
     int trc = mtm_query_get(r->query, "target", target, sizeof(target));
-    if (trc != MTM_ENOTFOUND && (trc || !mtm_uuid_canonical(target))) {
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        mtm_problem_add_field(p, "target", "must be a tenant id (a UUID)");
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
+    if (trc != MTM_ENOTFOUND && (trc || !mtm_uuid_canonical(target)))
+        return mtm_fault_field(&t->fault, "target", "must be a tenant id (a UUID)");
     const char *kind = asc ? "aa" : "ad";
     long limit;
     int64_t after = asc ? 0 : INT64_MAX;
-    int rc = api_page_params(t, r, kind, trc ? API_SCOPE_ALL : target, &limit, &after);
+    rc = api_page_params(t, r, kind, trc ? API_SCOPE_ALL : target, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
-        return;
+        return rc;
     char after_s[24], limit_s[24];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit_s, sizeof(limit_s), "%ld", limit + 1);
@@ -529,10 +506,9 @@ void api_audit_list(void *vt, struct mtm_request *r)
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, asc ? MTM_STMT_AUDIT_PAGE_ASC : MTM_STMT_AUDIT_PAGE_DESC, params, &res,
                      err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    api_respond_page(t, r, res, limit, kind, trc ? API_SCOPE_ALL : target);
+    if (rc)
+        return api_fail_db(t, rc, err);
+    rc = api_respond_page(t, r, res, limit, kind, trc ? API_SCOPE_ALL : target);
     PQclear(res);
+    return rc;
 }

@@ -7,56 +7,78 @@
  * case-insensitively, but queue and partition names, the tenant cache and
  * the authorization check compare bytes.
  */
+#include "dispatch.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "alerts.h"
+#include "answer.h"
+#include "auth.h"
+#include "dlq.h"
+#include "health.h"
+#include "history.h"
+#include "messages.h"
+#include "reading.h"
+#include "scrape.h"
+#include "tenants.h"
 #include "problem.h"
 #include "router.h"
 #include "timeutil.h"
+#include "uuid.h"
 
 #define JSON MTM_ROUTE_JSON_BODY
 #define BODY MTM_ROUTE_OPTIONAL_BODY
 
-static const struct mtm_route routes[] = {
-    {"GET", "/api/health", "health", 0, API_PUBLIC, api_health},
-    {"GET", "/api/ready", "ready", 0, API_PUBLIC, api_ready},
-    {"POST", "/api/auth/login", "login", JSON, API_PUBLIC, api_login},
-    {"POST", "/api/tenants", "tenants", JSON, API_ADMIN, api_tenant_create},
-    {"GET", "/api/tenants", "tenants", 0, API_ADMIN, api_tenant_list},
-    {"GET", "/api/overview", "overview", 0, API_ADMIN, api_overview},
-    {"GET", "/api/tenants/{id}", "tenant", 0, API_TENANT, api_tenant_get},
-    {"DELETE", "/api/tenants/{id}", "tenant", 0, API_ADMIN, api_tenant_delete},
-    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", JSON, API_ADMIN,
+static const struct api_route routes[] = {
+    {{"GET", "/api/health", "health", 0}, API_PUBLIC, api_health},
+    {{"GET", "/api/ready", "ready", 0}, API_PUBLIC, api_ready},
+    {{"POST", "/api/auth/login", "login", JSON}, API_PUBLIC, api_login},
+    {{"POST", "/api/tenants", "tenants", JSON}, API_ADMIN, api_tenant_create},
+    {{"GET", "/api/tenants", "tenants", 0}, API_ADMIN, api_tenant_list},
+    {{"GET", "/api/overview", "overview", 0}, API_ADMIN, api_overview},
+    {{"GET", "/api/tenants/{id}", "tenant", 0}, API_TENANT, api_tenant_get},
+    {{"DELETE", "/api/tenants/{id}", "tenant", 0}, API_ADMIN, api_tenant_delete},
+    {{"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", JSON},
+     API_ADMIN,
      api_tenant_set_concurrency},
-    {"PUT", "/api/tenants/{id}/config/rate_limit", "tenant_rate", JSON, API_ADMIN,
+    {{"PUT", "/api/tenants/{id}/config/rate_limit", "tenant_rate", JSON},
+     API_ADMIN,
      api_tenant_set_rate},
-    {"POST", "/api/tenants/{id}/pause", "tenant_pause", 0, API_ADMIN, api_tenant_pause},
-    {"POST", "/api/tenants/{id}/resume", "tenant_resume", 0, API_ADMIN, api_tenant_resume},
-    {"POST", "/api/tenants/{id}/tokens", "tokens", BODY, API_ADMIN, api_tokens_create},
-    {"GET", "/api/tenants/{id}/tokens", "tokens", 0, API_ADMIN, api_tokens_list},
-    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token", 0, API_ADMIN, api_tokens_revoke},
-    {"POST", "/api/tenants/{id}/messages", "messages_publish", JSON, API_TENANT,
+    {{"POST", "/api/tenants/{id}/pause", "tenant_pause", 0}, API_ADMIN, api_tenant_pause},
+    {{"POST", "/api/tenants/{id}/resume", "tenant_resume", 0}, API_ADMIN, api_tenant_resume},
+    {{"POST", "/api/tenants/{id}/tokens", "tokens", BODY}, API_ADMIN, api_tokens_create},
+    {{"GET", "/api/tenants/{id}/tokens", "tokens", 0}, API_ADMIN, api_tokens_list},
+    {{"DELETE", "/api/tenants/{id}/tokens/{jti}", "token", 0}, API_ADMIN, api_tokens_revoke},
+    {{"POST", "/api/tenants/{id}/messages", "messages_publish", JSON},
+     API_TENANT,
      api_messages_publish},
-    {"GET", "/api/tenants/{id}/messages", "tenant_messages", 0, API_TENANT,
+    {{"GET", "/api/tenants/{id}/messages", "tenant_messages", 0},
+     API_TENANT,
      api_tenant_messages_list},
-    {"GET", "/api/messages", "messages", 0, API_TENANT_QUERY, api_messages_list},
-    {"GET", "/api/tenants/{id}/dlq", "dlq", 0, API_TENANT, api_dlq_list},
-    {"DELETE", "/api/tenants/{id}/dlq", "dlq", 0, API_TENANT, api_dlq_purge},
-    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", BODY, API_TENANT, api_dlq_replay},
-    {"GET", "/api/audit", "audit", 0, API_ADMIN, api_audit_list},
-    {"GET", "/api/metrics", "metrics", 0, API_METRICS, api_metrics},
-    {"POST", "/api/alerts/webhook", "alerts_webhook", JSON, API_ALERTS, api_alerts_webhook},
-    {"GET", "/api/alerts", "alerts", 0, API_ADMIN, api_alerts_list},
-    {"GET", "/api/prometheus/query_range", "prometheus", 0, API_ADMIN, api_prometheus_query_range},
+    {{"GET", "/api/messages", "messages", 0}, API_TENANT_QUERY, api_messages_list},
+    {{"GET", "/api/tenants/{id}/dlq", "dlq", 0}, API_TENANT, api_dlq_list},
+    {{"DELETE", "/api/tenants/{id}/dlq", "dlq", 0}, API_TENANT, api_dlq_purge},
+    {{"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", BODY}, API_TENANT, api_dlq_replay},
+    {{"GET", "/api/audit", "audit", 0}, API_ADMIN, api_audit_list},
+    {{"GET", "/api/metrics", "metrics", 0}, API_METRICS, api_metrics},
+    {{"POST", "/api/alerts/webhook", "alerts_webhook", JSON}, API_ALERTS, api_alerts_webhook},
+    {{"GET", "/api/alerts", "alerts", 0}, API_ADMIN, api_alerts_list},
+    {{"GET", "/api/prometheus/query_range", "prometheus", 0},
+     API_ADMIN,
+     api_prometheus_query_range},
 };
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(NROUTES <= HTTPM_MAX_ROUTES, "httpmetrics has a slot for every route");
 
 /* Query parameters that carry ids (canonicalised like path captures). */
 static const char *const id_query_params[] = {"tenant_id", NULL};
 
-const struct mtm_route *api_routes(size_t *n)
+const struct api_route *api_routes(size_t *n)
 {
-    *n = sizeof(routes) / sizeof(routes[0]);
+    *n = NROUTES;
     return routes;
 }
 
@@ -72,27 +94,35 @@ void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
 
 void api_thread_cleanup(struct api_thread *t)
 {
+    mtm_fault_reset(&t->fault);
     mtm_amqp_cleanup(&t->amqp);
     mtm_pg_cleanup(&t->pg);
 }
 
-/* Reads the body within MTM_MAX_BODY; answers 413/400 on failure. */
+static int too_big(struct api_thread *t)
+{
+    return api_fail(t, MTM_ETOOBIG, "the request body is larger than %d bytes",
+                    t->ctx->cfg->max_body);
+}
+
+/* Reads the body within MTM_MAX_BODY; a 413 or 400 fault on failure. */
 static int read_body(struct api_thread *t, struct mtm_request *r)
 {
     int rc = mtm_request_read_body(r, (size_t)t->ctx->cfg->max_body);
     if (rc == MTM_ETOOBIG)
-        mtm_respond_error(r, 413, "the request body is larger than %d bytes",
-                          t->ctx->cfg->max_body);
-    else if (rc)
-        mtm_respond_error(r, 400, "the request body could not be read");
-    return rc;
+        return too_big(t);
+    if (rc)
+        return api_fail(t, MTM_EPARSE, "the request body could not be read");
+    return 0;
 }
 
-static void read_json_body(struct api_thread *t, struct mtm_request *r)
+static int read_json_body(struct api_thread *t, struct mtm_request *r)
 {
     char err[256];
-    if (!read_body(t, r) && mtm_request_parse_json(r, err, sizeof(err)))
-        mtm_respond_error(r, 400, "%s", err);
+    int rc = read_body(t, r);
+    if (!rc && mtm_request_parse_json(r, err, sizeof(err)))
+        rc = api_fail(t, MTM_EPARSE, "%s", err);
+    return rc;
 }
 
 /* Whether origin is one of the comma-separated origins in list (exact). */
@@ -113,9 +143,10 @@ static bool origin_listed(const char *list, const char *origin)
 /*
  * CORS (no credentials): an allowed Origin gets Access-Control-Allow-Origin
  * on every response; a preflight (OPTIONS with Access-Control-Request-Method)
- * is answered here. Returns true when the request has been answered.
+ * is handled here. Returns 1 when the request has been answered, 0 when it
+ * is not a preflight, or an error with t->fault filled.
  */
-static bool cors(struct api_thread *t, struct mtm_request *r)
+static int cors(struct api_thread *t, struct mtm_request *r)
 {
     const char *origin = mtm_request_header(r, "Origin");
     const char *list = t->ctx->cfg->cors_origins;
@@ -127,19 +158,15 @@ static bool cors(struct api_thread *t, struct mtm_request *r)
                            "Location, Retry-After, X-Request-Id, WWW-Authenticate");
     }
     if (strcmp(r->method, "OPTIONS") != 0)
-        return false;
+        return 0;
 
-    const struct mtm_route *route = NULL;
-    char allow[128];
-    if (mtm_router_match(routes, sizeof(routes) / sizeof(routes[0]), r, &route, allow,
-                         sizeof(allow)) == MTM_ROUTE_NOT_FOUND) {
-        mtm_respond_error(r, 404, "no route for %.200s", r->path);
-        return true;
-    }
-    if (origin && mtm_request_header(r, "Access-Control-Request-Method") && !allowed) {
-        mtm_respond_error(r, 403, "origin %.200s may not call this API", origin);
-        return true;
-    }
+    size_t index;
+    char allow[sizeof(t->fault.allow)];
+    if (mtm_router_match(&routes[0].match, NROUTES, sizeof(routes[0]), r, &index, allow,
+                         sizeof(allow)) == MTM_ROUTE_NOT_FOUND)
+        return api_fail(t, MTM_ENOTFOUND, "no route for %.200s", r->path);
+    if (origin && mtm_request_header(r, "Access-Control-Request-Method") && !allowed)
+        return api_fail(t, MTM_EFORBIDDEN, "origin %.200s may not call this API", origin);
     struct mtm_header h[4] = {
         {"Allow", allow},
         {"Access-Control-Allow-Methods", allow},
@@ -148,64 +175,102 @@ static bool cors(struct api_thread *t, struct mtm_request *r)
         {"Access-Control-Max-Age", "600"},
     };
     mtm_respond(r, 204, NULL, h, allowed ? 4 : 1, NULL, 0);
-    return true;
+    return 1;
 }
 
-/* 404, 405, 413, 401/403, 400, then the handler. */
-static const struct mtm_route *route_request(struct api_thread *t, struct mtm_request *r,
-                                             struct mtm_log_ctx *log)
+/* The tenant a request is for: the {id} of a tenant route, the ?tenant_id
+ * of /api/messages (a tenant token's own when absent); NULL otherwise. */
+static const char *request_tenant(const struct api_thread *t, const struct mtm_request *r,
+                                  const struct api_route *route, char *buf, size_t len)
 {
-    const struct mtm_route *route = NULL;
-    char allow[128];
+    if (strncmp(route->match.pattern, "/api/tenants/{id}", 17) == 0)
+        return mtm_uuid_valid(r->params[0]) ? r->params[0] : NULL;
+    if (route->access != API_TENANT_QUERY)
+        return NULL;
+    if (mtm_query_get(r->query, "tenant_id", buf, len) == 0 && mtm_uuid_valid(buf))
+        return buf;
+    return t->who.role == MTM_ROLE_TENANT ? t->who.tenant_id : NULL;
+}
 
-    switch (mtm_router_match(routes, sizeof(routes) / sizeof(routes[0]), r, &route, allow,
-                             sizeof(allow))) {
-    case MTM_ROUTE_NOT_FOUND: mtm_respond_error(r, 404, "no route for %.200s", r->path); break;
-    case MTM_ROUTE_BAD_METHOD: {
-        struct mtm_header h = {"Allow", allow};
-        struct json_object *p =
-            mtm_problem_new(405, "%.16s is not allowed on %.200s", r->method, r->path);
-        mtm_respond_problem(r, p, &h, 1);
-        json_object_put(p);
-        break;
+/*
+ * One tenant may hold at most ctx->share.limit request threads at once
+ * (MTM_TENANT_THREADS): past that it is answered 429 at once, so a tenant
+ * flooding the API cannot take every thread from the others.
+ */
+static int take_share(struct api_thread *t, struct mtm_request *r, const struct api_route *route)
+{
+    char buf[MTM_UUID_STRLEN + 2];
+    const char *tenant = request_tenant(t, r, route, buf, sizeof(buf));
+    int held;
+    if (!tenant)
+        return 0;
+    if (tenant_share_enter(&t->ctx->share, t->index, tenant, &held)) {
+        t->sharing = true;
+        return 0;
     }
-    case MTM_ROUTE_FOUND:
-        mtm_request_canonical_query(r, id_query_params);
-        /* Size first (413 needs no credentials: the body is not read),
-         * then who is calling, then the body's syntax. */
-        if (r->content_length > t->ctx->cfg->max_body)
-            mtm_respond_error(r, 413, "the request body is larger than %d bytes",
-                              t->ctx->cfg->max_body);
-        if (!r->status && api_authorize(t, r, (enum api_access)route->access))
-            break;
-        if (r->status)
-            break;
-        if (route->flags & MTM_ROUTE_JSON_BODY)
-            read_json_body(t, r);
-        else if (route->flags & MTM_ROUTE_OPTIONAL_BODY)
-            read_body(t, r);
-        if (!r->status)
-            route->fn(t, r);
-        if (!r->status) {
-            LOG_ERROR(log, "handler %s sent no response", route->name);
-            mtm_respond_error(r, 500, "the request was not answered");
-        }
-        break;
+    t->fault.retry_after = 1;
+    return api_fail(t, MTM_ERATELIMIT,
+                    "tenant %s holds %d of this responder's %d request threads, its share; "
+                    "retry in a moment",
+                    tenant, held, t->ctx->share.nthreads);
+}
+
+/* 404, 405, 413, 401/403, 400, then the handler. Stores the route's
+ * position in *index (NROUTES when none matched). */
+static int route_request(struct api_thread *t, struct mtm_request *r, size_t *index)
+{
+    char *allow = t->fault.allow;
+    switch (mtm_router_match(&routes[0].match, NROUTES, sizeof(routes[0]), r, index, allow,
+                             sizeof(t->fault.allow))) {
+    case MTM_ROUTE_NOT_FOUND: return api_fail(t, MTM_ENOTFOUND, "no route for %.200s", r->path);
+    case MTM_ROUTE_BAD_METHOD:
+        t->fault.status = 405;
+        return api_fail(t, MTM_EINVAL, "%.16s is not allowed on %.200s", r->method, r->path);
+    case MTM_ROUTE_FOUND: break;
     }
-    return route;
+    const struct api_route *route = &routes[*index];
+    mtm_request_canonical_query(r, id_query_params);
+    /* Size first (413 needs no credentials: the body is not read), then
+     * who is calling, then the body's syntax. */
+    if (r->content_length > t->ctx->cfg->max_body)
+        return too_big(t);
+    int rc = api_authorize(t, r, route->access);
+    if (!rc)
+        rc = take_share(t, r, route);
+    if (!rc && (route->match.flags & MTM_ROUTE_JSON_BODY))
+        rc = read_json_body(t, r);
+    else if (!rc && (route->match.flags & MTM_ROUTE_OPTIONAL_BODY))
+        rc = read_body(t, r);
+    if (!rc)
+        rc = route->fn(t, r);
+    if (!rc && !r->status)
+        rc = api_fail(t, MTM_EINTERNAL, "handler %s sent no response", route->match.name);
+    return rc;
 }
 
 void api_dispatch(struct api_thread *t, struct mtm_request *r)
 {
     int64_t start = mtm_mono_us();
-    struct mtm_log_ctx log = t->log;
-    log.request_id = r->request_id;
-    log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
+    const struct mtm_log_ctx base = t->log;
+    t->log.request_id = r->request_id;
+    t->log.trace_id = r->trace_id[0] ? r->trace_id : NULL;
+    mtm_fault_reset(&t->fault);
 
-    const struct mtm_route *route = NULL;
-    if (!cors(t, r))
-        route = route_request(t, r, &log);
+    size_t index = NROUTES;
+    int rc = cors(t, r);
+    if (!rc)
+        rc = route_request(t, r, &index);
+    if (rc < 0 && !r->status)
+        api_answer_fault(t, r);
+    else if (rc < 0)
+        LOG_ERROR(&t->log, "a failure (%s: %s) after the answer was sent", mtm_strerror(rc),
+                  t->fault.detail);
     int64_t micros = mtm_mono_us() - start;
-    httpmetrics_observe(&t->ctx->metrics, route, r->method, r->status, micros);
-    LOG_DEBUG(&log, "%s %s -> %d in %lld us", r->method, r->path, r->status, (long long)micros);
+    httpmetrics_observe(&t->ctx->metrics, index, r->status, micros);
+    LOG_DEBUG(&t->log, "%s %s -> %d in %lld us", r->method, r->path, r->status, (long long)micros);
+    if (t->sharing)
+        tenant_share_leave(&t->ctx->share, t->index);
+    t->sharing = false;
+    mtm_fault_reset(&t->fault);
+    t->log = base;
 }

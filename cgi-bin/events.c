@@ -15,8 +15,10 @@
 #include "eventlog.h"
 #include "eventsource.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "pg.h"
+#include "problem.h"
 #include "textfile.h"
 #include "timeutil.h"
 #include "token.h"
@@ -24,6 +26,7 @@
 #include "xalloc.h"
 
 #define METRICS_EVERY_MS 5000
+#define INVALID_TOKEN "Bearer realm=\"mtm\", error=\"invalid_token\""
 /* Clients written per turn of the loop, a turn every millisecond while
  * some wait: the second's events for 500 streams go out over about 125 ms
  * instead of in one burst, so lighttpd's single thread, which also answers
@@ -104,22 +107,33 @@ static bool queue(struct server *s, struct client *c, const char *data, size_t l
 }
 
 /* Answers a request with a problem and closes. */
-static void refuse(struct server *s, struct client *c, int status, const char *title,
-                   const char *detail, const char *extra_header)
+/* Answers the client with the fault (the API's problem+json, status and
+ * headers: lib/problem.c) and closes; forgets the fault. */
+static void refuse(struct server *s, struct client *c, struct mtm_fault *f)
 {
-    char body[512], head[512];
-    int blen =
-        snprintf(body, sizeof(body),
-                 "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"}",
-                 title, status, detail);
-    int hlen = snprintf(head, sizeof(head),
-                        "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
-                        "Cache-Control: no-store\r\nX-Request-Id: %s\r\n%s%sContent-Length: %d\r\n"
-                        "Connection: close\r\n\r\n",
-                        status, title, c->request_id[0] ? c->request_id : "unknown",
-                        extra_header ? extra_header : "", extra_header ? "\r\n" : "", blen);
-    queue(s, c, head, (size_t)hlen);
-    queue(s, c, body, (size_t)blen);
+    struct mtm_header h[MTM_FAULT_HEADERS];
+    char retry[MTM_FAULT_RETRY_LEN], head[1024];
+    size_t nh = mtm_fault_headers(f, h, retry), blen;
+    int status = mtm_fault_status(f);
+    struct json_object *p = mtm_fault_problem(f);
+    const char *body = mtm_json_text(p, &blen);
+    int hlen =
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+                 "Cache-Control: no-store\r\nX-Request-Id: %s\r\n",
+                 status, mtm_http_reason(status), c->request_id[0] ? c->request_id : "unknown");
+    for (size_t i = 0; i < nh && hlen > 0 && (size_t)hlen < sizeof(head); i++)
+        hlen +=
+            snprintf(head + hlen, sizeof(head) - (size_t)hlen, "%s: %s\r\n", h[i].name, h[i].value);
+    if (hlen > 0 && (size_t)hlen < sizeof(head))
+        hlen += snprintf(head + hlen, sizeof(head) - (size_t)hlen,
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+    if (hlen > 0 && (size_t)hlen < sizeof(head)) {
+        queue(s, c, head, (size_t)hlen);
+        queue(s, c, body, blen);
+    }
+    json_object_put(p);
+    mtm_fault_reset(f);
     c->closing = true;
     s->refused++;
 }
@@ -201,27 +215,33 @@ static void start_stream(struct server *s, struct client *c, const char *last_id
 static void handle_request(struct server *s, struct client *c)
 {
     char method[8] = "", path[256] = "", auth[4096] = {0}, last_id[64] = "", err[256];
+    struct mtm_fault f = {0};
     if (!header_value(c->req, "X-Request-Id", c->request_id, sizeof(c->request_id)) ||
         !mtm_request_id_valid(c->request_id)) {
         if (mtm_uuid7_new(c->request_id))
             snprintf(c->request_id, sizeof(c->request_id), "unknown");
     }
     if (sscanf(c->req, "%7s %255s", method, path) != 2) {
-        refuse(s, c, 400, "Bad Request", "malformed request", NULL);
+        mtm_fault_set(&f, MTM_EPARSE, "malformed request");
+        refuse(s, c, &f);
         return;
     }
     if (strcmp(path, "/api/events") != 0 && strncmp(path, "/api/events?", 12) != 0) {
-        refuse(s, c, 404, "Not Found", "no route here but /api/events", NULL);
+        mtm_fault_set(&f, MTM_ENOTFOUND, "no route here but /api/events");
+        refuse(s, c, &f);
         return;
     }
     if (strcmp(method, "GET") != 0) {
-        refuse(s, c, 405, "Method Not Allowed", "GET /api/events only", "Allow: GET");
+        f.status = 405;
+        snprintf(f.allow, sizeof(f.allow), "GET");
+        mtm_fault_set(&f, MTM_EINVAL, "GET /api/events only");
+        refuse(s, c, &f);
         return;
     }
     if (!header_value(c->req, "Authorization", auth, sizeof(auth)) ||
         strncasecmp(auth, "Bearer ", 7) != 0) {
-        refuse(s, c, 401, "Unauthorized", "this route needs a bearer token",
-               "WWW-Authenticate: Bearer realm=\"mtm\"");
+        mtm_fault_set(&f, MTM_EAUTH, "this route needs a bearer token");
+        refuse(s, c, &f);
         return;
     }
     const char *tok = auth + 7;
@@ -230,8 +250,9 @@ static void handle_request(struct server *s, struct client *c)
     struct mtm_claims claims;
     if (mtm_token_verify(tok, s->cfg->jwt_secret, mtm_wall_ms() / 1000, &claims, err,
                          sizeof(err))) {
-        refuse(s, c, 401, "Unauthorized", "the token is not valid",
-               "WWW-Authenticate: Bearer realm=\"mtm\", error=\"invalid_token\"");
+        snprintf(f.challenge, sizeof(f.challenge), "%s", INVALID_TOKEN);
+        mtm_fault_set(&f, MTM_EAUTH, "the token is not valid");
+        refuse(s, c, &f);
         return;
     }
     c->admin = claims.role == MTM_ROLE_ADMIN;
@@ -242,13 +263,14 @@ static void handle_request(struct server *s, struct client *c)
         snprintf(c->jti, sizeof(c->jti), "%s", claims.jti);
         bool unavailable;
         if (!token_valid(s, c, &unavailable)) {
-            if (unavailable)
-                refuse(s, c, 503, "Service Unavailable", "the database is unavailable",
-                       "Retry-After: 2");
-            else
-                refuse(s, c, 401, "Unauthorized",
-                       "the token was revoked or its tenant no longer exists",
-                       "WWW-Authenticate: Bearer realm=\"mtm\", error=\"invalid_token\"");
+            if (unavailable) {
+                mtm_fault_set(&f, MTM_EUNAVAIL, "the database is unavailable");
+            } else {
+                snprintf(f.challenge, sizeof(f.challenge), "%s", INVALID_TOKEN);
+                mtm_fault_set(&f, MTM_EAUTH,
+                              "the token was revoked or its tenant no longer exists");
+            }
+            refuse(s, c, &f);
             return;
         }
     }
@@ -272,8 +294,11 @@ static void read_request(struct server *s, struct client *c)
     c->req[c->reqlen] = '\0';
     if (strstr(c->req, "\r\n\r\n"))
         handle_request(s, c);
-    else if (c->reqlen >= EVENTS_REQUEST_MAX)
-        refuse(s, c, 431, "Request Header Fields Too Large", "the request is too large", NULL);
+    else if (c->reqlen >= EVENTS_REQUEST_MAX) {
+        struct mtm_fault f = {.status = 431};
+        mtm_fault_set(&f, MTM_ETOOBIG, "the request is too large");
+        refuse(s, c, &f);
+    }
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -371,8 +396,11 @@ static void accept_clients(struct server *s)
         }
         s->clients[s->n++] = c;
         s->accepted++;
-        if (s->n > (size_t)s->cfg->events_max_clients)
-            refuse(s, c, 503, "Service Unavailable", "too many event streams", "Retry-After: 5");
+        if (s->n > (size_t)s->cfg->events_max_clients) {
+            struct mtm_fault f = {.retry_after = 5};
+            mtm_fault_set(&f, MTM_EUNAVAIL, "too many event streams");
+            refuse(s, c, &f);
+        }
     }
 }
 

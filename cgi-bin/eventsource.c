@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "json.h"
-#include "tenantjson.h"
 #include "timeutil.h"
 #include "uuid.h"
 #include "xalloc.h"
@@ -71,6 +70,18 @@ static PGresult *query(struct eventsource *es, enum mtm_stmt stmt, const char *c
 
 /* ---- one tenant -------------------------------------------------------- */
 
+/* The tenant in column col of row i (mtm_tenant_json), parsed; NULL if it
+ * does not parse (it always should). */
+static struct json_object *tenant_at(PGresult *res, int i, int col)
+{
+    struct json_object *t = NULL;
+    char err[128];
+    if (mtm_json_parse(PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col), 8, &t, err,
+                       sizeof(err)))
+        return NULL;
+    return t;
+}
+
 /* The tenant named by a notification: sent whole, or as deleted. */
 static void tenant_changed(struct eventsource *es, const char *id)
 {
@@ -90,7 +101,11 @@ static void tenant_changed(struct eventsource *es, const char *id)
     } else {
         /* Sent now, with the rates of the last read; the next read sends
          * it again only if its figures move. */
-        struct json_object *t = api_tenant_json(res, 0), *mem, *rates;
+        struct json_object *t = tenant_at(res, 0, 0), *mem, *rates;
+        if (!t) {
+            PQclear(res);
+            return;
+        }
         if (json_object_object_get_ex(es->seen, id, &mem) &&
             json_object_object_get_ex(mem, "rates", &rates))
             json_object_object_add(t, "rates", json_object_get(rates));
@@ -258,8 +273,10 @@ static void poll_tenants(struct eventsource *es, int64_t now)
     struct json_object *seen = json_object_new_object();
     struct totals sum = {0};
     for (int i = 0; i < PQntuples(res); i++) {
-        struct json_object *t = api_tenant_json(res, i), *prev = NULL, *v;
-        const char *id = json_object_get_string(json_object_object_get(t, "id"));
+        struct json_object *t = tenant_at(res, i, 1), *prev = NULL, *v;
+        if (!t)
+            continue;
+        const char *id = PQgetvalue(res, i, 0);
         json_object_object_get_ex(es->seen, id, &prev);
         add_rates(t, prev, now);
         count(&sum, t);

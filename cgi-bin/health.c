@@ -10,20 +10,23 @@
  *              back is seen at the first request after it did
  *   consumerd  its heartbeat row is younger than MTM_HEARTBEAT_MAX_AGE
  */
+#include "health.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
-#include "problem.h"
+#include "answer.h"
 
-void api_health(void *vt, struct mtm_request *r)
+int api_health(struct api_thread *t, struct mtm_request *r)
 {
-    (void)vt;
+    (void)t;
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string("ok"));
     mtm_respond_json(r, 200, o, NULL, 0);
     json_object_put(o);
+    return 0;
 }
 
 static const char *check_postgres(struct api_thread *t, char *err, size_t errlen)
@@ -62,9 +65,8 @@ static const char *check_consumerd(struct api_thread *t, bool pg_up, char *err, 
     return state;
 }
 
-void api_ready(void *vt, struct mtm_request *r)
+int api_ready(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     char pg_err[256] = "", mq_err[256] = "", cd_err[256] = "";
     const char *pg = check_postgres(t, pg_err, sizeof(pg_err));
     const char *mq = check_rabbitmq(t, mq_err, sizeof(mq_err));
@@ -81,7 +83,7 @@ void api_ready(void *vt, struct mtm_request *r)
         json_object_object_add(o, "checks", checks);
         mtm_respond_json(r, 200, o, NULL, 0);
         json_object_put(o);
-        return;
+        return 0;
     }
     /* consumerd's state is unknown, not down, while postgres is down. */
     bool cd_down = cd && strcmp(cd, "unknown") != 0;
@@ -89,8 +91,7 @@ void api_ready(void *vt, struct mtm_request *r)
     snprintf(down, sizeof(down), "%s%s%s%s%s", pg ? "postgres" : "",
              pg && (mq || cd_down) ? ", " : "", mq ? "rabbitmq" : "", mq && cd_down ? ", " : "",
              cd_down ? "consumerd" : "");
-    struct json_object *p = mtm_problem_new(503, "not ready: %s down", down);
-    json_object_object_add(p, "checks", checks);
+    mtm_fault_member(&t->fault, "checks", checks);
     struct json_object *reasons = json_object_new_object();
     if (pg)
         json_object_object_add(reasons, "postgres", json_object_new_string(pg_err));
@@ -98,9 +99,8 @@ void api_ready(void *vt, struct mtm_request *r)
         json_object_object_add(reasons, "rabbitmq", json_object_new_string(mq_err));
     if (cd)
         json_object_object_add(reasons, "consumerd", json_object_new_string(cd_err));
-    json_object_object_add(p, "reasons", reasons);
-    struct mtm_header h = {"Retry-After", "5"};
+    mtm_fault_member(&t->fault, "reasons", reasons);
     LOG_WARN(&t->log, "not ready: %s", down);
-    mtm_respond_problem(r, p, &h, 1);
-    json_object_put(p);
+    t->fault.retry_after = 5;
+    return api_fail(t, MTM_EUNAVAIL, "not ready: %s down", down);
 }

@@ -10,10 +10,13 @@
  * them. Without MTM_PROMETHEUS_URL the answer is 503 with
  * `"configured": false`, so that the console can say charts need it.
  */
+#include "history.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "answer.h"
 #include "httpclient.h"
 #include "problem.h"
 
@@ -39,30 +42,20 @@ static bool allowed_params(const char *q)
     return true;
 }
 
-void api_prometheus_query_range(void *vt, struct mtm_request *r)
+int api_prometheus_query_range(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     const char *url = t->ctx->cfg->prometheus_url;
-    if (!allowed_params(r->query) || strlen(r->query) > 4096 || !strstr(r->query, "query=")) {
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        mtm_problem_add_field(p, "query", "query, start, end and step only; query is required");
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
+    if (!allowed_params(r->query) || strlen(r->query) > 4096 || !strstr(r->query, "query="))
+        return mtm_fault_field(&t->fault, "query",
+                               "query, start, end and step only; query is required");
+    mtm_fault_member(&t->fault, "configured", json_object_new_boolean(url != NULL));
     if (!url) {
-        struct json_object *p = mtm_problem_new(503, "no Prometheus is configured "
-                                                     "(MTM_PROMETHEUS_URL)");
-        json_object_object_add(p, "configured", json_object_new_boolean(0));
-        mtm_respond_problem(r, p, NULL, 0);
-        json_object_put(p);
-        return;
+        t->fault.retry_after = -1; /* waiting does not configure it */
+        return api_fail(t, MTM_EUNAVAIL, "no Prometheus is configured (MTM_PROMETHEUS_URL)");
     }
     struct mtm_http_url u;
-    if (mtm_http_url_parse(url, &u)) { /* validated at start-up */
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-        return;
-    }
+    if (mtm_http_url_parse(url, &u)) /* validated at start-up */
+        return api_fail(t, MTM_EINTERNAL, "MTM_PROMETHEUS_URL does not parse");
     char path[4200], err[256];
     snprintf(path, sizeof(path), "/api/v1/query_range?%s", r->query);
     struct mtm_buf body;
@@ -70,24 +63,17 @@ void api_prometheus_query_range(void *vt, struct mtm_request *r)
     mtm_buf_init(&body, PROM_BODY_MAX);
     int rc = mtm_http_get(&u, path, PROM_TIMEOUT_MS, &status, &body, err, sizeof(err));
     if (rc) {
-        struct mtm_log_ctx log = t->log;
-        log.request_id = r->request_id;
-        LOG_WARN(&log, "prometheus: %s", err);
-        struct mtm_header h = {"Retry-After", "5"};
-        struct json_object *p = mtm_problem_new(503, "Prometheus is unavailable: %s", err);
-        json_object_object_add(p, "configured", json_object_new_boolean(1));
-        mtm_respond_problem(r, p, &h, 1);
-        json_object_put(p);
+        LOG_WARN(&t->log, "prometheus: %s", err);
+        t->fault.retry_after = 5;
+        rc = api_fail(t, MTM_EUNAVAIL, "Prometheus is unavailable: %s", err);
     } else if (status == 400 || status == 422) {
         /* A query Prometheus refuses: its own JSON says why. */
         mtm_respond(r, 422, "application/json", NULL, 0, mtm_buf_cstr(&body), body.len);
     } else if (status != 200) {
-        struct json_object *p = mtm_problem_new(503, "Prometheus answered %d", status);
-        json_object_object_add(p, "configured", json_object_new_boolean(1));
-        mtm_respond_problem(r, p, NULL, 0);
-        json_object_put(p);
+        rc = api_fail(t, MTM_EUNAVAIL, "Prometheus answered %d", status);
     } else {
         mtm_respond(r, 200, "application/json", NULL, 0, mtm_buf_cstr(&body), body.len);
     }
     mtm_buf_cleanup(&body);
+    return rc;
 }

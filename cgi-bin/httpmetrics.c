@@ -10,15 +10,26 @@
 
 static const int codes[HTTPM_CODES - 1] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
                                            409, 411, 413, 422, 429, 500, 503, 504};
-static const double bounds[HTTPM_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                 0.05,  0.1,    0.25,  1,    5};
+/* Request durations in microseconds, bounds from 1 ms to 5 s. */
+static const struct mtm_histogram_layout duration_layout = {
+    .units_per_s = 1000000,
+    .nbounds = 10,
+    .bounds = {1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000},
+};
 
-void httpmetrics_init(struct httpmetrics *m, const struct mtm_route *routes, size_t nroutes)
+void httpmetrics_init(struct httpmetrics *m)
 {
     memset(m, 0, sizeof(*m));
-    m->routes = routes;
-    m->nroutes = nroutes < HTTPM_MAX_ROUTES ? nroutes : HTTPM_MAX_ROUTES;
+    for (size_t ri = 0; ri <= HTTPM_MAX_ROUTES; ri++)
+        mtm_histogram_init(&m->duration[ri], &duration_layout);
     pthread_mutex_init(&m->lock, NULL);
+}
+
+void httpmetrics_add_route(struct httpmetrics *m, const struct mtm_route *route)
+{
+    if (m->nroutes == HTTPM_MAX_ROUTES)
+        abort(); /* the route table's static assertion failed to hold */
+    m->routes[m->nroutes++] = route;
 }
 
 void httpmetrics_cleanup(struct httpmetrics *m)
@@ -28,29 +39,15 @@ void httpmetrics_cleanup(struct httpmetrics *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-static size_t route_index(const struct httpmetrics *m, const struct mtm_route *route)
+void httpmetrics_observe(struct httpmetrics *m, size_t route, int status, int64_t micros)
 {
-    if (!route || route < m->routes || route >= m->routes + m->nroutes)
-        return m->nroutes; /* "unmatched" */
-    return (size_t)(route - m->routes);
-}
-
-void httpmetrics_observe(struct httpmetrics *m, const struct mtm_route *route, const char *method,
-                         int status, int64_t micros)
-{
-    (void)method; /* a route has one method; unmatched requests share one slot */
-    size_t ri = route_index(m, route), ci = HTTPM_CODES - 1;
+    /* A route has one method; unmatched requests share the last slot. */
+    size_t ri = route < m->nroutes ? route : m->nroutes, ci = HTTPM_CODES - 1;
     for (size_t i = 0; i < HTTPM_CODES - 1; i++)
         if (codes[i] == status)
             ci = i;
     atomic_fetch_add_explicit(&m->requests[ri][ci], 1, memory_order_relaxed);
-    double secs = (double)micros / 1e6;
-    for (size_t b = 0; b < HTTPM_BUCKETS; b++)
-        if (b == HTTPM_BUCKETS - 1 || secs <= bounds[b])
-            atomic_fetch_add_explicit(&m->buckets[ri][b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->count[ri], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->sum_us[ri], (unsigned long long)(micros > 0 ? micros : 0),
-                              memory_order_relaxed);
+    mtm_histogram_observe(&m->duration[ri], micros);
 }
 
 void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t n)
@@ -80,8 +77,8 @@ void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t 
 
 static void labels(const struct httpmetrics *m, size_t ri, const char **route, const char **method)
 {
-    *route = ri < m->nroutes ? m->routes[ri].name : "unmatched";
-    *method = ri < m->nroutes ? m->routes[ri].method : "any";
+    *route = ri < m->nroutes ? m->routes[ri]->name : "unmatched";
+    *method = ri < m->nroutes ? m->routes[ri]->method : "any";
 }
 
 int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out)
@@ -105,31 +102,14 @@ int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out)
         }
     }
     if (!rc)
-        rc = mtm_buf_puts(out, "# HELP mtm_http_request_duration_seconds Time to answer.\n"
-                               "# TYPE mtm_http_request_duration_seconds histogram\n");
+        rc = mtm_histogram_header(out, "mtm_http_request_duration_seconds", "Time to answer.");
     for (size_t ri = 0; !rc && ri <= m->nroutes; ri++) {
-        unsigned long long count = atomic_load(&m->count[ri]);
-        if (!count)
+        if (!mtm_histogram_count(&m->duration[ri]))
             continue;
         labels(m, ri, &route, &method);
-        for (size_t b = 0; !rc && b < HTTPM_BUCKETS; b++) {
-            unsigned long long v = atomic_load(&m->buckets[ri][b]);
-            char le[32] = "+Inf";
-            if (b < HTTPM_BUCKETS - 1)
-                snprintf(le, sizeof(le), "%g", bounds[b]);
-            rc = mtm_buf_printf(out,
-                                "mtm_http_request_duration_seconds_bucket{route=\"%s\","
-                                "method=\"%s\",le=\"%s\"} %llu\n",
-                                route, method, le, v);
-        }
-        if (!rc)
-            rc = mtm_buf_printf(out,
-                                "mtm_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"}"
-                                " %.6f\n"
-                                "mtm_http_request_duration_seconds_count{route=\"%s\","
-                                "method=\"%s\"} %llu\n",
-                                route, method, (double)atomic_load(&m->sum_us[ri]) / 1e6, route,
-                                method, count);
+        char lbl[256];
+        snprintf(lbl, sizeof(lbl), "route=\"%s\",method=\"%s\"", route, method);
+        rc = mtm_histogram_render(&m->duration[ri], "mtm_http_request_duration_seconds", lbl, out);
     }
     if (!rc)
         rc =

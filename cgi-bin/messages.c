@@ -23,11 +23,15 @@
  * it twice under different ids (those the broker confirmed before the
  * failure); with a key, ids repeat and storage is idempotent.
  */
+#include "messages.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "answer.h"
+#include "common.h"
 #include "fields.h"
 #include "headers.h"
 #include "json.h"
@@ -43,25 +47,24 @@ struct outgoing {
     char id[MTM_MESSAGE_ID_MAX + 1];
     struct mtm_span payload;
     char *headers_json; /* owned; NULL when the message has no headers */
-    amqp_table_entry_t entries[3];
+    amqp_table_entry_t entries[MTM_MESSAGE_TABLE_MAX];
 };
 
-static void add_error(struct json_object *p, const char *prefix, const char *field, const char *msg)
+static void add_error(struct mtm_fault *p, const char *prefix, const char *field, const char *msg)
 {
     char name[64];
     snprintf(name, sizeof(name), "%s%s", prefix, field);
-    mtm_problem_add_field(p, name, msg);
+    mtm_fault_field(p, name, "%s", msg);
 }
 
 /* Validates one message object; prefix is "" or "messages[3]." */
-static int check_message(struct json_object *m, const char *prefix, struct json_object *p)
+static int check_message(struct json_object *m, const char *prefix, struct mtm_fault *p)
 {
     if (!json_object_is_type(m, json_type_object)) {
         char name[48];
         snprintf(name, sizeof(name), "%.*s", prefix[0] ? (int)strlen(prefix) - 1 : 4,
                  prefix[0] ? prefix : "body");
-        mtm_problem_add_field(p, name, "must be an object");
-        return MTM_EINVAL;
+        return mtm_fault_field(p, name, "must be an object");
     }
     int bad = 0;
     json_object_object_foreach(m, key, val)
@@ -91,22 +94,20 @@ static int check_message(struct json_object *m, const char *prefix, struct json_
     return bad ? MTM_EINVAL : 0;
 }
 
-static int check_idempotency_key(const char *key, struct json_object *p)
+static int check_idempotency_key(const char *key, struct mtm_fault *p)
 {
     size_t n = strlen(key);
     bool ok = n >= 1 && n <= MTM_IDEMPOTENCY_KEY_MAX;
     for (size_t i = 0; ok && i < n; i++)
         ok = key[i] >= 0x20 && key[i] <= 0x7e;
-    if (!ok) {
-        mtm_problem_add_field(p, "Idempotency-Key", "must be 1 to 200 printable ASCII characters");
-        return MTM_EINVAL;
-    }
+    if (!ok)
+        return mtm_fault_field(p, "Idempotency-Key", "must be 1 to %d printable ASCII characters",
+                               MTM_IDEMPOTENCY_KEY_MAX);
     return 0;
 }
 
 /* Collects the message objects and their payload spans from the body. */
-static int collect(struct mtm_request *r, struct outgoing **out, size_t *count,
-                   struct json_object *p)
+static int collect(struct mtm_request *r, struct outgoing **out, size_t *count, struct mtm_fault *p)
 {
     const char *text = mtm_buf_cstr(&r->body);
     struct mtm_span top = mtm_json_trim(text, r->body.len), arr, span;
@@ -124,15 +125,12 @@ static int collect(struct mtm_request *r, struct outgoing **out, size_t *count,
             return MTM_EINTERNAL;
         return 0;
     }
-    if (json_object_object_length(r->json) != 1) {
-        mtm_problem_add_field(p, "messages", "cannot be combined with other fields");
-        return MTM_EINVAL;
-    }
+    if (json_object_object_length(r->json) != 1)
+        return mtm_fault_field(p, "messages", "cannot be combined with other fields");
     size_t n = json_object_is_type(batch, json_type_array) ? json_object_array_length(batch) : 0;
-    if (n < 1 || n > MTM_BATCH_MAX) {
-        mtm_problem_add_field(p, "messages", "must be an array of 1 to 1000 messages");
-        return MTM_EINVAL;
-    }
+    if (n < 1 || n > MTM_BATCH_MAX)
+        return mtm_fault_field(p, "messages", "must be an array of 1 to %d messages",
+                               MTM_BATCH_MAX);
     for (size_t i = 0; i < n; i++) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "messages[%zu].", i);
@@ -181,35 +179,16 @@ static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
         else if (mtm_uuid7_new(o[i].id))
             return MTM_EIO;
 
-        size_t ne = 0;
-        o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_PUBLISHED_AT);
-        o[i].entries[ne].value.kind = AMQP_FIELD_KIND_I64;
-        o[i].entries[ne].value.value.i64 = now_ms;
-        ne++;
-        if (json_object_object_get_ex(m, "headers", &h)) {
+        if (json_object_object_get_ex(m, "headers", &h))
             o[i].headers_json = xstrdup(mtm_json_text(h, NULL));
-            o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_HEADERS);
-            o[i].entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
-            o[i].entries[ne].value.value.bytes = amqp_cstring_bytes(o[i].headers_json);
-            ne++;
-        }
-        if (r->traceparent[0]) {
-            o[i].entries[ne].key = amqp_cstring_bytes(MTM_HDR_TRACEPARENT);
-            o[i].entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
-            o[i].entries[ne].value.value.bytes = amqp_cstring_bytes(r->traceparent);
-            ne++;
-        }
+        struct mtm_message_headers mh = {.published_at_ms = now_ms,
+                                         .headers_json = o[i].headers_json,
+                                         .traceparent = r->traceparent};
+        int ne = mtm_message_table(&mh, NULL, o[i].entries);
         const char *text = mtm_buf_cstr(&r->body);
         msgs[i].body = text + o[i].payload.start;
         msgs[i].len = o[i].payload.end - o[i].payload.start;
-        amqp_basic_properties_t *pr = &msgs[i].props;
-        pr->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                     AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG;
-        pr->content_type = amqp_cstring_bytes("application/json");
-        pr->message_id = amqp_cstring_bytes(o[i].id);
-        pr->timestamp = (uint64_t)(now_ms / 1000);
-        pr->headers.num_entries = (int)ne;
-        pr->headers.entries = o[i].entries;
+        mtm_message_props(&msgs[i].props, o[i].id, now_ms, o[i].entries, ne);
     }
     return 0;
 }
@@ -217,24 +196,16 @@ static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
 /*
  * Draws n tokens from the tenant's bucket, shared by every responder
  * process through the database. 0 when granted (or unlimited); otherwise
- * answers 429 with Retry-After (or 503) and returns the error.
+ * a fault: 429 with Retry-After, 422 for more than the burst, 503.
  */
-static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *id,
-                       const struct tenant_facts *limit, size_t n)
+static int take_tokens(struct api_thread *t, const char *id, const struct tenant_facts *limit,
+                       size_t n)
 {
     if (limit->rate <= 0)
         return 0;
-    if ((long)n > limit->burst) {
-        /* Waiting would never help: this is the request's fault (422). */
-        struct json_object *p = mtm_problem_new(422, "the request has invalid fields");
-        char msg[96];
-        snprintf(msg, sizeof(msg), "must hold at most %d messages (the tenant's burst)",
-                 limit->burst);
-        mtm_problem_add_field(p, "messages", msg);
-        mtm_respond_problem(r, p, NULL, 0);
-        json_object_put(p);
-        return MTM_EINVAL;
-    }
+    if ((long)n > limit->burst) /* waiting would never help: the request's fault */
+        return mtm_fault_field(&t->fault, "messages",
+                               "must hold at most %d messages (the tenant's burst)", limit->burst);
     char rs[24], bs[24], cs[24], err[512];
     snprintf(rs, sizeof(rs), "%d", limit->rate);
     snprintf(bs, sizeof(bs), "%d", limit->burst);
@@ -242,111 +213,107 @@ static int take_tokens(struct api_thread *t, struct mtm_request *r, const char *
     const char *params[] = {id, rs, bs, cs};
     PGresult *res;
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TAKE_TOKENS, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return rc;
-    }
+    if (rc)
+        return api_fail_db(t, rc, err);
     double wait = strtod(PQgetvalue(res, 0, 0), NULL);
     PQclear(res);
     if (wait <= 0)
         return 0;
-    char retry[24];
-    snprintf(retry, sizeof(retry), "%ld", (long)wait + 1);
-    struct mtm_header h = {"Retry-After", retry};
-    struct json_object *p = mtm_problem_new(
-        429, "tenant %s is over its publish limit of %d messages/s", id, limit->rate);
-    mtm_respond_problem(r, p, &h, 1);
-    json_object_put(p);
-    return MTM_ERATELIMIT;
+    t->fault.retry_after = wait < 86400 ? (int)wait + 1 : 86400;
+    return api_fail(t, MTM_ERATELIMIT, "tenant %s is over its publish limit of %d messages/s", id,
+                    limit->rate);
 }
 
-static void respond_unavailable(struct mtm_request *r, const char *what)
+static int unavailable(struct api_thread *t, const char *what)
 {
-    struct mtm_header h = {"Retry-After", "2"};
-    struct json_object *p =
-        mtm_problem_new(503, "%s; the messages may not have been published", what);
-    mtm_respond_problem(r, p, &h, 1);
-    json_object_put(p);
+    return api_fail(t, MTM_EUNAVAIL, "%s; the messages may not have been published", what);
 }
 
-void api_messages_publish(void *vt, struct mtm_request *r)
+/* The body's messages and the Idempotency-Key checked: 0, or a fault. */
+static int read_messages(struct api_thread *t, struct mtm_request *r, const char *key,
+                         struct outgoing **o, size_t *n)
 {
-    struct api_thread *t = vt;
-    struct mtm_log_ctx log = t->log;
-    log.request_id = r->request_id;
-    const char *id = api_path_tenant(r);
-    if (!id)
-        return;
+    int bad = key ? check_idempotency_key(key, &t->fault) : 0;
+    int rc = collect(r, o, n, &t->fault);
+    if (bad || rc == MTM_EINVAL)
+        return MTM_EINVAL;
+    if (rc)
+        return api_fail(t, MTM_EINTERNAL, "cannot locate payloads in a body json-c accepted");
+    return 0;
+}
 
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    const char *key = mtm_request_header(r, "Idempotency-Key");
-    struct outgoing *o = NULL;
-    size_t n = 0;
-    int bad = key ? check_idempotency_key(key, p) : 0;
-    int rc = collect(r, &o, &n, p);
-    if (bad || rc == MTM_EINVAL) {
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        free_outgoing(o, n);
-        return;
+/* 202 {"id"} or {"ids"}, as the request was one message or a batch. */
+static void answer_accepted(struct api_thread *t, struct mtm_request *r, const char *tenant,
+                            const struct outgoing *o, size_t n)
+{
+    struct json_object *body = json_object_new_object();
+    if (json_object_object_get_ex(r->json, "messages", NULL)) {
+        struct json_object *ids = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(ids, json_object_new_string(o[i].id));
+        json_object_object_add(body, "ids", ids);
+    } else {
+        json_object_object_add(body, "id", json_object_new_string(o[0].id));
     }
-    json_object_put(p);
-    if (rc) {
-        LOG_ERROR(&log, "cannot locate payloads in a body json-c accepted");
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-        free_outgoing(o, n);
-        return;
-    }
-    struct tenant_facts facts;
-    if (api_tenant_check(t, r, id, API_CHECK_DELETING, &facts) ||
-        take_tokens(t, r, id, &facts, n)) {
-        free_outgoing(o, n);
-        return;
-    }
+    mtm_respond_json(r, 202, body, NULL, 0);
+    json_object_put(body);
+    httpmetrics_published(&t->ctx->metrics, tenant, n);
+}
 
+/* Publishes the messages to the tenant's queue with confirms: 0 when the
+ * broker took every one, or a fault. */
+static int publish(struct api_thread *t, struct mtm_request *r, const char *id, struct outgoing *o,
+                   size_t n, const char *key)
+{
     char queue[MTM_QUEUE_NAME_MAX], err[512];
-    if (mtm_queue_name(id, MTM_QUEUE_MAIN, queue)) {
-        mtm_respond_error(r, 404, "no tenant %.64s", id);
-        free_outgoing(o, n);
-        return;
-    }
+    if (mtm_queue_name(id, MTM_QUEUE_MAIN, queue))
+        return api_fail(t, MTM_ENOTFOUND, "no tenant %.64s", id);
     struct mtm_amqp_message *msgs = xcalloc(n, sizeof(*msgs));
-    rc = prepare(r, o, n, msgs, key, mtm_wall_ms());
-    if (!rc) {
-        /* Retries once on a connection that died while idle (amqp.h). */
-        rc = mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err));
+    int rc = prepare(r, o, n, msgs, key, mtm_wall_ms());
+    if (rc)
+        rc = api_fail(t, rc, "cannot make a message id");
+    /* Retries once on a connection that died while idle (amqp.h). */
+    else if (mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err))) {
+        LOG_WARN(&t->log, "publish to %s failed: %s", queue, err);
+        rc = unavailable(t, "the message broker is unavailable");
     }
     int outcome = 0;
     for (size_t i = 0; !rc && i < n; i++)
         if (msgs[i].outcome)
             outcome = msgs[i].outcome;
-
-    if (rc) {
-        LOG_WARN(&log, "publish to %s failed: %s", queue, err);
-        respond_unavailable(r, "the message broker is unavailable");
-    } else if (outcome == MTM_ENOTFOUND) {
-        /* The queue is gone: the tenant was deleted meanwhile, or its
-         * queues were removed behind mtm's back. */
-        if (api_tenant_check(t, r, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL) == 0) {
-            LOG_ERROR(&log, "queue %s is missing for a live tenant", queue);
-            respond_unavailable(r, "the tenant's queue is missing");
+    free(msgs);
+    if (outcome == MTM_ENOTFOUND) {
+        /* The queue is gone: the tenant was deleted meanwhile (404, 409),
+         * or its queues were removed behind mtm's back. */
+        rc = api_tenant_check(t, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL);
+        if (!rc) {
+            LOG_ERROR(&t->log, "queue %s is missing for a live tenant", queue);
+            rc = unavailable(t, "the tenant's queue is missing");
         }
     } else if (outcome) {
-        respond_unavailable(r, "the message broker refused the messages");
-    } else {
-        struct json_object *body = json_object_new_object();
-        if (json_object_object_get_ex(r->json, "messages", NULL)) {
-            struct json_object *ids = json_object_new_array();
-            for (size_t i = 0; i < n; i++)
-                json_object_array_add(ids, json_object_new_string(o[i].id));
-            json_object_object_add(body, "ids", ids);
-        } else {
-            json_object_object_add(body, "id", json_object_new_string(o[0].id));
-        }
-        mtm_respond_json(r, 202, body, NULL, 0);
-        json_object_put(body);
-        httpmetrics_published(&t->ctx->metrics, id, n);
+        rc = unavailable(t, "the message broker refused the messages");
     }
-    free(msgs);
+    return rc;
+}
+
+int api_messages_publish(struct api_thread *t, struct mtm_request *r)
+{
+    const char *id = api_path_tenant(t, r);
+    if (!id)
+        return MTM_ENOTFOUND;
+    const char *key = mtm_request_header(r, "Idempotency-Key");
+    struct outgoing *o = NULL;
+    size_t n = 0;
+    struct tenant_facts facts;
+    int rc = read_messages(t, r, key, &o, &n);
+    if (!rc)
+        rc = api_tenant_check(t, id, API_CHECK_DELETING, &facts);
+    if (!rc)
+        rc = take_tokens(t, id, &facts, n);
+    if (!rc)
+        rc = publish(t, r, id, o, n, key);
+    if (!rc)
+        answer_accepted(t, r, id, o, n);
     free_outgoing(o, n);
+    return rc;
 }

@@ -25,6 +25,8 @@
 
 #include "version.h"
 #include "api.h"
+#include "dispatch.h"
+#include "scrape.h"
 #include "tenantwatch.h"
 #include "textfile.h"
 #include "xalloc.h"
@@ -135,6 +137,80 @@ static int check_role(const struct mtm_config *cfg, const struct mtm_log_ctx *lo
     return stop;
 }
 
+/* The state the request threads share; 0, or 1 after logging why not. */
+static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
+                    const struct mtm_log_ctx *log)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->cfg = cfg;
+    atomic_init(&ctx->stopping, false);
+    atomic_init(&ctx->admin_synced, false);
+    atomic_init(&ctx->login_hashing, 0);
+    if (mtm_cursor_key_init(&ctx->cursor_key, cfg->jwt_secret, strlen(cfg->jwt_secret))) {
+        LOG_ERROR(log, "cannot derive the cursor key from MTM_JWT_SECRET");
+        return 1;
+    }
+    size_t nroutes;
+    const struct api_route *routes = api_routes(&nroutes);
+    httpmetrics_init(&ctx->metrics);
+    for (size_t i = 0; i < nroutes; i++)
+        httpmetrics_add_route(&ctx->metrics, &routes[i].match);
+    tenant_cache_init(&ctx->tenants);
+    tenant_share_init(&ctx->share, cfg->api_threads, cfg->tenant_threads);
+    return 0;
+}
+
+static void ctx_cleanup(struct api_ctx *ctx)
+{
+    tenant_share_cleanup(&ctx->share);
+    tenant_cache_cleanup(&ctx->tenants);
+    httpmetrics_cleanup(&ctx->metrics);
+    mtm_cursor_key_cleanup(&ctx->cursor_key);
+}
+
+/*
+ * Runs MTM_API_THREADS request threads on fd and publishes the metrics
+ * textfile every few seconds until a stop signal arrives (at once when not
+ * every thread started); then stops taking requests and joins the threads.
+ * 0, or 1 when the threads could not all start.
+ */
+static int serve(struct api_ctx *ctx, int fd, const sigset_t *stop_signals,
+                 const struct mtm_log_ctx *log)
+{
+    const struct mtm_config *cfg = ctx->cfg;
+    int n = cfg->api_threads, started = 0;
+    struct request_thread *threads = xcalloc((size_t)n, sizeof(*threads));
+    for (; started < n; started++) {
+        struct request_thread *rt = &threads[started];
+        rt->listen_fd = fd;
+        api_thread_init(&rt->state, ctx, started);
+        if (pthread_create(&rt->tid, NULL, request_loop, rt) != 0) {
+            LOG_ERROR(log, "cannot start request thread %d", started);
+            api_thread_cleanup(&rt->state);
+            break;
+        }
+    }
+    LOG_INFO(log, "listening on %s with %d threads", cfg->fcgi_socket, started);
+
+    int sig = 0;
+    if (started == n) {
+        if (mkdir(cfg->metrics_dir, 0755) != 0 && errno != EEXIST)
+            LOG_WARN(log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
+        struct timespec every = {METRICS_EVERY_S, 0};
+        while ((sig = sigtimedwait(stop_signals, NULL, &every)) < 0)
+            write_metrics(ctx, log);
+    }
+    LOG_INFO(log, "stopping (signal %d)", sig);
+    atomic_store(&ctx->stopping, true);
+    shutdown(fd, SHUT_RDWR);
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i].tid, NULL);
+        api_thread_cleanup(&threads[i].state);
+    }
+    free(threads);
+    return started == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct mtm_config cfg;
@@ -158,6 +234,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Stop signals are taken by sigtimedwait in serve(), never delivered. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
@@ -165,83 +242,26 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (FCGX_Init() != 0) {
-        LOG_ERROR(&log, "FCGX_Init failed");
-        mtm_config_cleanup(&cfg);
-        return 1;
-    }
-    int fd = open_listener(cfg.fcgi_socket, &log);
-    if (fd < 0) {
-        mtm_config_cleanup(&cfg);
-        return 1;
-    }
-
-    struct api_ctx ctx = {.cfg = &cfg};
-    atomic_init(&ctx.stopping, false);
-    atomic_init(&ctx.admin_synced, false);
-    atomic_init(&ctx.login_hashing, 0);
-    if (mtm_cursor_key_init(&ctx.cursor_key, cfg.jwt_secret, strlen(cfg.jwt_secret))) {
-        LOG_ERROR(&log, "cannot derive the cursor key from MTM_JWT_SECRET");
-        close(fd);
-        mtm_config_cleanup(&cfg);
-        return 1;
-    }
-    size_t nroutes;
-    const struct mtm_route *routes = api_routes(&nroutes);
-    httpmetrics_init(&ctx.metrics, routes, nroutes);
-    tenant_cache_init(&ctx.tenants);
+    int fd = -1, rc = 1;
+    struct api_ctx ctx;
     struct tenant_watch watch;
-    if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {
-        LOG_ERROR(&log, "cannot start the tenant watcher");
-        mtm_cursor_key_cleanup(&ctx.cursor_key);
-        tenant_cache_cleanup(&ctx.tenants);
-        httpmetrics_cleanup(&ctx.metrics);
-        close(fd);
-        mtm_config_cleanup(&cfg);
-        return 1;
-    }
-    int n = cfg.api_threads;
-    struct request_thread *threads = xcalloc((size_t)n, sizeof(*threads));
-    int started = 0;
-    for (; started < n; started++) {
-        struct request_thread *rt = &threads[started];
-        rt->listen_fd = fd;
-        api_thread_init(&rt->state, &ctx, started);
-        if (pthread_create(&rt->tid, NULL, request_loop, rt) != 0) {
-            LOG_ERROR(&log, "cannot start request thread %d", started);
-            api_thread_cleanup(&rt->state);
-            break;
-        }
-    }
-    LOG_INFO(&log, "listening on %s with %d threads", cfg.fcgi_socket, started);
-
-    int sig = 0;
-    if (started == n) {
-        if (mkdir(cfg.metrics_dir, 0755) != 0 && errno != EEXIST)
-            LOG_WARN(&log, "metrics folder %s: %s", cfg.metrics_dir, strerror(errno));
-        /* The main thread's only job: publish the metrics textfile every
-         * few seconds until a stop signal arrives. */
-        struct timespec every = {METRICS_EVERY_S, 0};
-        while ((sig = sigtimedwait(&stop_signals, NULL, &every)) < 0)
+    if (FCGX_Init() != 0)
+        LOG_ERROR(&log, "FCGX_Init failed");
+    else if ((fd = open_listener(cfg.fcgi_socket, &log)) >= 0 && ctx_init(&ctx, &cfg, &log) == 0) {
+        if (tenant_watch_start(&watch, &ctx.tenants, cfg.pg_url, &ctx.stopping)) {
+            LOG_ERROR(&log, "cannot start the tenant watcher");
+        } else {
+            rc = serve(&ctx, fd, &stop_signals, &log);
+            tenant_watch_join(&watch);
             write_metrics(&ctx, &log);
+        }
+        ctx_cleanup(&ctx);
     }
-    LOG_INFO(&log, "stopping (signal %d)", sig);
-    atomic_store(&ctx.stopping, true);
-    shutdown(fd, SHUT_RDWR);
-
-    for (int i = 0; i < started; i++) {
-        pthread_join(threads[i].tid, NULL);
-        api_thread_cleanup(&threads[i].state);
+    if (fd >= 0) {
+        close(fd);
+        unlink(cfg.fcgi_socket);
     }
-    free(threads);
-    tenant_watch_join(&watch);
-    write_metrics(&ctx, &log);
-    tenant_cache_cleanup(&ctx.tenants);
-    httpmetrics_cleanup(&ctx.metrics);
-    mtm_cursor_key_cleanup(&ctx.cursor_key);
-    close(fd);
-    unlink(cfg.fcgi_socket);
     LOG_INFO(&log, "stopped");
     mtm_config_cleanup(&cfg);
-    return started == n ? 0 : 1;
+    return rc;
 }

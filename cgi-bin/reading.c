@@ -12,26 +12,27 @@
  * is refused (400) with the other one. Rows are rendered to JSON by
  * PostgreSQL so that payloads come back exactly as stored.
  */
+#include "reading.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
-#include "fields.h"
-#include "problem.h"
+#include "common.h"
 #include "uuid.h"
 
-static void list_messages(struct api_thread *t, struct mtm_request *r, const char *tenant)
+static int list_messages(struct api_thread *t, struct mtm_request *r, const char *tenant)
 {
     bool asc;
-    if (api_order_param(r, false, &asc))
-        return;
-    api_list_page(t, r, asc ? MTM_STMT_MESSAGES_PAGE_ASC : MTM_STMT_MESSAGES_PAGE_DESC, tenant,
-                  asc ? "ma" : "md", asc ? 0 : INT64_MAX);
+    int rc = api_order_param(t, r, false, &asc);
+    if (rc)
+        return rc;
+    return api_list_page(t, r, asc ? MTM_STMT_MESSAGES_PAGE_ASC : MTM_STMT_MESSAGES_PAGE_DESC,
+                         tenant, asc ? "ma" : "md", asc ? 0 : INT64_MAX);
 }
 
-void api_messages_list(void *vt, struct mtm_request *r)
+int api_messages_list(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     char tenant[MTM_UUID_STRLEN + 2];
     int rc = mtm_query_get(r->query, "tenant_id", tenant, sizeof(tenant));
     if (rc == MTM_ENOTFOUND && t->who.role == MTM_ROLE_TENANT) {
@@ -39,20 +40,18 @@ void api_messages_list(void *vt, struct mtm_request *r)
         snprintf(tenant, sizeof(tenant), "%s", t->who.tenant_id);
         rc = 0;
     }
-    if (rc || !mtm_uuid_valid(tenant)) {
-        struct json_object *p = mtm_problem_new(422, "invalid");
-        mtm_problem_add_field(p, "tenant_id",
-                              rc == MTM_ENOTFOUND ? "is required" : "must be a tenant id (a UUID)");
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
-    list_messages(vt, r, tenant);
+    if (rc || !mtm_uuid_valid(tenant))
+        return mtm_fault_field(&t->fault, "tenant_id",
+                               rc == MTM_ENOTFOUND ? "is required"
+                                                   : "must be a tenant id (a UUID)");
+    t->log.tenant = tenant;
+    rc = list_messages(t, r, tenant);
+    t->log.tenant = NULL; /* tenant is about to go out of scope */
+    return rc;
 }
 
-void api_tenant_messages_list(void *vt, struct mtm_request *r)
+int api_tenant_messages_list(struct api_thread *t, struct mtm_request *r)
 {
-    const char *tenant = api_path_tenant(r);
-    if (tenant)
-        list_messages(vt, r, tenant);
+    const char *tenant = api_path_tenant(t, r);
+    return tenant ? list_messages(t, r, tenant) : MTM_ENOTFOUND;
 }

@@ -6,12 +6,15 @@
  * when they are readable, so one scrape of the API sees the whole system. Allowed to admin tokens
  * and to the static scrape token MTM_METRICS_TOKEN (auth.c).
  */
+#include "scrape.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "answer.h"
 #include "xalloc.h"
 
 #define CONSUMERD_FILE_MAX (16 << 20)
@@ -41,9 +44,8 @@ int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out)
     return rc ? rc : tenant_cache_render(&ctx->tenants, out);
 }
 
-void api_metrics(void *vt, struct mtm_request *r)
+int api_metrics(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     struct mtm_buf out;
     mtm_buf_init(&out, 64 << 20);
     int rc = api_metrics_render(t->ctx, &out);
@@ -51,12 +53,11 @@ void api_metrics(void *vt, struct mtm_request *r)
         rc = append_file(t->ctx->cfg->metrics_dir, "mtm.prom", &out);
     if (!rc)
         rc = append_file(t->ctx->cfg->metrics_dir, "mtm-events.prom", &out);
-    if (rc) {
-        LOG_ERROR(&t->log, "metrics: %s", mtm_strerror(rc));
-        mtm_respond_error(r, 500, "internal error (request %s)", r->request_id);
-    } else {
+    if (rc)
+        rc = api_fail(t, MTM_EINTERNAL, "metrics: %s", mtm_strerror(rc));
+    else
         mtm_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, 0, mtm_buf_cstr(&out),
                     out.len);
-    }
     mtm_buf_cleanup(&out);
+    return rc;
 }

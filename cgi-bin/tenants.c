@@ -16,63 +16,57 @@
  *
  * Ids that are not UUIDs are answered 404 before any SQL runs.
  */
+#include "tenants.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "answer.h"
+#include "auth.h"
+#include "common.h"
 #include "cursor.h"
 #include "fields.h"
 #include "problem.h"
 #include "topology.h"
-#include "tenantjson.h"
 #include "uuid.h"
 
 #define NAME_CHARS " ._-"
 
-/* Loads one tenant and answers with it; 404 when it is gone. */
-static void respond_tenant(struct api_thread *t, struct mtm_request *r, int status, const char *id,
-                           const struct mtm_header *extra, size_t nextra)
+/* Loads one tenant and answers with it: 0, or a fault (404 when it is gone). */
+static int respond_tenant(struct api_thread *t, struct mtm_request *r, int status, const char *id,
+                          const struct mtm_header *extra, size_t nextra)
 {
     char err[512];
     PGresult *res;
     const char *params[] = {id};
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        mtm_respond_error(r, 404, "no tenant %s", id);
-    } else {
-        struct json_object *o = api_tenant_json(res, 0);
-        mtm_respond_json(r, status, o, extra, nextra);
-        json_object_put(o);
-    }
+    if (rc)
+        return api_fail_db(t, rc, err);
+    if (PQntuples(res) == 0)
+        rc = api_fail(t, MTM_ENOTFOUND, "no tenant %s", id);
+    else
+        mtm_respond(r, status, "application/json", extra, nextra, PQgetvalue(res, 0, 0),
+                    (size_t)PQgetlength(res, 0, 0));
     PQclear(res);
+    return rc;
 }
 
-/* Validates a create body; returns 0 and the values, or answers 422. */
+/* Validates a create body: 0 and the values, or a 422 fault. */
 static int parse_create(struct api_thread *t, struct mtm_request *r, const char **name,
                         long *concurrency)
 {
-    static const char *const allowed[] = {"name", "concurrency", NULL};
     const struct mtm_config *cfg = t->ctx->cfg;
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    int bad = mtm_field_object(r->json, p);
-    if (!bad) {
-        bad |= mtm_fields_only(r->json, allowed, p);
-        bad |= mtm_field_string(r->json, "name", true, 1, 64, NAME_CHARS, name, p);
-        bad |= mtm_field_int(r->json, "concurrency", false, 1, cfg->max_concurrency,
-                             cfg->default_concurrency, concurrency, p);
-        if (*name && ((*name)[0] == ' ' || (*name)[strlen(*name) - 1] == ' ')) {
-            mtm_problem_add_field(p, "name", "must not start or end with a space");
-            bad = 1;
-        }
-    }
-    if (bad)
-        api_respond_invalid(r, p);
-    json_object_put(p);
+    const struct mtm_field_rule rules[] = {
+        {"name", MTM_FIELD_STRING, true, 1, 64, 0, NAME_CHARS, name},
+        {"concurrency", MTM_FIELD_INT, false, 1, cfg->max_concurrency, cfg->default_concurrency,
+         NULL, concurrency},
+    };
+    *name = NULL;
+    int bad = mtm_fields_read(r->json, rules, 2, &t->fault);
+    if (*name && ((*name)[0] == ' ' || (*name)[strlen(*name) - 1] == ' '))
+        bad = mtm_fault_field(&t->fault, "name", "must not start or end with a space");
     return bad ? MTM_EINVAL : 0;
 }
 
@@ -84,65 +78,68 @@ static void rollback(struct api_thread *t)
         LOG_DEBUG(&t->log, "rollback: %s", err);
 }
 
-void api_tenant_create(void *vt, struct mtm_request *r)
+/*
+ * Inside the open transaction: the row and its partition. 0 with the new
+ * id, or a fault (409 for a taken name).
+ */
+static int insert_tenant(struct api_thread *t, const char *name, long concurrency, char *id,
+                         size_t idlen)
 {
-    struct api_thread *t = vt;
-    const char *name = NULL;
-    long concurrency = 0;
-    char err[512], conc[24], id[MTM_UUID_STRLEN + 1];
+    char err[512], conc[24];
     PGresult *res;
-
-    if (parse_create(t, r, &name, &concurrency))
-        return;
     snprintf(conc, sizeof(conc), "%ld", concurrency);
     const char *params[] = {name, conc};
-
-    int rc = mtm_pg_exec_fixed(&t->pg, "BEGIN", err, sizeof(err));
-    if (!rc)
-        rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_INSERT, params, &res, err, sizeof(err));
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_INSERT, params, &res, err, sizeof(err));
     if (rc == MTM_ECONFLICT) {
-        rollback(t);
-        struct json_object *p = mtm_problem_new(409, "a tenant named \"%s\" exists", name);
-        mtm_problem_add_field(p, "name", "is already taken");
-        mtm_respond_problem(r, p, NULL, 0);
-        json_object_put(p);
-        return;
+        mtm_fault_field(&t->fault, "name", "is already taken");
+        return api_fail(t, MTM_ECONFLICT, "a tenant named \"%s\" exists", name);
     }
-    if (rc) {
-        rollback(t);
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    if (rc)
+        return api_fail_db(t, rc, err);
+    snprintf(id, idlen, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-
     const char *id_param[] = {id};
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_CREATE_PARTITION, id_param, NULL, err, sizeof(err));
-    if (rc) {
-        rollback(t);
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    char mq_err[512];
+    return rc ? api_fail_db(t, rc, err) : 0;
+}
+
+/* The queues, then COMMIT: 0, or a 503 fault after removing any queue. */
+static int declare_and_commit(struct api_thread *t, const char *id)
+{
+    char err[512], mq_err[512];
+    int rc = 0;
     int mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
     if (!mq)
         rc = mtm_pg_exec_fixed(&t->pg, "COMMIT", err, sizeof(err));
-    if (mq || rc) {
+    if (!mq && !rc)
+        return 0;
+    char del_err[256];
+    if (mtm_topology_delete(&t->amqp, id, del_err, sizeof(del_err)))
+        LOG_WARN(&t->log, "tenant %s: queues may remain: %s", id, del_err);
+    LOG_WARN(&t->log, "tenant create rolled back: %s", mq ? mq_err : err);
+    return api_fail(t, MTM_EUNAVAIL, "%s is unavailable; the tenant was not created",
+                    mq ? "the message broker" : "the database");
+}
+
+int api_tenant_create(struct api_thread *t, struct mtm_request *r)
+{
+    const char *name = NULL;
+    long concurrency = 0;
+    char err[512], id[MTM_UUID_STRLEN + 1];
+    int rc = parse_create(t, r, &name, &concurrency);
+    if (rc)
+        return rc;
+    rc = mtm_pg_exec_fixed(&t->pg, "BEGIN", err, sizeof(err));
+    if (rc)
+        return api_fail_db(t, rc, err);
+    rc = insert_tenant(t, name, concurrency, id, sizeof(id));
+    if (!rc)
+        rc = declare_and_commit(t, id);
+    if (rc) {
         rollback(t);
-        struct mtm_log_ctx log = t->log;
-        log.request_id = r->request_id;
-        char del_err[256];
-        if (mtm_topology_delete(&t->amqp, id, del_err, sizeof(del_err)))
-            LOG_WARN(&log, "tenant %s: queues may remain: %s", id, del_err);
-        LOG_WARN(&log, "tenant create rolled back: %s", mq ? mq_err : err);
-        struct mtm_header h = {"Retry-After", "2"};
-        struct json_object *p =
-            mtm_problem_new(503, "%s is unavailable; the tenant was not created",
-                            mq ? "the message broker" : "the database");
-        mtm_respond_problem(r, p, &h, 1);
-        json_object_put(p);
-        return;
+        return rc;
     }
+    t->log.tenant = id;
     char location[96];
     snprintf(location, sizeof(location), "/api/tenants/%s", id);
     struct mtm_header h = {"Location", location};
@@ -151,57 +148,51 @@ void api_tenant_create(void *vt, struct mtm_request *r)
     json_object_object_add(detail, "concurrency", json_object_new_int64(concurrency));
     api_audit(t, r, t->who.sub, "tenant.create", id, detail);
     json_object_put(detail);
-    respond_tenant(t, r, 201, id, &h, 1);
+    rc = respond_tenant(t, r, 201, id, &h, 1);
+    t->log.tenant = NULL; /* id is about to go out of scope */
+    return rc;
 }
 
-void api_tenant_get(void *vt, struct mtm_request *r)
+int api_tenant_get(struct api_thread *t, struct mtm_request *r)
 {
-    const char *id = api_path_tenant(r);
-    if (id)
-        respond_tenant(vt, r, 200, id, NULL, 0);
+    const char *id = api_path_tenant(t, r);
+    return id ? respond_tenant(t, r, 200, id, NULL, 0) : MTM_ENOTFOUND;
 }
 
 /*
  * ?name= (a part of the name, any case) and ?status= narrow the listing;
- * 0 with each filter or NULL, or answers 422 naming the parameter.
+ * 0 with each filter or NULL, or a 422 fault naming the parameter.
  */
-static int list_filters(struct mtm_request *r, char *name, size_t namelen, char *status,
-                        size_t statuslen, const char **name_out, const char **status_out)
+static int list_filters(struct api_thread *t, struct mtm_request *r, char *name, size_t namelen,
+                        char *status, size_t statuslen, const char **name_out,
+                        const char **status_out)
 {
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    bool bad = false;
+    int bad = 0;
     int rc = mtm_query_get(r->query, "name", name, namelen);
     *name_out = rc == 0 && name[0] ? name : NULL;
-    if (rc && rc != MTM_ENOTFOUND) {
-        mtm_problem_add_field(p, "name", "must be at most 64 bytes of text");
-        bad = true;
-    }
+    if (rc && rc != MTM_ENOTFOUND)
+        bad = mtm_fault_field(&t->fault, "name", "must be at most 64 bytes of text");
     rc = mtm_query_get(r->query, "status", status, statuslen);
     *status_out = rc == 0 && status[0] ? status : NULL;
     if ((rc && rc != MTM_ENOTFOUND) ||
         (*status_out && strcmp(status, "active") != 0 && strcmp(status, "paused") != 0 &&
-         strcmp(status, "deleting") != 0)) {
-        mtm_problem_add_field(p, "status", "must be active, paused or deleting");
-        bad = true;
-    }
-    if (bad)
-        api_respond_invalid(r, p);
-    json_object_put(p);
-    return bad ? MTM_EINVAL : 0;
+         strcmp(status, "deleting") != 0))
+        bad = mtm_fault_field(&t->fault, "status", "must be active, paused or deleting");
+    return bad;
 }
 
-void api_tenant_list(void *vt, struct mtm_request *r)
+int api_tenant_list(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     char err[512], name[65], status[16];
     const char *name_f, *status_f;
     long limit;
     int64_t after = 0;
     int rc = api_page_params(t, r, "t", API_SCOPE_ALL, &limit, &after);
     if (rc && rc != MTM_ENOTFOUND)
-        return;
-    if (list_filters(r, name, sizeof(name), status, sizeof(status), &name_f, &status_f))
-        return;
+        return rc;
+    rc = list_filters(t, r, name, sizeof(name), status, sizeof(status), &name_f, &status_f);
+    if (rc)
+        return rc;
 
     char after_s[24], limit_s[24];
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
@@ -209,28 +200,11 @@ void api_tenant_list(void *vt, struct mtm_request *r)
     const char *params[] = {after_s, limit_s, name_f, status_f};
     PGresult *res;
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
-    int rows = PQntuples(res);
-    int shown = rows > limit ? (int)limit : rows;
-    struct json_object *data = json_object_new_array();
-    for (int i = 0; i < shown; i++)
-        json_object_array_add(data, api_tenant_json(res, i));
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "data", data);
-    struct json_object *next = NULL;
-    if (rows > limit) {
-        char enc[MTM_CURSOR_MAX];
-        int64_t last = strtoll(PQgetvalue(res, shown - 1, API_TENANT_COL_SEQ), NULL, 10);
-        if (mtm_cursor_encode(&t->ctx->cursor_key, "t", API_SCOPE_ALL, last, enc, sizeof(enc)) == 0)
-            next = json_object_new_string(enc);
-    }
-    json_object_object_add(o, "next_cursor", next);
+    if (rc)
+        return api_fail_db(t, rc, err);
+    rc = api_respond_page(t, r, res, limit, "t", API_SCOPE_ALL);
     PQclear(res);
-    mtm_respond_json(r, 200, o, NULL, 0);
-    json_object_put(o);
+    return rc;
 }
 
 /*
@@ -239,26 +213,24 @@ void api_tenant_list(void *vt, struct mtm_request *r)
  * answers the tenant, otherwise tells 404 (no such tenant) from 409 (being
  * deleted).
  */
-static void update_then_respond(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
-                                const char *const *params, const char *action,
-                                struct json_object *detail)
+static int update_then_respond(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stmt,
+                               const char *const *params, const char *action,
+                               struct json_object *detail)
 {
     const char *id = params[0];
-    int touched = api_exec_rows(t, r, stmt, params);
-    if (touched < 0) {
-        json_object_put(detail);
-        return;
-    }
-    if (touched) {
+    int touched;
+    int rc = api_exec_rows(t, stmt, params, &touched);
+    if (!rc && touched) {
         tenant_cache_forget(&t->ctx->tenants, id);
         api_audit(t, r, t->who.sub, action, id, detail);
-        json_object_put(detail);
-        respond_tenant(t, r, 200, id, NULL, 0);
-        return;
+        rc = respond_tenant(t, r, 200, id, NULL, 0);
+    } else if (!rc) {
+        rc = api_tenant_check(t, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL);
+        if (!rc)
+            rc = api_fail(t, MTM_ECONFLICT, "tenant %s changed while being updated", id);
     }
     json_object_put(detail);
-    if (api_tenant_check(t, r, id, API_CHECK_DELETING | API_CHECK_FRESH, NULL) == 0)
-        mtm_respond_error(r, 409, "tenant %s changed while being updated", id);
+    return rc;
 }
 
 static struct json_object *detail_int(const char *key, long v)
@@ -268,32 +240,22 @@ static struct json_object *detail_int(const char *key, long v)
     return o;
 }
 
-void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
+int api_tenant_set_concurrency(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
-    static const char *const allowed[] = {"concurrency", NULL};
-    const char *id = api_path_tenant(r);
+    const char *id = api_path_tenant(t, r);
     if (!id)
-        return;
+        return MTM_ENOTFOUND;
     long n = 0;
-    struct json_object *p = mtm_problem_new(422, "invalid");
-    int bad = mtm_field_object(r->json, p);
-    if (!bad) {
-        bad |= mtm_fields_only(r->json, allowed, p);
-        bad |=
-            mtm_field_int(r->json, "concurrency", true, 1, t->ctx->cfg->max_concurrency, 0, &n, p);
-    }
-    if (bad) {
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
-    json_object_put(p);
+    const struct mtm_field_rule rules[] = {
+        {"concurrency", MTM_FIELD_INT, true, 1, t->ctx->cfg->max_concurrency, 0, NULL, &n},
+    };
+    if (mtm_fields_read(r->json, rules, 1, &t->fault))
+        return MTM_EINVAL;
     char value[24];
     snprintf(value, sizeof(value), "%ld", n);
     const char *params[] = {id, value};
-    update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, params, "tenant.concurrency",
-                        detail_int("concurrency", n));
+    return update_then_respond(t, r, MTM_STMT_TENANT_SET_CONCURRENCY, params, "tenant.concurrency",
+                               detail_int("concurrency", n));
 }
 
 /*
@@ -301,37 +263,29 @@ void api_tenant_set_concurrency(void *vt, struct mtm_request *r)
  * rate 0 means unlimited; "rate": null returns the tenant to the
  * installation's defaults; an absent burst follows MTM_PUBLISH_BURST.
  */
-void api_tenant_set_rate(void *vt, struct mtm_request *r)
+int api_tenant_set_rate(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     static const char *const allowed[] = {"rate", "burst", NULL};
-    const char *id = api_path_tenant(r);
+    const char *id = api_path_tenant(t, r);
     if (!id)
-        return;
+        return MTM_ENOTFOUND;
     long rate = 0, burst = 0;
-    struct json_object *p = mtm_problem_new(422, "invalid"), *rv = NULL, *bv = NULL;
-    int bad = mtm_field_object(r->json, p);
-    bool reset = false;
-    if (!bad) {
-        bad |= mtm_fields_only(r->json, allowed, p);
-        reset = json_object_object_get_ex(r->json, "rate", &rv) && rv == NULL;
-        if (!reset)
-            bad |= mtm_field_int(r->json, "rate", true, 0, 1000000, 0, &rate, p);
-        if (json_object_object_get_ex(r->json, "burst", &bv) && (reset || bv == NULL)) {
-            mtm_problem_add_field(p, "burst",
-                                  reset ? "cannot be set while resetting the rate"
-                                        : "must be an integer from 1 to 10000000");
-            bad = 1;
-        } else if (!reset) {
-            bad |= mtm_field_int(r->json, "burst", false, 1, 10000000, 0, &burst, p);
-        }
-    }
-    if (bad) {
-        api_respond_invalid(r, p);
-        json_object_put(p);
-        return;
-    }
-    json_object_put(p);
+    struct json_object *rv = NULL, *bv = NULL;
+    struct mtm_fault *f = &t->fault;
+    if (mtm_field_object(r->json, f))
+        return MTM_EINVAL;
+    int bad = mtm_fields_only(r->json, allowed, f);
+    bool reset = json_object_object_get_ex(r->json, "rate", &rv) && rv == NULL;
+    if (!reset)
+        bad |= mtm_field_int(r->json, "rate", true, 0, 1000000, 0, &rate, f);
+    if (json_object_object_get_ex(r->json, "burst", &bv) && (reset || bv == NULL))
+        bad |= mtm_fault_field(f, "burst", "%s",
+                               reset ? "cannot be set while resetting the rate"
+                                     : "must be an integer from 1 to 10000000");
+    else if (!reset)
+        bad |= mtm_field_int(r->json, "burst", false, 1, 10000000, 0, &burst, f);
+    if (bad)
+        return MTM_EINVAL;
     char rs[24], bs[24];
     snprintf(rs, sizeof(rs), "%ld", rate);
     snprintf(bs, sizeof(bs), "%ld", burst);
@@ -340,59 +294,58 @@ void api_tenant_set_rate(void *vt, struct mtm_request *r)
     struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "rate", reset ? NULL : json_object_new_int64(rate));
     json_object_object_add(detail, "burst", burst ? json_object_new_int64(burst) : NULL);
-    update_then_respond(t, r, MTM_STMT_TENANT_SET_RATE, params, "tenant.rate_limit", detail);
+    return update_then_respond(t, r, MTM_STMT_TENANT_SET_RATE, params, "tenant.rate_limit", detail);
 }
 
-void api_tenant_pause(void *vt, struct mtm_request *r)
+static int set_status(struct api_thread *t, struct mtm_request *r, const char *status,
+                      const char *action)
 {
-    const char *id = api_path_tenant(r);
-    const char *params[] = {id, "paused"};
-    if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, params, "tenant.pause", NULL);
-}
-
-void api_tenant_resume(void *vt, struct mtm_request *r)
-{
-    const char *id = api_path_tenant(r);
-    const char *params[] = {id, "active"};
-    if (id)
-        update_then_respond(vt, r, MTM_STMT_TENANT_SET_STATUS, params, "tenant.resume", NULL);
-}
-
-void api_tenant_delete(void *vt, struct mtm_request *r)
-{
-    struct api_thread *t = vt;
-    char err[512];
-    const char *id = api_path_tenant(r);
+    const char *id = api_path_tenant(t, r);
     if (!id)
-        return;
+        return MTM_ENOTFOUND;
+    const char *params[] = {id, status};
+    return update_then_respond(t, r, MTM_STMT_TENANT_SET_STATUS, params, action, NULL);
+}
+
+int api_tenant_pause(struct api_thread *t, struct mtm_request *r)
+{
+    return set_status(t, r, "paused", "tenant.pause");
+}
+
+int api_tenant_resume(struct api_thread *t, struct mtm_request *r)
+{
+    return set_status(t, r, "active", "tenant.resume");
+}
+
+int api_tenant_delete(struct api_thread *t, struct mtm_request *r)
+{
+    char err[512];
+    const char *id = api_path_tenant(t, r);
+    if (!id)
+        return MTM_ENOTFOUND;
     const char *params[] = {id};
-    int touched = api_exec_rows(t, r, MTM_STMT_TENANT_MARK_DELETING, params);
-    if (touched < 0)
-        return;
-    if (!touched) {
-        mtm_respond_error(r, 404, "no tenant %s", id);
-        return;
-    }
+    int touched;
+    int rc = api_exec_rows(t, MTM_STMT_TENANT_MARK_DELETING, params, &touched);
+    if (rc)
+        return rc;
+    if (!touched)
+        return api_fail(t, MTM_ENOTFOUND, "no tenant %s", id);
     tenant_cache_forget(&t->ctx->tenants, id);
     /* Its tokens die with it at once; the rows go when consumerd removes
      * the tenant (ON DELETE CASCADE). */
     if (mtm_pg_exec(&t->pg, MTM_STMT_TOKENS_REVOKE_TENANT, params, NULL, err, sizeof(err)))
         LOG_WARN(&t->log, "tenant %s: tokens not revoked yet: %s", id, err);
     api_audit(t, r, t->who.sub, "tenant.delete", id, NULL);
-    respond_tenant(t, r, 202, id, NULL, 0);
+    return respond_tenant(t, r, 202, id, NULL, 0);
 }
 
-void api_overview(void *vt, struct mtm_request *r)
+int api_overview(struct api_thread *t, struct mtm_request *r)
 {
-    struct api_thread *t = vt;
     char err[512];
     PGresult *res;
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_OVERVIEW, NULL, &res, err, sizeof(err));
-    if (rc) {
-        api_respond_db_error(t, r, rc, err);
-        return;
-    }
+    if (rc)
+        return api_fail_db(t, rc, err);
     int64_t v[9];
     for (int i = 0; i < 9; i++)
         v[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
@@ -412,4 +365,5 @@ void api_overview(void *vt, struct mtm_request *r)
     json_object_object_add(o, "workers", w);
     mtm_respond_json(r, 200, o, NULL, 0);
     json_object_put(o);
+    return 0;
 }

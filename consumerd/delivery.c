@@ -156,6 +156,49 @@ static enum delivery_fault read_headers(struct delivery *d, const amqp_basic_pro
     return DELIVERY_OK;
 }
 
+/* The message_id property into d->id; false when it is missing or not
+ * 1..MTM_MESSAGE_ID_MAX printable ASCII bytes. */
+static bool read_id(struct delivery *d, const amqp_basic_properties_t *p)
+{
+    if (!(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p->message_id.len == 0 ||
+        p->message_id.len > MTM_MESSAGE_ID_MAX || !p->message_id.bytes ||
+        !printable(p->message_id.bytes, p->message_id.len))
+        return false;
+    memcpy(d->id, p->message_id.bytes, p->message_id.len);
+    d->id[p->message_id.len] = '\0';
+    return true;
+}
+
+/* Whether the body can be stored: DELIVERY_OK, or the first fault found
+ * (size, then JSON, then NUL) with its reason in why. */
+static enum delivery_fault check_body(const amqp_bytes_t *body, size_t max_body, char *why,
+                                      size_t whylen)
+{
+    if (body->len > max_body) {
+        snprintf(why, whylen, "body of %zu bytes is over the %zu-byte limit", body->len, max_body);
+        return DELIVERY_TOO_LARGE;
+    }
+    char err[120];
+    struct json_object *obj = NULL;
+    if (body->len == 0 ||
+        mtm_json_parse(body->bytes, body->len, MTM_JSON_MAX_DEPTH, &obj, err, sizeof(err))) {
+        snprintf(why, whylen, "body is not valid JSON: %s", body->len ? err : "empty");
+        return DELIVERY_NOT_JSON;
+    }
+    bool nul = mtm_json_contains_nul(obj);
+    json_object_put(obj);
+    if (nul) {
+        snprintf(why, whylen, "body holds \\u0000, which cannot be stored");
+        return DELIVERY_HAS_NUL;
+    }
+    return DELIVERY_OK;
+}
+
+/*
+ * Times, trace and producer headers are read first, whatever else is
+ * wrong, so that a dead letter keeps them. Faults then take precedence in
+ * this order: the id, the body, the headers.
+ */
 void delivery_judge(struct delivery *d, const amqp_basic_properties_t *p, const amqp_bytes_t *body,
                     size_t max_body, int64_t now_ms)
 {
@@ -164,38 +207,15 @@ void delivery_judge(struct delivery *d, const amqp_basic_properties_t *p, const 
     read_trace(d, p);
     enum delivery_fault headers = read_headers(d, p);
 
-    if (!(p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p->message_id.len == 0 ||
-        p->message_id.len > MTM_MESSAGE_ID_MAX || !p->message_id.bytes ||
-        !printable(p->message_id.bytes, p->message_id.len)) {
+    if (!read_id(d, p)) {
         delivery_fail(d, DELIVERY_BAD_ID, "missing or invalid message_id property");
         return;
     }
-    memcpy(d->id, p->message_id.bytes, p->message_id.len);
-    d->id[p->message_id.len] = '\0';
-
-    if (body->len > max_body) {
-        char why[DELIVERY_REASON_MAX];
-        snprintf(why, sizeof(why), "body of %zu bytes is over the %zu-byte limit", body->len,
-                 max_body);
-        delivery_fail(d, DELIVERY_TOO_LARGE, why);
-        return;
-    }
-    char err[120];
-    struct json_object *obj = NULL;
-    if (body->len == 0 ||
-        mtm_json_parse(body->bytes, body->len, MTM_JSON_MAX_DEPTH, &obj, err, sizeof(err))) {
-        char why[DELIVERY_REASON_MAX];
-        snprintf(why, sizeof(why), "body is not valid JSON: %s", body->len ? err : "empty");
-        delivery_fail(d, DELIVERY_NOT_JSON, why);
-        return;
-    }
-    bool nul = mtm_json_contains_nul(obj);
-    json_object_put(obj);
-    if (nul) {
-        delivery_fail(d, DELIVERY_HAS_NUL, "body holds \\u0000, which cannot be stored");
-        return;
-    }
-    if (headers)
+    char why[DELIVERY_REASON_MAX];
+    enum delivery_fault f = check_body(body, max_body, why, sizeof(why));
+    if (f != DELIVERY_OK)
+        delivery_fail(d, f, why);
+    else if (headers != DELIVERY_OK)
         delivery_fail(d, headers,
                       MTM_HDR_HEADERS " is not a JSON object of strings within the API's limits");
 }

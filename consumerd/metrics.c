@@ -1,13 +1,6 @@
 /* metrics: see metrics.h. */
 #include "metrics.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "textfile.h"
 
 int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *out)

@@ -1,9 +1,11 @@
 /*
- * metrics: consumerd's Prometheus textfile.
+ * metrics: consumerd's own gauges in Prometheus text format, and the
+ * textfile (mtm.prom) they are written to.
  *
- * The file is rendered into memory, written to a temporary file in the same
- * folder, fsync'd and renamed over mtm.prom, so node_exporter's textfile
- * collector never reads a half-written file.
+ * The daemon fills a struct consumerd_metrics, renders it here followed by
+ * the per-tenant metrics (reconciler_metrics), and hands the text to
+ * consumerd_metrics_write, which names the file; writing it atomically is
+ * lib/textfile's job.
  */
 #ifndef MTM_CONSUMERD_METRICS_H
 #define MTM_CONSUMERD_METRICS_H
@@ -28,7 +30,7 @@ struct consumerd_metrics {
 /* Renders the metrics in text exposition format into out. */
 int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *out) MTM_MUST_CHECK;
 
-/* Writes text atomically as dir/mtm.prom. */
+/* Writes text as dir/mtm.prom (mtm_textfile_write: atomic, error in err). */
 int consumerd_metrics_write(const char *dir, const char *text, size_t len, char *err,
                             size_t errlen) MTM_MUST_CHECK;
 

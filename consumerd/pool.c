@@ -7,6 +7,13 @@
 #include "worker.h"
 #include "xalloc.h"
 
+/* The publish -> stored latency in ms: 5 ms to 60 s. */
+static const struct mtm_histogram_layout latency_layout = {
+    .units_per_s = 1000,
+    .nbounds = 11,
+    .bounds = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 60000},
+};
+
 struct tenant_pool *pool_new(struct pool_env *env, const char *tenant_id)
 {
     struct tenant_pool *p = xcalloc(1, sizeof(*p));
@@ -21,6 +28,7 @@ struct tenant_pool *pool_new(struct pool_env *env, const char *tenant_id)
     p->nslots = env->cfg->max_concurrency;
     p->slots = xcalloc((size_t)p->nslots, sizeof(*p->slots));
     p->queue_depth = -1;
+    mtm_histogram_init(&p->latency, &latency_layout);
     return p;
 }
 
@@ -67,12 +75,6 @@ int pool_live_threads(const struct tenant_pool *p)
 
 void pool_observe_latency(struct tenant_pool *p, int64_t latency_ms)
 {
-    static const int64_t bounds[POOL_LATENCY_BUCKETS - 1] = POOL_LATENCY_BOUNDS_MS;
-    if (latency_ms < 0)
-        latency_ms = 0; /* clocks of different hosts may disagree a little */
-    for (int b = 0; b < POOL_LATENCY_BUCKETS; b++)
-        if (b == POOL_LATENCY_BUCKETS - 1 || latency_ms <= bounds[b])
-            atomic_fetch_add_explicit(&p->latency_buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->latency_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->latency_sum_ms, latency_ms, memory_order_relaxed);
+    /* Negative (clocks of different hosts may disagree a little) counts as 0. */
+    mtm_histogram_observe(&p->latency, latency_ms);
 }

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "dbpool.h"
+#include "histogram.h"
 #include "topology.h"
 #include "uuid.h"
 
@@ -35,13 +36,6 @@ struct pool_env {
 
 struct worker;
 
-/* Upper bounds of the latency buckets in ms; the last bucket is +Inf. */
-#define POOL_LATENCY_BOUNDS_MS                                                                     \
-    {                                                                                              \
-        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 60000                                     \
-    }
-#define POOL_LATENCY_BUCKETS 12
-
 struct tenant_pool {
     char tenant_id[MTM_UUID_STRLEN + 1];
     char queue[MTM_QUEUE_NAME_MAX];
@@ -52,9 +46,7 @@ struct tenant_pool {
     atomic_int running; /* workers consuming */
     atomic_int busy;    /* workers handling a batch */
     atomic_llong consumed, stored, retried, failed, dead_lettered, dropped;
-    /* publish -> stored latency histogram (POOL_LATENCY_BOUNDS_MS). */
-    atomic_llong latency_buckets[POOL_LATENCY_BUCKETS];
-    atomic_llong latency_count, latency_sum_ms;
+    struct mtm_histogram latency; /* publish -> stored, in ms (5 ms to 60 s, pool.c) */
 
     /* Main thread only. */
     char name[65];         /* the tenant's name, for mtm_tenant_info */

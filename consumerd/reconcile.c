@@ -238,27 +238,12 @@ int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *
 
 static int latency_metrics(const struct reconciler *r, struct mtm_buf *out)
 {
-    static const int64_t bounds[POOL_LATENCY_BUCKETS - 1] = POOL_LATENCY_BOUNDS_MS;
-    int rc = mtm_buf_puts(out, "# HELP mtm_publish_to_stored_seconds Time from publish to "
-                               "stored.\n# TYPE mtm_publish_to_stored_seconds histogram\n");
+    static const char name[] = "mtm_publish_to_stored_seconds";
+    int rc = mtm_histogram_header(out, name, "Time from publish to stored.");
     for (size_t i = 0; !rc && i < r->npools; i++) {
-        const struct tenant_pool *p = r->pools[i];
-        for (int b = 0; !rc && b < POOL_LATENCY_BUCKETS; b++) {
-            long long v = atomic_load(&p->latency_buckets[b]);
-            char le[32] = "+Inf";
-            if (b < POOL_LATENCY_BUCKETS - 1)
-                snprintf(le, sizeof(le), "%g", (double)bounds[b] / 1000.0);
-            rc = mtm_buf_printf(out,
-                                "mtm_publish_to_stored_seconds_bucket{tenant=\"%s\","
-                                "le=\"%s\"} %lld\n",
-                                p->tenant_id, le, v);
-        }
-        if (!rc)
-            rc = mtm_buf_printf(out,
-                                "mtm_publish_to_stored_seconds_sum{tenant=\"%s\"} %.3f\n"
-                                "mtm_publish_to_stored_seconds_count{tenant=\"%s\"} %lld\n",
-                                p->tenant_id, (double)atomic_load(&p->latency_sum_ms) / 1000.0,
-                                p->tenant_id, atomic_load(&p->latency_count));
+        char labels[16 + MTM_UUID_STRLEN];
+        snprintf(labels, sizeof(labels), "tenant=\"%s\"", r->pools[i]->tenant_id);
+        rc = mtm_histogram_render(&r->pools[i]->latency, name, labels, out);
     }
     return rc;
 }

@@ -20,6 +20,25 @@
 #define OUTAGE_BASE_MS 100
 #define OUTAGE_CAP_MS 2000
 
+/*
+ * A worker's life. It connects, consumes until its connection is lost,
+ * backs off and connects again, and stops when consumerd stops or its
+ * pool shrinks below it:
+ *
+ *   CONNECTING -> CONSUMING | BACKING_OFF | STOPPED
+ *   CONSUMING  -> BACKING_OFF | STOPPED
+ *   BACKING_OFF -> CONNECTING | STOPPED
+ *
+ * Every change goes through become(), which keeps the pool's count of
+ * consuming workers and aborts on any other change: a bug, not a state.
+ */
+enum worker_state {
+    WORKER_CONNECTING,
+    WORKER_CONSUMING,
+    WORKER_BACKING_OFF,
+    WORKER_STOPPED,
+};
+
 struct wctx {
     struct worker *w;
     struct tenant_pool *pool;
@@ -27,7 +46,7 @@ struct wctx {
     struct mtm_log_ctx log;
     char thread_name[16];
     struct mtm_amqp amqp;
-    bool consuming;
+    enum worker_state state;
     struct mtm_backoff outage;
     amqp_envelope_t batch[WORKER_BATCH_MAX];
     struct delivery verdicts[WORKER_BATCH_MAX];
@@ -48,13 +67,32 @@ static void nap(const struct wctx *c, uint32_t ms)
 
 /* ---- consuming --------------------------------------------------------- */
 
-static void stop_consuming(struct wctx *c)
+static bool allowed(enum worker_state from, enum worker_state to)
 {
-    if (c->consuming)
+    switch (from) {
+    case WORKER_CONNECTING: return to != WORKER_CONNECTING;
+    case WORKER_CONSUMING: return to == WORKER_BACKING_OFF || to == WORKER_STOPPED;
+    case WORKER_BACKING_OFF: return to == WORKER_CONNECTING || to == WORKER_STOPPED;
+    case WORKER_STOPPED: return false;
+    }
+    return false;
+}
+
+static void become(struct wctx *c, enum worker_state to)
+{
+    if (!allowed(c->state, to)) {
+        LOG_ERROR(&c->log, "%s: impossible change of state %d -> %d", c->thread_name, c->state, to);
+        abort();
+    }
+    if (to == WORKER_CONSUMING)
+        atomic_fetch_add(&c->pool->running, 1);
+    if (c->state == WORKER_CONSUMING)
         atomic_fetch_sub(&c->pool->running, 1);
-    c->consuming = false;
-    /* Closing returns every unacknowledged delivery to the queue. */
-    mtm_amqp_close(&c->amqp);
+    /* Leaving CONSUMING (or a connection that failed half way): closing
+     * returns every unacknowledged delivery to the queue. */
+    if (to == WORKER_BACKING_OFF || to == WORKER_STOPPED)
+        mtm_amqp_close(&c->amqp);
+    c->state = to;
 }
 
 static int start_consuming(struct wctx *c)
@@ -65,8 +103,6 @@ static int start_consuming(struct wctx *c)
         LOG_WARN(&c->log, "%s: cannot consume: %s", c->thread_name, err);
         return rc;
     }
-    c->consuming = true;
-    atomic_fetch_add(&c->pool->running, 1);
     mtm_backoff_reset(&c->outage);
     LOG_DEBUG(&c->log, "%s: consuming %s", c->thread_name, c->pool->queue);
     return 0;
@@ -220,11 +256,6 @@ static int dead_letter(struct wctx *c, const amqp_envelope_t *e, const struct de
     return 0;
 }
 
-static bool key_is(const amqp_bytes_t *k, const char *name)
-{
-    return k->len == strlen(name) && k->bytes && memcmp(k->bytes, name, k->len) == 0;
-}
-
 /*
  * Republishes e to the retry queue with its next attempt's delay. Returns
  * 0, MTM_EINVAL when the message itself cannot be republished (its
@@ -243,28 +274,16 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct de
 
     /* Same properties, our bookkeeping headers replaced. */
     amqp_basic_properties_t props = e->message.properties;
-    const amqp_table_t *old = &props.headers;
-    int nold = (props._flags & AMQP_BASIC_HEADERS_FLAG) && old->entries ? old->num_entries : 0;
-    amqp_table_entry_t *entries = xcalloc((size_t)nold + 3, sizeof(*entries));
-    int ne = 0;
-    for (int i = 0; i < nold; i++) {
-        const amqp_bytes_t *k = &old->entries[i].key;
-        if (key_is(k, MTM_HDR_ATTEMPTS) || key_is(k, MTM_HDR_FIRST_FAILED) ||
-            key_is(k, MTM_HDR_LAST_ERROR))
-            continue;
-        entries[ne++] = old->entries[i];
-    }
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_ATTEMPTS);
-    entries[ne].value.kind = AMQP_FIELD_KIND_I32;
-    entries[ne++].value.value.i32 = failures;
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_FIRST_FAILED);
-    entries[ne].value.kind = AMQP_FIELD_KIND_I64;
-    entries[ne++].value.value.i64 = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms();
-    entries[ne].key = amqp_cstring_bytes(MTM_HDR_LAST_ERROR);
-    entries[ne].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[ne++].value.value.bytes = amqp_cstring_bytes(last);
+    const amqp_table_t *old = (props._flags & AMQP_BASIC_HEADERS_FLAG) ? &props.headers : NULL;
+    int nold = old && old->entries ? old->num_entries : 0;
+    amqp_table_entry_t *entries = xcalloc((size_t)nold + MTM_MESSAGE_TABLE_MAX, sizeof(*entries));
+    struct mtm_message_headers h = {
+        .attempts = failures,
+        .first_failed_ms = d->first_failed_ms ? d->first_failed_ms : mtm_wall_ms(),
+        .last_error = last,
+    };
+    props.headers.num_entries = mtm_message_table(&h, old, entries);
     props.headers.entries = entries;
-    props.headers.num_entries = ne;
     props._flags |=
         AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_EXPIRATION_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
     props.expiration = amqp_cstring_bytes(ttl);
@@ -425,6 +444,23 @@ static int handle_batch(struct wctx *c, size_t n)
     return rc;
 }
 
+/* Takes one batch and handles it; MTM_EUNAVAIL when the connection was
+ * lost (the batch in hand is not acknowledged and comes back). */
+static int consume_once(struct wctx *c)
+{
+    bool lost;
+    size_t n = collect(c, &lost);
+    if (n) {
+        atomic_fetch_add(&c->pool->busy, 1);
+        int rc = lost ? MTM_EUNAVAIL : handle_batch(c, n);
+        atomic_fetch_sub(&c->pool->busy, 1);
+        for (size_t i = 0; i < n; i++)
+            amqp_destroy_envelope(&c->batch[i]);
+        lost = lost || rc;
+    }
+    return lost ? MTM_EUNAVAIL : 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -439,28 +475,29 @@ static void *worker_main(void *arg)
     mtm_amqp_init(&c->amqp, c->cfg->amqp_url, 2000, 30);
     mtm_backoff_init(&c->outage, OUTAGE_BASE_MS, OUTAGE_CAP_MS);
 
-    while (!should_exit(c)) {
-        if (!c->consuming && start_consuming(c)) {
-            nap(c, mtm_backoff_next(&c->outage));
-            continue;
+    c->state = WORKER_CONNECTING;
+    while (c->state != WORKER_STOPPED) {
+        if (should_exit(c)) {
+            become(c, WORKER_STOPPED);
+            break;
         }
-        bool lost;
-        size_t n = collect(c, &lost);
-        if (n) {
-            atomic_fetch_add(&c->pool->busy, 1);
-            int rc = lost ? MTM_EUNAVAIL : handle_batch(c, n);
-            atomic_fetch_sub(&c->pool->busy, 1);
-            for (size_t i = 0; i < n; i++)
-                amqp_destroy_envelope(&c->batch[i]);
-            lost = lost || rc;
-        }
-        if (lost) {
-            LOG_WARN(&c->log, "%s: broker connection lost; reconnecting", c->thread_name);
-            stop_consuming(c);
+        switch (c->state) {
+        case WORKER_CONNECTING:
+            become(c, start_consuming(c) ? WORKER_BACKING_OFF : WORKER_CONSUMING);
+            break;
+        case WORKER_BACKING_OFF:
             nap(c, mtm_backoff_next(&c->outage));
+            become(c, WORKER_CONNECTING);
+            break;
+        case WORKER_CONSUMING:
+            if (consume_once(c)) {
+                LOG_WARN(&c->log, "%s: broker connection lost; reconnecting", c->thread_name);
+                become(c, WORKER_BACKING_OFF);
+            }
+            break;
+        case WORKER_STOPPED: break;
         }
     }
-    stop_consuming(c);
     mtm_amqp_cleanup(&c->amqp);
     LOG_DEBUG(&c->log, "%s: exited", c->thread_name);
     free(c);

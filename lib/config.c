@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "httpclient.h"
+#include "password.h"
 #include "xalloc.h"
 
 #ifndef MTM_DEFAULT_SQL_DIR
@@ -40,7 +41,6 @@ struct key {
     long min, max;
     const char *def;      /* NULL: no default */
     unsigned required_by; /* enum mtm_program bits that must have a value */
-    int reloadable;       /* may change without a restart (none yet) */
     const char *help;
 };
 
@@ -48,57 +48,60 @@ struct key {
 #define ALL (MTM_PROG_API | MTM_PROG_CONSUMERD | MTM_PROG_TOOL | MTM_PROG_EVENTS)
 
 static const struct key keys[] = {
-    {"MTM_HTTP_PORT", T_INT, F(http_port), 1, 65535, "8080", 0, 0, "port lighttpd listens on"},
-    {"MTM_PG_URL", T_PG_URL, F(pg_url), 0, 4096, "postgresql://mtm:mtm@127.0.0.1:5433/mtm", ALL, 0,
+    {"MTM_HTTP_PORT", T_INT, F(http_port), 1, 65535, "8080", 0, "port lighttpd listens on"},
+    {"MTM_PG_URL", T_PG_URL, F(pg_url), 0, 4096, "postgresql://mtm:mtm@127.0.0.1:5433/mtm", ALL,
      "PostgreSQL connection URL"},
-    {"MTM_AMQP_URL", T_AMQP_URL, F(amqp_url), 0, 4096, "amqp://mtm:mtm@127.0.0.1:5673/", ALL, 0,
+    {"MTM_AMQP_URL", T_AMQP_URL, F(amqp_url), 0, 4096, "amqp://mtm:mtm@127.0.0.1:5673/", ALL,
      "RabbitMQ connection URL"},
-    {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS, 0,
+    {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS,
      "HS256 signing key, at least 32 bytes"},
-    {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, 0, "admin login name"},
-    {"MTM_ADMIN_PASSWORD", T_SECRET, F(admin_password), 8, 1024, NULL, 0, 0,
+    {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, "admin login name"},
+    {"MTM_ADMIN_PASSWORD", T_SECRET, F(admin_password), 8, MTM_PASSWORD_MAX, NULL, 0,
      "admin password, set at first start"},
-    {"MTM_DEFAULT_CONCURRENCY", T_INT, F(default_concurrency), 1, 1024, "1", 0, 0,
+    {"MTM_DEFAULT_CONCURRENCY", T_INT, F(default_concurrency), 1, 1024, "1", 0,
      "workers of a new tenant when the request names none"},
-    {"MTM_MAX_CONCURRENCY", T_INT, F(max_concurrency), 1, 1024, "64", 0, 0,
+    {"MTM_MAX_CONCURRENCY", T_INT, F(max_concurrency), 1, 1024, "64", 0,
      "upper bound of a tenant's concurrency"},
-    {"MTM_MAX_ATTEMPTS", T_INT, F(max_attempts), 1, 100, "5", 0, 0,
+    {"MTM_MAX_ATTEMPTS", T_INT, F(max_attempts), 1, 100, "5", 0,
      "deliveries of a message before it is dead-lettered"},
-    {"MTM_MAX_BODY", T_INT, F(max_body), 1024, 64 * 1024 * 1024, "1048576", 0, 0,
+    {"MTM_MAX_BODY", T_INT, F(max_body), 1024, 64 * 1024 * 1024, "1048576", 0,
      "largest request body in bytes"},
-    {"MTM_METRICS_DIR", T_STR, F(metrics_dir), 1, 4096, "var/metrics", 0, 0,
+    {"MTM_METRICS_DIR", T_STR, F(metrics_dir), 1, 4096, "var/metrics", 0,
      "folder of the Prometheus textfile (mtm.prom)"},
-    {"MTM_LOG_LEVEL", T_LOGLEVEL, F(log_level), 0, 0, "info", 0, 0, "debug, info, warn or error"},
-    {"MTM_FCGI_SOCKET", T_STR, F(fcgi_socket), 1, 107, "var/run/mtm-api.sock", 0, 0,
+    {"MTM_LOG_LEVEL", T_LOGLEVEL, F(log_level), 0, 0, "info", 0, "debug, info, warn or error"},
+    {"MTM_FCGI_SOCKET", T_STR, F(fcgi_socket), 1, 107, "var/run/mtm-api.sock", 0,
      "unix socket the FastCGI responder listens on"},
-    {"MTM_API_THREADS", T_INT, F(api_threads), 1, 256, "8", 0, 0,
+    {"MTM_API_THREADS", T_INT, F(api_threads), 1, 256, "8", 0,
      "request threads of each responder process"},
-    {"MTM_SQL_DIR", T_STR, F(sql_dir), 1, 4096, MTM_DEFAULT_SQL_DIR, 0, 0,
+    {"MTM_TENANT_THREADS", T_INT, F(tenant_threads), 0, 256, "0", 0,
+     "request threads one tenant may hold at once in a responder process; 0: half of "
+     "MTM_API_THREADS"},
+    {"MTM_SQL_DIR", T_STR, F(sql_dir), 1, 4096, MTM_DEFAULT_SQL_DIR, 0,
      "folder of the numbered SQL migrations"},
-    {"MTM_HEARTBEAT_MAX_AGE", T_INT, F(heartbeat_max_age), 1, 3600, "5", 0, 0,
+    {"MTM_HEARTBEAT_MAX_AGE", T_INT, F(heartbeat_max_age), 1, 3600, "5", 0,
      "seconds after which consumerd's heartbeat counts as stale"},
-    {"MTM_DB_POOL_SIZE", T_INT, F(db_pool_size), 1, 90, "8", 0, 0,
+    {"MTM_DB_POOL_SIZE", T_INT, F(db_pool_size), 1, 90, "8", 0,
      "PostgreSQL connections consumerd's workers share"},
-    {"MTM_RETRY_BASE_MS", T_INT, F(retry_base_ms), 10, 3600000, "1000", 0, 0,
+    {"MTM_RETRY_BASE_MS", T_INT, F(retry_base_ms), 10, 3600000, "1000", 0,
      "first retry delay; doubles per attempt (with jitter) up to 64 times it"},
-    {"MTM_PUBLISH_RATE", T_INT, F(publish_rate), 0, 1000000, "0", 0, 0,
+    {"MTM_PUBLISH_RATE", T_INT, F(publish_rate), 0, 1000000, "0", 0,
      "default publish limit per tenant in messages/s; 0 means none"},
-    {"MTM_PUBLISH_BURST", T_INT, F(publish_burst), 1, 10000000, "1000", 0, 0,
+    {"MTM_PUBLISH_BURST", T_INT, F(publish_burst), 1, 10000000, "1000", 0,
      "default burst (bucket size) of the publish limit"},
-    {"MTM_CORS_ORIGINS", T_STR, F(cors_origins), 1, 4096, NULL, 0, 0,
+    {"MTM_CORS_ORIGINS", T_STR, F(cors_origins), 1, 4096, NULL, 0,
      "origins allowed to call the API from browsers, comma-separated; none by default"},
-    {"MTM_METRICS_TOKEN", T_SECRET, F(metrics_token), 32, 4096, NULL, 0, 0,
+    {"MTM_METRICS_TOKEN", T_SECRET, F(metrics_token), 32, 4096, NULL, 0,
      "bearer secret a Prometheus scraper may use for GET /api/metrics"},
-    {"MTM_ALERTS_TOKEN", T_SECRET, F(alerts_token), 32, 4096, NULL, 0, 0,
+    {"MTM_ALERTS_TOKEN", T_SECRET, F(alerts_token), 32, 4096, NULL, 0,
      "bearer secret Alertmanager's webhook presents to POST /api/alerts/webhook"},
-    {"MTM_PROMETHEUS_URL", T_HTTP_URL, F(prometheus_url), 1, 4096, NULL, 0, 0,
+    {"MTM_PROMETHEUS_URL", T_HTTP_URL, F(prometheus_url), 1, 4096, NULL, 0,
      "Prometheus (http://host:port) whose history the console's charts show; none by default"},
-    {"MTM_TRUSTED_PROXIES", T_ADDRLIST, F(trusted_proxies), 1, 4096, NULL, 0, 0,
+    {"MTM_TRUSTED_PROXIES", T_ADDRLIST, F(trusted_proxies), 1, 4096, NULL, 0,
      "proxies whose X-Forwarded-For names the client, comma-separated addresses or CIDR "
      "blocks; none by default"},
-    {"MTM_EVENTS_SOCKET", T_STR, F(events_socket), 1, 107, "var/run/mtm-events.sock", 0, 0,
+    {"MTM_EVENTS_SOCKET", T_STR, F(events_socket), 1, 107, "var/run/mtm-events.sock", 0,
      "unix socket the event stream server (mtm-events) listens on"},
-    {"MTM_EVENTS_MAX_CLIENTS", T_INT, F(events_max_clients), 1, 20000, "2000", 0, 0,
+    {"MTM_EVENTS_MAX_CLIENTS", T_INT, F(events_max_clients), 1, 20000, "2000", 0,
      "event streams mtm-events serves at once; more are answered 503"},
 };
 

@@ -2,11 +2,14 @@
  * config: mtm's configuration, declared in one table (config.c).
  *
  * Each key has a type, a destination field in struct mtm_config, bounds, a
- * default, the programs that require it, and whether a reload may change it.
- * Values come from the environment and, for keys the environment leaves
- * unset, from KEY=VALUE lines in the file named by MTM_CONFIG. Loading
- * validates every key and the relations between them; the first problem
- * found is described in one line that starts with the variable's name.
+ * default and the programs that require it. Values come from the
+ * environment and, for keys the environment leaves unset, from KEY=VALUE
+ * lines in the file named by MTM_CONFIG. Loading validates every key and the
+ * relations between them; the first problem found is described in one line
+ * that starts with the variable's name.
+ *
+ * There is no reload: every program reads its configuration once, at
+ * start-up, and a change takes effect at the next restart.
  */
 #ifndef MTM_CONFIG_H
 #define MTM_CONFIG_H
@@ -39,6 +42,7 @@ struct mtm_config {
     enum mtm_log_level log_level;
     char *fcgi_socket;
     int api_threads;
+    int tenant_threads; /* 0: api_threads / 2 (at least 1) */
     char *sql_dir;
     int heartbeat_max_age;
     int db_pool_size;

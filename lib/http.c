@@ -280,16 +280,3 @@ int mtm_respond_problem(struct mtm_request *r, struct json_object *problem,
     const char *text = mtm_json_text(problem, &len);
     return mtm_respond(r, status, "application/problem+json", extra, nextra, text, len);
 }
-
-int mtm_respond_error(struct mtm_request *r, int status, const char *detail_fmt, ...)
-{
-    char detail[1024];
-    va_list ap;
-    va_start(ap, detail_fmt);
-    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
-    va_end(ap);
-    struct json_object *p = mtm_problem_new(status, "%s", detail);
-    int rc = mtm_respond_problem(r, p, NULL, 0);
-    json_object_put(p);
-    return rc;
-}

@@ -114,8 +114,5 @@ int mtm_respond_json(struct mtm_request *r, int status, struct json_object *obj,
 /* problem+json with problem's own status (borrowed). */
 int mtm_respond_problem(struct mtm_request *r, struct json_object *problem,
                         const struct mtm_header *extra, size_t nextra);
-/* Shorthand: a problem with a status and a detail. */
-int mtm_respond_error(struct mtm_request *r, int status, const char *detail_fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

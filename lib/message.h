@@ -37,4 +37,43 @@
  * the message id, traceparent and mtm's own headers, whatever the escaping. */
 #define MTM_HEADERS_BYTES_MAX 65536
 
+#include <amqp.h>
+#include <stdint.h>
+
+/*
+ * mtm's own headers of one message, as the API's publish, the dead-letter
+ * replay and consumerd's retry write them. Absent ones are 0 or NULL.
+ * Strings are borrowed by the tables built from them.
+ */
+struct mtm_message_headers {
+    int64_t published_at_ms;
+    const char *headers_json; /* the producer's headers, a JSON object */
+    const char *traceparent;
+    int32_t attempts;
+    int64_t first_failed_ms;
+    const char *last_error;
+};
+
+/* Entries mtm_message_table may write. */
+#define MTM_MESSAGE_TABLE_MAX 6
+
+/*
+ * Writes the present headers of h into entries (room for
+ * MTM_MESSAGE_TABLE_MAX), after the entries of `keep` (NULL for none)
+ * whose keys h does not write, so a message keeps a foreign producer's
+ * headers while mtm's are replaced; entries needs room for keep's too.
+ * Returns how many entries were written.
+ */
+int mtm_message_table(const struct mtm_message_headers *h, const amqp_table_t *keep,
+                      amqp_table_entry_t *entries);
+
+/*
+ * Properties of a message mtm publishes: JSON content, the message id,
+ * the timestamp (seconds, from published_at_ms when it is present), and
+ * the header table (entries, n; borrowed). Delivery mode and expiry are
+ * left to the publisher (lib/amqp sets persistent).
+ */
+void mtm_message_props(amqp_basic_properties_t *p, const char *id, int64_t published_at_ms,
+                       amqp_table_entry_t *entries, int n);
+
 #endif

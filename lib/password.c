@@ -14,6 +14,8 @@ static const char dummy_hash[] =
 int mtm_password_hash(const char *password, char **out)
 {
     *out = NULL;
+    if (strlen(password) > MTM_PASSWORD_MAX)
+        return MTM_EINVAL; /* crypt would answer "*0" */
     char *salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
     if (!salt)
         return MTM_EIO;

@@ -13,9 +13,13 @@
 
 #include "err.h"
 
-/* A new hash of password; the caller frees it. */
+/* Longest password crypt(3) hashes (CRYPT_MAX_PASSPHRASE_SIZE - 1). */
+#define MTM_PASSWORD_MAX 511
+
+/* A new hash of password; the caller frees it. MTM_EINVAL when password is
+ * longer than MTM_PASSWORD_MAX bytes. */
 int mtm_password_hash(const char *password, char **out) MTM_MUST_CHECK;
-/* True when password matches hash. */
+/* True when password matches hash (never for one over MTM_PASSWORD_MAX). */
 bool mtm_password_check(const char *password, const char *hash);
 /* Compares two secrets in time independent of where they differ. */
 bool mtm_password_equal(const char *a, const char *b);

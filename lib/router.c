@@ -47,9 +47,9 @@ static bool method_matches(const char *route_method, const char *method)
            (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
 }
 
-enum mtm_route_result mtm_router_match(const struct mtm_route *routes, size_t n,
-                                       struct mtm_request *r, const struct mtm_route **out,
-                                       char *allow, size_t allowlen)
+enum mtm_route_result mtm_router_match(const struct mtm_route *first, size_t n, size_t size,
+                                       struct mtm_request *r, size_t *index, char *allow,
+                                       size_t allowlen)
 {
     size_t used = 0;
     bool path_known = false;
@@ -57,17 +57,19 @@ enum mtm_route_result mtm_router_match(const struct mtm_route *routes, size_t n,
     if (allowlen)
         allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        if (!match_path(routes[i].pattern, r->path, NULL))
+        const struct mtm_route *route =
+            (const struct mtm_route *)(const void *)((const char *)first + i * size);
+        if (!match_path(route->pattern, r->path, NULL))
             continue;
-        if (method_matches(routes[i].method, r->method)) {
-            match_path(routes[i].pattern, r->path, r);
-            *out = &routes[i];
+        if (method_matches(route->method, r->method)) {
+            match_path(route->pattern, r->path, r);
+            *index = i;
             return MTM_ROUTE_FOUND;
         }
         path_known = true;
         if (used < allowlen) {
             int w =
-                snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", routes[i].method);
+                snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", route->method);
             if (w > 0)
                 used += (size_t)w;
         }

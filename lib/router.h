@@ -23,15 +23,13 @@ enum mtm_route_flags {
     MTM_ROUTE_OPTIONAL_BODY = 1 << 1, /* reads a body (maybe empty); the handler parses it */
 };
 
-typedef void (*mtm_route_fn)(void *ctx, struct mtm_request *r);
-
+/* What the router matches on. An application embeds it as the first
+ * member of its own route type, next to its handler and access rule. */
 struct mtm_route {
     const char *method;
     const char *pattern;
     const char *name; /* stable label for metrics and logs */
     unsigned flags;
-    int access; /* the application's access rule; the router ignores it */
-    mtm_route_fn fn;
 };
 
 enum mtm_route_result {
@@ -41,12 +39,14 @@ enum mtm_route_result {
 };
 
 /*
- * On MTM_ROUTE_FOUND stores the route in *out and the captures in
- * r->params. On MTM_ROUTE_BAD_METHOD writes "GET, DELETE" style text into
- * allow. HEAD matches GET routes.
+ * Matches r against n routes laid out `size` bytes apart from `first` (an
+ * array of the application's route type, whose first member is a struct
+ * mtm_route). On MTM_ROUTE_FOUND stores the route's position in *index and
+ * the captures in r->params. On MTM_ROUTE_BAD_METHOD writes "GET, DELETE"
+ * style text into allow. HEAD matches GET routes.
  */
-enum mtm_route_result mtm_router_match(const struct mtm_route *routes, size_t n,
-                                       struct mtm_request *r, const struct mtm_route **out,
-                                       char *allow, size_t allowlen);
+enum mtm_route_result mtm_router_match(const struct mtm_route *first, size_t n, size_t size,
+                                       struct mtm_request *r, size_t *index, char *allow,
+                                       size_t allowlen);
 
 #endif

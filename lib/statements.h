@@ -68,8 +68,9 @@
     X(TENANT_INSERT,                                                                               \
       "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
     X(TENANT_CREATE_PARTITION, "SELECT mtm_create_partition($1::uuid)", 1)                         \
-    X(TENANT_GET, "SELECT * FROM tenants_live WHERE id = $1::uuid", 1)                             \
-    X(TENANT_ALL, "SELECT * FROM tenants_live ORDER BY seq", 0)                                    \
+    /* A tenant as the API shows it: sql/0018_tenant_json.sql. */                                  \
+    X(TENANT_GET, "SELECT mtm_tenant_json(l) FROM tenants_live l WHERE id = $1::uuid", 1)          \
+    X(TENANT_ALL, "SELECT id, mtm_tenant_json(l) FROM tenants_live l ORDER BY seq", 0)             \
     X(TENANT_STATE, "SELECT status, publish_rate, publish_burst FROM tenants WHERE id = $1::uuid", \
       1)                                                                                           \
     X(TENANT_SET_RATE,                                                                             \
@@ -77,9 +78,10 @@
       " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
       3)                                                                                           \
     X(TAKE_TOKENS, "SELECT mtm_take_tokens($1::uuid, $2::float8, $3::float8, $4::float8)", 4)      \
-    /* $3: a part of the name (any case) or NULL; $4: a status or NULL. */                         \
+    /* Rows (seq, tenant) for api_respond_page. $3: a part of the name (any case) or NULL;         \
+     * $4: a status or NULL. */                                                                    \
     X(TENANT_LIST,                                                                                 \
-      "SELECT * FROM tenants_live WHERE seq > $1::bigint"                                          \
+      "SELECT seq, mtm_tenant_json(l) FROM tenants_live l WHERE seq > $1::bigint"                  \
       " AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)"                        \
       " AND ($4::text IS NULL OR status = $4::text) ORDER BY seq LIMIT $2::int",                   \
       4)                                                                                           \

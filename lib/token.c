@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jwt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +59,29 @@ static bool str_claim(jwt_t *jwt, const char *name, char *out, size_t outlen)
     return true;
 }
 
-static bool int_claim(jwt_t *jwt, const char *name, int64_t *out)
+/*
+ * An integer claim: 0, MTM_ENOTFOUND when absent, MTM_EINVAL when it is not
+ * a JSON integer that fits. libjwt 1.10's jwt_get_grant_int answers 0 with
+ * no error for a claim of another type ("exp":"soon", 1.5, true), so the
+ * claim's own JSON text is read instead.
+ */
+static int int_claim(jwt_t *jwt, const char *name, int64_t *out)
 {
+    char *js = jwt_get_grants_json(jwt, name);
+    if (!js)
+        return MTM_ENOTFOUND;
+    const char *p = js + (js[0] == '-');
+    bool digits = *p != '\0';
+    for (; *p && digits; p++)
+        digits = *p >= '0' && *p <= '9';
+    char *end;
     errno = 0;
-    long v = jwt_get_grant_int(jwt, name);
-    if (errno)
-        return false;
-    *out = v;
-    return true;
+    long long v = digits ? strtoll(js, &end, 10) : 0;
+    int rc = digits && !errno && !*end ? 0 : MTM_EINVAL;
+    free(js); /* libjwt 1.10 allocates it with malloc */
+    if (!rc)
+        *out = v;
+    return rc;
 }
 
 int mtm_token_verify(const char *token, const char *secret, int64_t now, struct mtm_claims *c,
@@ -95,10 +111,10 @@ int mtm_token_verify(const char *token, const char *secret, int64_t now, struct 
         rc = fail(err, errlen, "the token's algorithm is not HS256");
     else if (!str_claim(jwt, "sub", c->sub, sizeof(c->sub)) ||
              !str_claim(jwt, "role", role, sizeof(role)) ||
-             !str_claim(jwt, "jti", c->jti, sizeof(c->jti)) || !int_claim(jwt, "exp", &c->exp) ||
-             !int_claim(jwt, "iat", &c->iat))
+             !str_claim(jwt, "jti", c->jti, sizeof(c->jti)) || int_claim(jwt, "exp", &c->exp) ||
+             int_claim(jwt, "iat", &c->iat))
         rc = fail(err, errlen, "the token lacks a required claim");
-    else if (!int_claim(jwt, "nbf", &c->nbf) && errno != ENOENT)
+    else if (int_claim(jwt, "nbf", &c->nbf) == MTM_EINVAL)
         rc = fail(err, errlen, "the token's nbf is not a number");
     if (!rc) {
         if (strcmp(role, "admin") == 0) {

@@ -1,8 +1,8 @@
 // A small client of mtm's REST API for the integration tests: every request
-// goes through Api.req(), the one place where authentication will be added
-// (set api.token, or pass {token} to makeApi, once the API asks for one).
+// goes through Api.req(), which sends api.token (from makeApi's {token}) as
+// the bearer token unless a request passes its own {token} (null: none).
 //
-//   const api = makeApi(stack);
+//   const api = makeApi(stack, { token: await stack.adminToken() });
 //   const t = await api.createTenant('acme', 4);     // asserts 201, returns the tenant
 //   await api.waitWorkers(t.id, 4);                  // polls workers.running
 import assert from 'node:assert/strict';
@@ -31,13 +31,16 @@ export class Api {
     this.token = token;
   }
 
-  /** One request (see http.mjs request); adds the token when there is one. */
+  /**
+   * One request (see http.mjs request); adds the token when there is one.
+   * opts.base sends it to another front end (frontend.mjs's fe.baseUrl).
+   */
   req(method, path, opts = {}) {
     const o = { ...opts };
     if (this.token && o.token === undefined) o.token = this.token;
     // lighttpd answers 411 to a POST/PUT without Content-Length: always send a body
     if ((method === 'POST' || method === 'PUT') && o.body === undefined && o.json === undefined) o.body = '';
-    return request(this.stack.baseUrl, method, path, o);
+    return request(o.base || this.stack.baseUrl, method, path, o);
   }
 
   get(path, opts) { return this.req('GET', path, opts); }

@@ -19,23 +19,24 @@ export function loadOpenapi(file = OPENAPI_FILE) {
 }
 
 /**
- * The entries of `static const struct mtm_route routes[] = {...};` in
- * dispatch.c: {method, path, name, flags, access, handler}, in table order.
+ * The entries of `static const struct api_route routes[] = {...};` in
+ * dispatch.c, each `{{method, path, name, flags}, access, handler}`, as
+ * {method, path, name, flags, access, handler} in table order.
  * Throws when the table cannot be found or an entry does not parse, so a
  * change of its shape fails loudly instead of matching nothing.
  */
 export function routeTable(file = DISPATCH_FILE) {
   const text = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
-  const m = /struct\s+mtm_route\s+routes\s*\[\s*\]\s*=\s*\{([\s\S]*?)\n\s*\}\s*;/.exec(text);
-  if (!m) throw new Error(`${file}: no "struct mtm_route routes[] = {...};" table found`);
+  const m = /struct\s+api_route\s+routes\s*\[\s*\]\s*=\s*\{([\s\S]*?)\n\s*\}\s*;/.exec(text);
+  if (!m) throw new Error(`${file}: no "struct api_route routes[] = {...};" table found`);
   const body = m[1];
   const out = [];
-  const entry = /\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,\s*([^,{}]+?)\s*,\s*([A-Z_][A-Z0-9_]*)\s*,\s*([A-Za-z_]\w*)\s*\}/g;
+  const entry = /\{\s*\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,\s*([^,{}]+?)\s*\}\s*,\s*([A-Z_][A-Z0-9_]*)\s*,\s*([A-Za-z_]\w*)\s*\}/g;
   let e;
   while ((e = entry.exec(body)) !== null) {
     out.push({ method: e[1], path: e[2], name: e[3], flags: e[4], access: e[5], handler: e[6] });
   }
-  const braces = (body.replace(/"[^"]*"/g, '""').match(/\{/g) || []).length;
+  const braces = (body.replace(/"[^"]*"/g, '""').match(/\{\s*\{/g) || []).length;
   if (braces !== out.length) {
     throw new Error(`${file}: the route table has ${braces} entries but only ${out.length} parsed; update routeTable() in tests/harness/openapi.mjs`);
   }

@@ -31,6 +31,9 @@ export { REPO };
 const RABBIT_ERL_ARGS = '+swt very_high';
 export const BUILD_DIR = path.resolve(REPO, process.env.MTM_TEST_BUILD_DIR || path.join('build', 'asan'));
 export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
+/** Our servers behind lighttpd and the variable naming the unix socket each listens on. */
+const SERVER_SOCKETS = { 'mtm-api': 'MTM_FCGI_SOCKET', 'mtm-events': 'MTM_EVENTS_SOCKET' };
+
 export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
 
 export const SANITIZER_PATTERNS = [/AddressSanitizer/, /LeakSanitizer/, /ThreadSanitizer/, /runtime error:/];
@@ -208,10 +211,10 @@ class Stack {
       await this.startConsumerd();
     }
     if (o.api) {
-      this.procs['mtm-api'] = this.#binProc('mtm-api');
-      await this.startApi();
-      this.procs['mtm-events'] = this.#binProc('mtm-events');
-      await this.startEvents();
+      for (const name of Object.keys(SERVER_SOCKETS)) {
+        this.procs[name] = this.#binProc(name);
+        await this.startServer(name);
+      }
     }
     if (o.lighttpd) {
       this.procs.lighttpd = new Proc({
@@ -544,34 +547,28 @@ class Stack {
     return this.procs.consumerd.stop({ signal, timeoutMs });
   }
 
-  async startApi({ timeoutMs = 15000 } = {}) {
-    const p = this.procs['mtm-api'];
-    if (!p) throw new Error('harness: this stack was started without mtm-api');
+  /**
+   * Starts (again) one of our FastCGI/socket servers, 'mtm-api' or
+   * 'mtm-events' (the event stream behind GET /api/events); resolves once it
+   * accepts connections on its unix socket.
+   */
+  async startServer(name, { timeoutMs = 15000 } = {}) {
+    const sock = SERVER_SOCKETS[name];
+    if (!sock) throw new Error(`harness: startServer: unknown server ${name} (one of ${Object.keys(SERVER_SOCKETS).join(', ')})`);
+    const p = this.procs[name];
+    if (!p) throw new Error(`harness: this stack was started without ${name}`);
     p.start();
-    await waitFor(`mtm-api to listen on ${this.env.MTM_FCGI_SOCKET}`, () => canConnectUnix(this.env.MTM_FCGI_SOCKET), {
+    await waitFor(`${name} to listen on ${this.env[sock]}`, () => canConnectUnix(this.env[sock]), {
       timeoutMs,
       check: () => p.assertRunning('to start'),
-      describe: () => this.describeLogs(['mtm-api']),
+      describe: () => this.describeLogs([name]),
     });
   }
 
-  async stopApi(signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
-    return this.procs['mtm-api'].stop({ signal, timeoutMs });
-  }
-
-  /** mtm-events, the event stream server behind GET /api/events. */
-  async startEvents({ timeoutMs = 15000 } = {}) {
-    const p = this.procs['mtm-events'];
-    p.start();
-    await waitFor(`mtm-events to listen on ${this.env.MTM_EVENTS_SOCKET}`, () => canConnectUnix(this.env.MTM_EVENTS_SOCKET), {
-      timeoutMs,
-      check: () => p.assertRunning('to start'),
-      describe: () => this.describeLogs(['mtm-events']),
-    });
-  }
-
-  async stopEvents(signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
-    return this.procs['mtm-events'].stop({ signal, timeoutMs });
+  /** Sends `signal` to 'mtm-api' or 'mtm-events' and waits for it to exit; resolves the run record. */
+  async stopServer(name, signal = 'SIGTERM', { timeoutMs = 10000 } = {}) {
+    if (!SERVER_SOCKETS[name]) throw new Error(`harness: stopServer: unknown server ${name}`);
+    return this.procs[name].stop({ signal, timeoutMs });
   }
 
   async startLighttpd({ timeoutMs = 15000 } = {}) {

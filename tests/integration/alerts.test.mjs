@@ -12,7 +12,7 @@ import { startFrontend } from '../harness/frontend.mjs';
 import { request, describe } from '../harness/http.mjs';
 import { makeApi, assertFieldError } from '../harness/api.mjs';
 import { openStream } from '../harness/sse.mjs';
-import { sleep } from '../harness/util.mjs';
+import { waitFor } from '../harness/util.mjs';
 import { launchBrowser, shoot, assertAccessible } from '../harness/browser.mjs';
 
 let stack;
@@ -43,16 +43,19 @@ function alert(fp, status = 'firing', extra = {}) {
 }
 
 async function waitAlerts(what, accept, { timeoutMs = 60000, status = 'firing' } = {}) {
-  const start = Date.now();
   let last;
-  for (;;) {
+  let refused = null; // an answer other than 200 fails at once, not at the timeout
+  return waitFor(what, async () => {
     const res = await api.get(`/api/alerts?status=${status}`);
-    assert.equal(res.status, 200, describe(res));
+    if (res.status !== 200) { refused = res; return false; }
     last = res.json.data;
-    if (accept(last)) return last;
-    if (Date.now() - start > timeoutMs) assert.fail(`${what} not seen within ${timeoutMs} ms; alerts: ${JSON.stringify(last)}\n${logs()}`);
-    await sleep(500);
-  }
+    return accept(last) && last;
+  }, {
+    timeoutMs,
+    intervalMs: 500,
+    check: () => { if (refused) assert.equal(refused.status, 200, describe(refused)); },
+    describe: () => `  alerts: ${JSON.stringify(last)}\n${logs()}`,
+  });
 }
 
 test('the webhook: its token, or an admin; 401 without, 403 for a tenant token; each bad field -> 422 naming it', async () => {
@@ -167,11 +170,11 @@ test('GET /api/prometheus/query_range: Prometheus\'s answer for admins; 422 for 
   const now = Math.floor(Date.now() / 1000);
   const q = `query=${encodeURIComponent('sum(mtm_workers_running)')}&start=${now - 60}&end=${now}&step=5`;
   let res;
-  for (let i = 0; i < 20; i++) {
+  // Prometheus has the series within a few scrapes; the assertions below say what was missing.
+  await waitFor('Prometheus to have sum(mtm_workers_running)', async () => {
     res = await api.get(`/api/prometheus/query_range?${q}`);
-    if (res.status === 200 && res.json.data.result.length) break;
-    await sleep(500);
-  }
+    return res.status === 200 && res.json.data.result.length;
+  }, { timeoutMs: 10000, intervalMs: 500 }).catch(() => {});
   assert.equal(res.status, 200, describe(res));
   assert.equal(res.json.status, 'success');
   assert.equal(res.json.data.resultType, 'matrix');

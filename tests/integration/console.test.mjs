@@ -16,7 +16,7 @@ import { startStack } from '../harness/stack.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeApi, describe, queueNames } from '../harness/api.mjs';
 import { launchBrowser, shoot, assertAccessible } from '../harness/browser.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 
 let stack;
 let api;
@@ -160,10 +160,11 @@ test('tenant page: publish from the form (JSON checked first), see it listed, op
 
   await page.getByRole('link', { name: 'Messages', exact: true }).click();
   const open = page.getByRole('button', { name: `Open message ${id}` });
-  for (let i = 0; i < 50 && !(await open.count()); i++) {
-    await sleep(200);
+  await waitFor(`the message ${id} listed (refreshing the page)`, async () => {
+    if (await open.count()) return true;
     await page.getByRole('button', { name: 'Refresh' }).click();
-  }
+    return false;
+  }, { timeoutMs: 10000, intervalMs: 200, describe: logs });
   await open.waitFor();
   await page.locator('tbody tr').nth(3).waitFor();
   await assertAccessible(page, 'tenant-messages');
@@ -214,18 +215,14 @@ test('dead letters: poison messages arrive with their reason; replay one, the se
   /** Waits until both are dead letters again in the database (not on their
    * way through a retry), then shows the list as it is. */
   const bothBack = async () => {
-    for (let i = 0; i < 100; i++) {
+    await waitFor('the poison messages both dead letters again', async () => {
       const res = await api.get(`/api/tenants/${tenantId}/dlq`);
       const ids = (res.json?.data || []).map((d) => d.id);
-      if (ids.includes('poison-1') && ids.includes('poison-2')) {
-        await page.getByRole('button', { name: 'Refresh' }).click();
-        await page.locator('tr', { hasText: 'poison-1' }).waitFor();
-        await page.locator('tr', { hasText: 'poison-2' }).waitFor();
-        return;
-      }
-      await sleep(200);
-    }
-    assert.fail(`the poison messages are not both dead letters again\n${logs()}`);
+      return ids.includes('poison-1') && ids.includes('poison-2');
+    }, { timeoutMs: 20000, intervalMs: 200, describe: logs });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('tr', { hasText: 'poison-1' }).waitFor();
+    await page.locator('tr', { hasText: 'poison-2' }).waitFor();
   };
   await bothBack();
   const row = page.locator('tr', { hasText: 'poison-1' });
@@ -318,12 +315,12 @@ test('the API down: the overview says so, and recovers by itself when it is back
   await page.locator('.stat', { hasText: 'PostgreSQL' }).getByText('ok').waitFor();
   page.expectHttp(/\/api\//, 'any', { sticky: true });
   page.expectHttp(/\/api\//, 0, { sticky: true });
-  await stack.stopApi();
+  await stack.stopServer('mtm-api');
   try {
     await page.getByRole('alert').filter({ hasText: /\((502|503|504)\)|unreachable/ }).waitFor({ timeout: 15000 });
     await shoot(page, 'overview-api-down');
   } finally {
-    await stack.startApi();
+    await stack.startServer('mtm-api');
   }
   await page.getByRole('alert').waitFor({ state: 'detached', timeout: 15000 });
   await page.locator('.stat', { hasText: 'consumerd' }).getByText('ok').waitFor();
@@ -362,22 +359,33 @@ test('keyboard alone: open the create dialog, fill it, submit; focus goes into t
   await page.keyboard.type('keyboard-co');
   await page.keyboard.press('Enter');
   await page.getByRole('link', { name: 'keyboard-co' }).waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Create a tenant', 'focus returns to the button');
+  // The row can come from the event stream before the dialog has closed:
+  // wait for the focus to come back rather than read it at once.
+  const focusBack = await page.waitForFunction(() => document.activeElement?.textContent?.trim() === 'Create a tenant', null, { timeout: 5000 }).then(() => true, () => false);
+  assert.ok(focusBack, `focus returns to the button (it is on ${await page.evaluate(() => document.activeElement?.tagName)})`);
   page.assertClean();
 });
 
 test('live: the indicator says Live; a resize, new messages and a dead letter appear without a reload or a poll; a lost stream reconnects and catches up', async () => {
+  // The page reads the tenant once when it mounts. The stream stays live
+  // across this same-document navigation, so wait for that read itself:
+  // the indicator alone can be ready before the view has mounted.
+  const tenantUrl = new RegExp(`/api/tenants/${tenantId}$`);
+  const mounted = page.waitForResponse((r) => tenantUrl.test(r.url()) && r.request().method() === 'GET');
   await page.goto(`/#/tenants/${tenantId}`);
+  await mounted;
   await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 10000 });
   // While live the page does not poll: count its reads of the tenant (a
   // reconnect of the stream, seen as data-resync moving, reads once).
   const resync0 = await page.locator('.live').getAttribute('data-resync');
   let reads = 0;
-  const count = (r) => { if (new RegExp(`/api/tenants/${tenantId}$`).test(r.url()) && r.method() === 'GET') reads++; };
+  const count = (r) => { if (tenantUrl.test(r.url()) && r.method() === 'GET') reads++; };
   page.on('request', count);
   assert.equal((await api.setConcurrency(tenantId, 2)).status, 200);
   await page.locator('#workers-state').filter({ hasText: /^2 of 2 workers running$/ }).waitFor({ timeout: 10000 });
-  await sleep(6000); // longer than the 5 s poll it would otherwise make
+  // A deliberate window in which no poll may happen, not a wait for a
+  // condition: longer than the 5 s poll the page would otherwise make.
+  await sleep(6000);
   page.off('request', count);
   const resynced = (await page.locator('.live').getAttribute('data-resync')) !== resync0;
   assert.ok(reads <= (resynced ? 1 : 0), `the resize came through the event stream, not a poll (${reads} reads, stream ${resynced ? 'reconnected' : 'steady'})`);
@@ -408,10 +416,10 @@ test('live: the indicator says Live; a resize, new messages and a dead letter ap
   // The stream drops: the indicator says so; a change made meanwhile shows once it is back.
   page.expectHttp(/\/api\/events$/, 'any', { sticky: true });
   page.expectHttp(/\/api\/events$/, 0, { sticky: true });
-  await stack.stopEvents();
+  await stack.stopServer('mtm-events');
   await page.locator('.live', { hasText: 'Reconnecting' }).waitFor({ timeout: 10000 });
   assert.equal((await api.setConcurrency(tenantId, 1)).status, 200);
-  await stack.startEvents();
+  await stack.startServer('mtm-events');
   await page.locator('.live', { hasText: 'Live' }).waitFor({ timeout: 20000 });
   await page.getByRole('link', { name: 'Messages', exact: true }).click();
   await page.locator('#workers-state').filter({ hasText: /^1 of 1 workers running$/ }).waitFor({ timeout: 10000 });

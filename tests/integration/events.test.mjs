@@ -14,7 +14,7 @@ import { startStack } from '../harness/stack.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeApi, describe, queueNames } from '../harness/api.mjs';
 import { openStream } from '../harness/sse.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 
 let stack;
 let api;
@@ -95,7 +95,9 @@ test('a tenant token sees its own tenant and never another\'s', async () => {
     await sAdmin.next((e) => e.event === 'dead_letter' && e.data.tenant_id === b.id, { timeoutMs: 10000 });
     await sa.next((e) => e.event === 'dead_letter' && e.data.tenant_id === a.id, { timeoutMs: 10000 });
     await sa.next((e) => ofTenant(a.id, 'tenant')(e) && e.data.workers.running === 2, { timeoutMs: 5000 });
-    await sleep(1500); // let every status event of this round go out
+    // A deliberate window, not a wait for a condition: every status event
+    // of this round goes out meanwhile, and none about B may reach A.
+    await sleep(1500);
     const leaked = sa.events.filter((e) => JSON.stringify(e.data).includes(b.id) || e.event === 'overview');
     assert.deepEqual(leaked, [], 'no event about tenant B, and no global event, reaches A\'s token');
     assert.ok(sa.events.every((e) => e.event === 'heartbeat' || e.data.id === a.id || e.data.tenant_id === a.id),
@@ -109,12 +111,18 @@ test('a tenant token sees its own tenant and never another\'s', async () => {
 test('Last-Event-ID resumes without gaps; an id that cannot be resumed gets a reset event', async () => {
   const t = await api.createTenant(`ev-r-${Date.now().toString(36)}`, 1);
   const s1 = await openStream(stack.baseUrl, admin);
+  const watch = await openStream(stack.baseUrl, admin); // tells when mtm-events has sent the changes below
   await api.setConcurrency(t.id, 2);
   const seen = await s1.next((e) => ofTenant(t.id, 'tenant')(e) && e.data.concurrency === 2);
   s1.close();
-  // While nobody listens: three more changes.
+  // While s1 is gone: three more changes, which mtm-events has sent (to
+  // watch) before s2 asks to resume after `seen`.
   for (const c of [3, 4, 5]) assert.equal((await api.setConcurrency(t.id, c)).status, 200);
-  await sleep(300);
+  try {
+    await watch.next((e) => ofTenant(t.id, 'tenant')(e) && e.data.concurrency === 5);
+  } finally {
+    watch.close();
+  }
   const s2 = await openStream(stack.baseUrl, admin, { lastEventId: seen.id });
   try {
     const five = await s2.next((e) => ofTenant(t.id, 'tenant')(e) && e.data.concurrency === 5);
@@ -177,19 +185,19 @@ test('a client that stops reading is cut off; the others keep their events', asy
     const list = ts.map((id) => `'${id}'`).join(',');
     const metrics = path.join(stack.varDir, 'metrics', 'mtm-events.prom');
     const cut = () => { try { return Number((fs.readFileSync(metrics, 'utf8').match(/^mtm_events_cut_off_total (\d+)/m) || [])[1] || 0); } catch { return 0; } };
-    for (let round = 0; round < 60 && cut() === 0; round++) {
+    // Rounds of changes until mtm-events counts the cut-off.
+    await waitFor('mtm_events_cut_off_total >= 1', async () => {
+      if (cut() >= 1) return true;
       // One transaction each: NOTIFYs repeated within one are folded into one.
       await stack.psql(`DO $$ BEGIN FOR i IN 1..10 LOOP UPDATE tenants SET concurrency = 1 + (concurrency % 3) WHERE id IN (${list}); COMMIT; END LOOP; END $$`);
-      await sleep(500);
-    }
-    assert.ok(cut() >= 1, `mtm_events_cut_off_total stayed 0\n${logs()}`);
+      return false;
+    }, { timeoutMs: 60000, intervalMs: 500, describe: logs });
     // The reading client still gets events after the flood.
     const last = reader.events.length;
     assert.equal((await api.setConcurrency(ts[0], 4)).status, 200);
     await reader.next((e) => ofTenant(ts[0], 'tenant')(e) && e.data.concurrency === 4, { from: last, timeoutMs: 15000 });
     sock.resume(); // drain what is buffered: then the end of the stream comes
-    for (let i = 0; i < 100 && !serverClosed; i++) await sleep(100);
-    assert.ok(serverClosed, 'the stalled connection was closed by the server');
+    await waitFor('the stalled connection to be closed by the server', () => serverClosed, { timeoutMs: 10000 });
   } finally {
     reader.close();
     sock.destroy();

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import { startStack } from '../harness/stack.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeApi, describe, queueNames } from '../harness/api.mjs';
 
@@ -64,16 +64,17 @@ async function deadLetters(tenant) {
   return JSON.parse(out);
 }
 
-/** Polls until accept() holds; fails with what() and the logs otherwise. */
+/**
+ * waitFor until accept() resolves true (anything else describes where it
+ * stands, for the timeout's message); resolves the elapsed ms.
+ */
 async function waitUntil(what, accept, { timeoutMs = 30000, intervalMs = 200 } = {}) {
   const start = Date.now();
   let last;
-  for (;;) {
-    last = await accept();
-    if (last === true) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) assert.fail(`${what} not true within ${timeoutMs} ms: ${JSON.stringify(last).slice(0, 2000)}\n${logs()}`);
-    await sleep(intervalMs);
-  }
+  await waitFor(what, async () => (last = await accept()) === true, {
+    timeoutMs, intervalMs, describe: () => `  last: ${JSON.stringify(last)?.slice(0, 2000)}\n${logs()}`,
+  });
+  return Date.now() - start;
 }
 
 const validMessage = (id) => ({ body: JSON.stringify({ valid: id }), properties: { messageId: id } });
@@ -332,7 +333,9 @@ test('readers that never read a large page do not hold the responder: health, re
   try {
     // More stalled readers than mtm-api has request threads (8).
     for (let i = 0; i < 12; i++) readers.push(await stalledReader(`/api/tenants/${tenant}/messages?limit=1000`, token));
-    await sleep(1500); // let every page be rendered and its socket fill up
+    // Let every page be rendered and its socket fill up. A sleep, as no
+    // metric or log says when a responder thread is blocked on a full socket.
+    await sleep(1500);
     for (let round = 0; round < 3; round++) {
       for (const path of ['/api/health', '/api/ready', `/api/tenants/${tenant}/messages?limit=1`]) {
         const res = await api.get(path, { timeoutMs: 5000 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startStack, sanitizerExcerpt } from '../harness/stack.mjs';
 import { amqpProbe } from '../harness/amqp.mjs';
 import { run } from '../harness/proc.mjs';
-import { canConnect } from '../harness/util.mjs';
+import { canConnect, waitFor } from '../harness/util.mjs';
 
 let stack;
 
@@ -80,7 +80,7 @@ test('stop() fails on a sanitizer report, a non-zero exit on SIGTERM, or a crash
   // dies by itself while the "test" runs
   fs.writeFileSync(path.join(fake, 'consumerd'), '#!/bin/sh\nsleep 0.5\necho bye >&2\nexit 7\n', { mode: 0o755 });
   const s2 = await startStack({ postgres: false, rabbitmq: false, api: false, lighttpd: false, allowMissingDeps: true, binDir: fake });
-  await new Promise((r) => setTimeout(r, 1000));
+  await waitFor('the fake consumerd to exit by itself', () => !s2.procs.consumerd.running, { timeoutMs: 5000 });
   await assert.rejects(s2.stop(), /exited by itself with status 7/);
   fs.rmSync(s2.dir, { recursive: true, force: true });
 });

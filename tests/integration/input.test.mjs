@@ -14,6 +14,7 @@ import { startStack } from '../harness/stack.mjs';
 import { run } from '../harness/proc.mjs';
 import { makeCursor } from '../harness/cursor.mjs';
 import { makeApi, describe, assertFieldError, assertStoredExactlyOnce, storedIds } from '../harness/api.mjs';
+import { waitFor } from '../harness/util.mjs';
 
 let stack;
 let admin; // Api with the admin token
@@ -57,11 +58,9 @@ async function insertDeadLetter(tenant, id, payload) {
 
 /** Waits until message `id` of `tenant` is stored (20 s at most). */
 async function waitStored(tenant, id, what = '') {
-  const deadline = Date.now() + 20000;
-  while (!(await storedIds(stack, tenant)).ids.includes(id)) {
-    assert.ok(Date.now() < deadline, `${what}message ${id} was not stored within 20 s\n${stack.describeLogs(['consumerd', 'mtm-api'])}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(`${what}message ${id} to be stored`, async () => (await storedIds(stack, tenant)).ids.includes(id), {
+    timeoutMs: 20000, intervalMs: 200, describe: () => stack.describeLogs(['consumerd', 'mtm-api']),
+  });
 }
 
 async function tenantToken(tenant) {

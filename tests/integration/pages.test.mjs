@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../harness/stack.mjs';
 import { assertProblem } from '../harness/http.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 import { makeApi, describe, assertFieldError, assertStoredExactlyOnce, startPublisher } from '../harness/api.mjs';
 import { makeCursor } from '../harness/cursor.mjs';
 
@@ -321,7 +321,8 @@ async function walksDuringInserts(order, { workers = 4, publishers = 2, insertMs
   const walks = [];
   let results;
   try {
-    await sleep(300);
+    // The walks start once every publisher is inserting.
+    await waitFor('every publisher to have a batch accepted', () => pubs.every((p) => p.ids.length > 0), { timeoutMs: 10000, describe: logs });
     const start = Date.now();
     const limits = [20, 100, 1000, 7];
     // at least insertMs and at least 4 walks (a loaded machine walks slowly), at most 60 s

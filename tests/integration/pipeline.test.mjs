@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../harness/stack.mjs';
 import { assertProblem } from '../harness/http.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeCursor } from '../harness/cursor.mjs';
 import {
@@ -76,14 +76,11 @@ async function waitStored(tenant, ids, { timeoutMs = 15000, what = '' } = {}) {
   const start = Date.now();
   const list = ids.map(sqlStr).join(',');
   let n = 0;
-  for (;;) {
+  await waitFor(`${what}${ids.length} messages stored (ids ${JSON.stringify(ids.slice(0, 5))}…)`, async () => {
     n = Number(await stack.psql(`SELECT count(*) FROM messages WHERE tenant_id = '${tenant}' AND id IN (${list})`));
-    if (n === ids.length) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) {
-      assert.fail(`${what}${n} of ${ids.length} messages stored after ${timeoutMs} ms (ids ${JSON.stringify(ids.slice(0, 5))}…)\n${logs()}`);
-    }
-    await sleep(50);
-  }
+    return n === ids.length;
+  }, { timeoutMs, intervalMs: 50, describe: () => `  ${n} of ${ids.length} stored\n${logs()}` });
+  return Date.now() - start;
 }
 
 /** One stored row as the database has it (payload_text = payload::text). */
@@ -115,16 +112,12 @@ async function dlqAll(tenant, limit = 1000) {
 
 /** Polls the DLQ until accept(entries) holds; resolves the entries. */
 async function waitDlq(tenant, what, accept, { timeoutMs = 15000 } = {}) {
-  const start = Date.now();
-  let entries;
-  for (;;) {
-    entries = await dlqAll(tenant);
-    if (accept(entries)) return entries;
-    if (Date.now() - start > timeoutMs) {
-      assert.fail(`tenant ${tenant}: ${what} not seen within ${timeoutMs} ms; dead letters now: ${JSON.stringify(entries.map((e) => ({ id: e.id, reason: e.reason, attempts: e.attempts })))}\n${logs()}`);
-    }
-    await sleep(100);
-  }
+  let entries = [];
+  await waitFor(`tenant ${tenant}: ${what}`, async () => accept(entries = await dlqAll(tenant)), {
+    timeoutMs,
+    describe: () => `  dead letters now: ${JSON.stringify(entries.map((e) => ({ id: e.id, reason: e.reason, attempts: e.attempts })))}\n${logs()}`,
+  });
+  return entries;
 }
 
 /** Publishes straight to the tenant's main queue, as a foreign producer would. */
@@ -705,7 +698,7 @@ async function streamThroughOutage(t, dep, { stop, start }) {
   const tenant = await newTenant(`${dep}-restart`, 2);
   const plain = startStream(tenant, { tag: `${dep}-plain` });
   const keyed = startStream(tenant, { keyed: true, tag: `${dep}-keyed-${Date.now()}` });
-  await sleep(1500);
+  await sleep(1500); // deliberate: traffic before the outage (load, not a wait for a condition)
   const stoppingAt = Date.now();
   let probeError = null;
   let stoppedAt = null;
@@ -713,6 +706,8 @@ async function streamThroughOutage(t, dep, { stop, start }) {
   try {
     await stop();
     stoppedAt = Date.now();
+    // Deliberate: the outage lasts ~2 s while the streams keep publishing;
+    // one probe half a second into it.
     await sleep(500);
     try { await assertFast503(tenant, `${dep} down`); } catch (e) { probeError = e; }
     await sleep(1500);
@@ -721,7 +716,10 @@ async function streamThroughOutage(t, dep, { stop, start }) {
     await start();
   }
   const upAt = Date.now();
-  await sleep(2000);
+  const recovered = () => [...plain.attempts, ...keyed.attempts].some((a) => a.status === 202 && a.start >= upAt);
+  // Not thrown here: the streams must be stopped first; the assertion
+  // "publishing works again after the restart" below reports it.
+  await waitFor(`a publish answered 202 after ${dep} came back`, recovered, { timeoutMs: 20000, intervalMs: 100 }).catch(() => {});
   const p = await plain.stop();
   const k = await keyed.stop();
   const all = [...p.attempts, ...k.attempts];
@@ -742,15 +740,23 @@ async function streamThroughOutage(t, dep, { stop, start }) {
   const sent = [...p.ids, ...k.ids];
   const sentSet = new Set(sent);
   assert.equal(sentSet.size, sent.length, `the API answered 202 with ${sent.length} ids but only ${sentSet.size} are distinct`);
-  const waitStart = Date.now();
   let stored;
-  for (;;) {
+  let missingNow = [];
+  await waitFor(`every id answered 202 stored (${info})`, async () => {
     stored = await storedIds(stack, tenant);
     const have = new Set(stored.ids);
-    if (sent.every((x) => have.has(x)) || Date.now() - waitStart > 60000) break;
-    await sleep(250);
-  }
-  await sleep(1000); // anything still on the queue lands now, duplicates included
+    missingNow = sent.filter((x) => !have.has(x));
+    return missingNow.length === 0;
+  }, { timeoutMs: 60000, intervalMs: 250, describe: () => `  missing ${missingNow.length}, e.g. ${JSON.stringify(missingNow.slice(0, 5))}` });
+  // Anything still on the queues (a duplicate, a plain batch answered 503
+  // whose messages were published) lands before they are empty: messages
+  // counts ready and unacknowledged, and consumerd acks after the commit.
+  let depth;
+  await waitFor(`${queueNames(tenant).join(' and ')} empty`, async () => {
+    const q = await stack.listQueues();
+    depth = queueNames(tenant).map((n) => q.get(n));
+    return depth.every((n) => n === 0);
+  }, { timeoutMs: 30000, intervalMs: 250, describe: () => `  messages: ${JSON.stringify(depth)}` });
   stored = await storedIds(stack, tenant);
   const storedSet = new Set(stored.ids);
   const missing = sent.filter((x) => !storedSet.has(x));

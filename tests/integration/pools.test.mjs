@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startStack } from '../harness/stack.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 import {
   makeApi, describe, APPLY_WITHIN_MS, queueNames, partitionName, rowExists, partitionState,
   partitionCount, partitionLikeCount, assertStoredExactlyOnce, startPublisher, metricValue,
@@ -39,15 +39,14 @@ function metricsText() {
   try { return fs.readFileSync(path.join(stack.env.MTM_METRICS_DIR, 'mtm.prom'), 'utf8'); } catch { return ''; }
 }
 
+/** waitFor with a probe resolving {ok, describe}; resolves the elapsed ms. */
 async function waitUntil(what, probe, { timeoutMs = 5000, intervalMs = 100 } = {}) {
   const start = Date.now();
   let last;
-  for (;;) {
-    last = await probe();
-    if (last.ok) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${last.describe}\n${logs()}`);
-    await sleep(intervalMs);
-  }
+  await waitFor(what, async () => (last = await probe()).ok, {
+    timeoutMs, intervalMs, describe: () => `  last: ${last && last.describe}\n${logs()}`,
+  });
+  return Date.now() - start;
 }
 
 /** PostgreSQL backends of role mtm, split by owner (consumerd, mtm-api, mtm-events, other). */
@@ -158,7 +157,18 @@ test('deleting a tenant under load: 202, publishes then refused (409/404, never 
 // ------------------------------------------------------------------ churn
 
 test('50 tenants created and deleted in a loop leave no queue, partition, thread or connection behind', async (t) => {
-  await sleep(1500); // let the previous test's pool and connections settle
+  // The baseline below must not count what is still coming or going: wait
+  // until every tenant left by the previous test has its pool at its size
+  // and no deletion is under way, and consumerd's thread count holds still.
+  let lastThreads = -1;
+  await waitUntil('the previous tests\' pools settled', async () => {
+    const tenants = await api.listAll();
+    const moving = tenants.filter((x) => x.status === 'deleting' || !x.workers || x.workers.running !== (x.status === 'paused' ? 0 : x.concurrency));
+    const n = stack.threadCount();
+    const steady = n === lastThreads;
+    lastThreads = n;
+    return { ok: moving.length === 0 && steady, describe: `${n} threads; not settled: ${JSON.stringify(moving.map((x) => [x.name, x.status, x.concurrency, x.workers]))}` };
+  }, { timeoutMs: 15000, intervalMs: 300 });
   const threads0 = stack.threadCount();
   const queues0 = [...(await stack.listQueues()).keys()].sort();
   const parts0 = await partitionCount(stack);
@@ -222,10 +232,12 @@ test('50 tenants created and deleted in a loop leave no queue, partition, thread
   assert.ok(conns.events.length <= 2, `mtm-events holds ${conns.events.length} connections; bound is 2 (events source, token checks)`);
   assert.deepEqual(conns.other, [], 'backends of role mtm that belong to none of consumerd, mtm-api and mtm-events');
 
-  await sleep(1200); // one metrics period
-  const text = metricsText();
-  const stale = all.filter((id) => text.includes(id));
-  assert.deepEqual(stale, [], 'deleted tenants still in mtm.prom');
+  // consumerd rewrites mtm.prom once a second: within a few periods no deleted tenant is left in it.
+  await waitUntil('no deleted tenant in mtm.prom', () => {
+    const text = metricsText();
+    const stale = all.filter((id) => text.includes(id));
+    return { ok: stale.length === 0, describe: `still there: ${JSON.stringify(stale.slice(0, 5))} (${stale.length})` };
+  }, { timeoutMs: 5000, intervalMs: 200 });
 });
 
 // ------------------------------------------------------------------ resizing under load
@@ -236,7 +248,7 @@ test('concurrency 1 -> 8 -> 2 -> 16 -> 1 under a steady stream: workers.running 
   const pub = startPublisher(api, tn.id, { batch: 25, gapMs: 10, tag: 'resize' });
   const steps = [];
   try {
-    await sleep(700);
+    await sleep(700); // deliberate: let the stream run at size 1 first (load, not a wait for a condition)
     for (const n of [8, 2, 16, 1]) {
       const res = await api.setConcurrency(tn.id, n);
       assert.equal(res.status, 200, describe(res));
@@ -266,7 +278,7 @@ test('a change made while consumerd is disconnected from PostgreSQL is applied a
   await api.waitWorkers(tn.id, 2, { timeoutMs: FIRST_START_MS, describeExtra: logs });
   const pub = startPublisher(api, tn.id, { batch: 20, gapMs: 20, tag: 'pgcut' });
   try {
-    await sleep(500);
+    await sleep(500); // deliberate: let the stream run before the cut (load, not a wait for a condition)
 
     await t.test('concurrency changed while consumerd\'s backends (LISTEN included) are terminated and it cannot log back in', async () => {
       const before_ = await mtmBackends();
@@ -346,13 +358,15 @@ test('consumerd killed with SIGKILL and restarted: pools come back from the data
   const pubB = startPublisher(api, b.id, { batch: 20, gapMs: 10, tag: 'crash-b' });
   let ids = { a: [], b: [] };
   try {
-    await sleep(1000);
+    await sleep(1000); // deliberate: let both streams run before the crash (load, not a wait for a condition)
     const r = await stack.killConsumerd('SIGKILL');
     assert.equal(r.signal, 'SIGKILL', `consumerd exit: ${JSON.stringify({ code: r.code, signal: r.signal })}`);
     const whileDown = { a: await api.publishBatch(a.id, 100, 'down'), b: await api.publishBatch(b.id, 100, 'down') };
-    await sleep(1000);
-    const queues = await stack.listQueues();
-    assert.ok(queues.get(queueNames(a.id)[0]) >= 100, `messages must wait in ${queueNames(a.id)[0]} while consumerd is down: ${queues.get(queueNames(a.id)[0])}`);
+    // The broker confirmed them; its queue figures follow within a moment.
+    await waitUntil(`messages waiting in ${queueNames(a.id)[0]} while consumerd is down`, async () => {
+      const n = (await stack.listQueues()).get(queueNames(a.id)[0]);
+      return { ok: n >= 100, describe: `${n} messages (at least 100 expected)` };
+    }, { timeoutMs: 10000, intervalMs: 250 });
     ids.a.push(...whileDown.a);
     ids.b.push(...whileDown.b);
 
@@ -369,7 +383,7 @@ test('consumerd killed with SIGKILL and restarted: pools come back from the data
     await api.waitWorkers(p.id, 0, { timeoutMs: 3000, describeExtra: logs, freshAfter: restartedAt });
     const threads = stack.threadCount();
     assert.equal(threads, threads0 + 2 + 3, `consumerd threads after the restart: ${threads}, expected ${threads0} (no tenants) + 2 + 3`);
-    await sleep(500);
+    await sleep(500); // deliberate: keep the streams running into the restarted pools for a while
   } finally {
     const ra = await pubA.stop();
     const rb = await pubB.stop();

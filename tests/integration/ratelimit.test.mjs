@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
+import { sleep } from '../harness/util.mjs';
 import { request, assertProblem, describe } from '../harness/http.mjs';
-import { assertFieldError, assertStoredExactlyOnce } from '../harness/api.mjs';
+import { assertFieldError, assertStoredExactlyOnce, makeApi } from '../harness/api.mjs';
 
 const RATE = 20;
 const BURST = 20;
@@ -20,12 +21,14 @@ const CLIENTS_PER_FRONTEND = 8; // = MTM_API_THREADS (default 8) of each mtm-api
 let stack;
 let fe2;
 let admin;
+let api; // makeApi(stack, {token: admin})
 
 const rand = () => crypto.randomBytes(4).toString('hex');
 
 before(async () => {
   stack = await startStack();
   admin = await stack.adminToken();
+  api = makeApi(stack, { token: admin });
   await stack.waitReady({ timeoutMs: 30000 });
   fe2 = await startFrontend(stack, 'fe2');
 });
@@ -35,19 +38,14 @@ after(async () => {
   if (stack) await stack.stop();
 });
 
+/** An admin's request (Api.req: `base` for fe2); never 5xx. */
 async function call(method, path, opts = {}) {
-  const o = { token: admin, ...opts };
-  if ((method === 'POST' || method === 'PUT') && o.body === undefined && o.json === undefined) o.body = '';
-  const res = await request(o.base || stack.baseUrl, method, path, o);
+  const res = await api.req(method, path, opts);
   assert.ok(res.status < 500, `no 5xx: ${describe(res)}`);
   return res;
 }
 
-async function createTenant() {
-  const res = await call('POST', '/api/tenants', { json: { name: `rl-${rand()}` } });
-  assert.equal(res.status, 201, describe(res));
-  return res.json;
-}
+const createTenant = () => api.createTenant(`rl-${rand()}`);
 
 test('rate_limit body validation: 422 naming the field; 404 for an unknown tenant', async () => {
   const t = await createTenant();
@@ -159,7 +157,8 @@ test(`rate ${RATE}/s, burst ${BURST}: hammered for ${WINDOW_MS / 1000} s by ${2 
   });
 
   await t.test('after a pause of one second the bucket has refilled (a publish is accepted again)', async () => {
-    await new Promise((r) => setTimeout(r, 1000));
+    // A deliberate pause, not a wait for a condition: the refill after one second is what is tested.
+    await sleep(1000);
     const r = await call('POST', `/api/tenants/${tenant.id}/messages`, { base: fe2.baseUrl, json: { payload: 'again' } });
     assert.equal(r.status, 202, describe(r));
   });

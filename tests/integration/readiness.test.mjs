@@ -83,6 +83,7 @@ test(`consumerd killed: ready turns 503 naming consumerd once the heartbeat is o
 for (const dep of ['rabbitmq', 'postgres']) {
   test(`${dep} stopped: ready turns 503 naming ${dep} within 5 s, and 200 again after it is started, with nothing of ours restarted`, async (t) => {
     await pollStatus(url, '/api/ready', 200, { timeoutMs: 20000, onTimeout: logs });
+    const token = await stack.adminToken(); // logging in needs the database
     const pids = ourPids();
     if (dep === 'rabbitmq') await stack.stopRabbit(); else await stack.stopPostgres();
     let down;
@@ -95,6 +96,17 @@ for (const dep of ['rabbitmq', 'postgres']) {
       });
       t.diagnostic(`503 naming ${dep} after ${down.elapsed} ms`);
       await check503(t, down, dep);
+      if (dep === 'postgres') {
+        // A database outage is the client's cue to retry (503 with
+        // Retry-After), not a failure of ours (500): docs/architecture.md.
+        await t.test('an ordinary route answers 503 "the database is unavailable" with Retry-After, fast', async () => {
+          const res = await request(url, 'GET', '/api/tenants', { headers: { Authorization: `Bearer ${token}` }, timeoutMs: 5000 });
+          assertProblem(res, 503);
+          assert.match(res.json.detail, /database is unavailable/, describe(res));
+          assert.match(res.headers.get('retry-after') || '', /^[1-9]\d*$/, `Retry-After: ${describe(res)}`);
+          assert.ok(res.ms < 3000, `the 503 took ${res.ms} ms`);
+        });
+      }
       if (dep === 'rabbitmq') {
         await t.test('postgres is not reported down', () => {
           assert.notEqual(checkOk(down.json, 'postgres'), false, describe(down));

@@ -18,9 +18,9 @@ import path from 'node:path';
 import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
 import { run } from '../harness/proc.mjs';
-import { request, assertProblem, describe } from '../harness/http.mjs';
+import { assertProblem, describe } from '../harness/http.mjs';
 import { assertFieldError, storedCount, makeApi } from '../harness/api.mjs';
-import { sleep } from '../harness/util.mjs';
+import { sleep, waitFor } from '../harness/util.mjs';
 
 const CORS_ORIGIN = 'https://ui.example';
 const LEEWAY_S = 30; // lib/token.h MTM_TOKEN_LEEWAY_S
@@ -28,6 +28,7 @@ const MAX_BODY = 1048576; // MTM_MAX_BODY default
 
 let stack;
 let url;
+let anon; // makeApi(stack) without a token: call() passes each request's own
 let admin; // an admin token from POST /api/auth/login
 let A; // tenants: {id, name, token, jti, msgIds, marker, dlqId}
 let B;
@@ -54,11 +55,9 @@ function adminClaims(extra = {}) {
 
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 
-/** One request to the stack (or `base`); the answer must never be 5xx. */
+/** One request to the stack (or `base`, see Api.req; no token unless given); the answer must never be 5xx. */
 async function call(method, p, opts = {}) {
-  const o = { ...opts };
-  if ((method === 'POST' || method === 'PUT') && o.body === undefined && o.json === undefined) o.body = '';
-  const res = await request(o.base || url, method, p, o);
+  const res = await anon.req(method, p, opts);
   seen.push([res.status, method, p.length > 120 ? p.slice(0, 120) + '…' : p]);
   assert.ok(res.status < 500, `no input may make the server answer 5xx: ${describe(res)}`);
   return res;
@@ -123,11 +122,7 @@ function assertChallenge(res, what) {
   assert.ok(wa && /^Bearer\b/.test(wa), `${what}: a 401 must carry a WWW-Authenticate: Bearer challenge, got ${JSON.stringify(wa)}: ${describe(res)}`);
 }
 
-async function createTenant(name) {
-  const res = await call('POST', '/api/tenants', { token: admin, json: { name } });
-  assert.equal(res.status, 201, describe(res));
-  return res.json;
-}
+const createTenant = (name) => makeApi(stack, { token: admin }).createTenant(name);
 
 async function issueToken(id, token = admin) {
   const res = await call('POST', `/api/tenants/${id}/tokens`, { token });
@@ -138,14 +133,10 @@ async function issueToken(id, token = admin) {
 }
 
 async function waitStored(id, n, timeoutMs = 30000) {
-  const start = Date.now();
   let got = 0;
-  while (Date.now() - start < timeoutMs) {
-    got = await storedCount(stack, id);
-    if (got >= n) return got;
-    await sleep(200);
-  }
-  assert.fail(`tenant ${id}: ${got} of ${n} messages stored after ${timeoutMs} ms\n${stack.describeLogs(['consumerd'])}`);
+  return waitFor(`${n} messages of tenant ${id} stored`, async () => (got = await storedCount(stack, id)) >= n && got, {
+    timeoutMs, intervalMs: 200, describe: () => `  stored: ${got}\n${stack.describeLogs(['consumerd'])}`,
+  });
 }
 
 const sqlq = (s) => `'${String(s).replace(/'/g, "''")}'`;
@@ -170,6 +161,7 @@ async function auditAll(limit = 1000) {
 before(async () => {
   stack = await startStack({ env: { MTM_CORS_ORIGINS: CORS_ORIGIN } });
   url = stack.baseUrl;
+  anon = makeApi(stack);
   admin = await stack.adminToken();
   await stack.waitReady({ timeoutMs: 30000 });
 
@@ -302,13 +294,10 @@ test('JWT verification: only HS256 tokens signed with MTM_JWT_SECRET, within exp
     assert.equal(res.status, 202, describe(res));
     res = await call('GET', `/api/tenants/${c.id}`, { token: tok.token });
     assertChallenge(res, 'token of a tenant being deleted');
-    const start = Date.now();
-    for (;;) {
+    await waitFor('the deleted tenant to be gone (404)', async () => {
       res = await call('GET', `/api/tenants/${c.id}`, { token: admin });
-      if (res.status === 404) break;
-      assert.ok(Date.now() - start < 20000, `tenant not gone 20 s after DELETE: ${describe(res)}`);
-      await sleep(200);
-    }
+      return res.status === 404;
+    }, { timeoutMs: 20000, intervalMs: 200, describe: () => `  last answer: ${describe(res)}` });
     res = await call('GET', `/api/tenants/${c.id}/messages`, { token: tok.token });
     assertChallenge(res, 'token of a removed tenant');
   });
@@ -387,7 +376,9 @@ test("tenant isolation in the API: tenant A's token on tenant B's resources -> 4
   });
 
   await t.test("nothing of B's changed: no message published, no dead letter replayed or purged", async () => {
-    await sleep(1000); // a wrongly accepted publish would be stored by now
+    // A deliberate window in which nothing may happen, not a wait for a
+    // condition: a wrongly accepted publish would be stored by now.
+    await sleep(1000);
     assert.deepEqual(await countsB(), before_, "tenant B's stored messages / dead letters changed after tenant A's requests");
     const q = (await stack.listQueues()).get(`tenant_${B.id}_queue`);
     assert.equal(q, 0, `tenant B's queue holds ${q} messages after tenant A's refused publishes`);
@@ -715,14 +706,10 @@ test('hostile input: SQL metacharacters, path tricks, deep/invalid/oversized bod
     const res = await call('POST', `/api/tenants/${A.id}/messages`, { token: admin, json: { payload, headers }, headers: { 'idempotency-key': key } });
     assert.equal(res.status, 202, describe(res));
     assert.equal(res.json.id, key, describe(res));
-    const start = Date.now();
-    let row;
-    while (!row && Date.now() - start < 20000) {
+    const row = await waitFor(`message ${JSON.stringify(key)} to be listed`, async () => {
       const list = await call('GET', `/api/tenants/${A.id}/messages?limit=1000`, { token: admin });
-      row = list.json.data.find((x) => x.id === key);
-      if (!row) await sleep(200);
-    }
-    assert.ok(row, `message ${JSON.stringify(key)} not listed within 20 s`);
+      return list.json.data.find((x) => x.id === key);
+    }, { timeoutMs: 20000, intervalMs: 200 });
     assert.deepEqual(row.payload, payload, 'payload must come back verbatim');
     assert.deepEqual(row.headers, headers, 'headers must come back verbatim');
     assert.equal(await stack.psql("SELECT to_regclass('messages') IS NOT NULL"), 't');
@@ -1035,10 +1022,19 @@ test('security headers on API responses, errors included (200, 201, 202, 204, 40
 test('no request of this file was answered 5xx (lighttpd access log), and no 5xx was seen by a client', async () => {
   const five = seen.filter(([s]) => s >= 500);
   assert.deepEqual(five, [], `5xx answers seen by the tests: ${JSON.stringify(five.slice(0, 20))}`);
-  await sleep(300); // lighttpd writes its access log line after the response
-  const logs = [stack.logs('lighttpd-access'), ...fronts.map((fe) => {
-    try { return fs.readFileSync(path.join(fe.env.MTM_VAR_DIR, 'log', 'lighttpd-access.log'), 'utf8'); } catch { return ''; }
-  })].join('\n');
+  // lighttpd writes a request's access log line after the response: send
+  // one last request to each front end and wait for its line, so that the
+  // lines of every earlier request are in the logs.
+  const marker = `log-flushed-${rand()}`;
+  const accessLogs = [
+    { base: url, read: () => stack.logs('lighttpd-access') },
+    ...fronts.map((fe) => ({ base: fe.baseUrl, read: () => { try { return fs.readFileSync(path.join(fe.env.MTM_VAR_DIR, 'log', 'lighttpd-access.log'), 'utf8'); } catch { return ''; } } })),
+  ];
+  for (const { base, read } of accessLogs) {
+    await call('GET', `/api/health?${marker}`, { base });
+    await waitFor(`the access log line of GET /api/health?${marker} on ${base}`, () => read().includes(marker), { timeoutMs: 5000, intervalMs: 50 });
+  }
+  const logs = accessLogs.map(({ read }) => read()).join('\n');
   const bad = logs.split('\n').filter((l) => /" (5\d\d) /.test(l));
   assert.ok(logs.length > 0, 'lighttpd access log is empty');
   assert.deepEqual(bad, [], `5xx lines in lighttpd's access log:\n${bad.slice(0, 20).join('\n')}`);

@@ -14,7 +14,7 @@ import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
 import { describe } from '../harness/http.mjs';
 import { makeApi, metricValue } from '../harness/api.mjs';
-import { sleep } from '../harness/util.mjs';
+import { waitFor } from '../harness/util.mjs';
 
 const SEEN_WITHIN_MS = 2000; // well under the 5 s an entry may live
 
@@ -49,15 +49,13 @@ const setLimit = (api, id, limit) => api.req('PUT', `/api/tenants/${id}/config/r
 async function refusedWithin(api, id, refused, what) {
   const t0 = Date.now();
   const seen = [];
-  for (;;) {
+  await waitFor(`${what}: a publish refused`, async () => {
     const res = await publish(api, id);
-    if (refused(res)) return Date.now() - t0;
+    if (refused(res)) return true;
     seen.push(res.status);
-    if (Date.now() - t0 > SEEN_WITHIN_MS) {
-      assert.fail(`${what}: still accepted after ${Date.now() - t0} ms (answers ${JSON.stringify(seen.slice(-10))})`);
-    }
-    await sleep(20);
-  }
+    return false;
+  }, { timeoutMs: SEEN_WITHIN_MS, intervalMs: 20, describe: () => `  still accepted; answers ${JSON.stringify(seen.slice(-10))}` });
+  return Date.now() - t0;
 }
 
 async function cacheMetrics(api) {
@@ -123,21 +121,15 @@ test('when the watcher loses its connection the cache is not trusted; once it li
   await refusedWithin(one, id, (r) => r.status === 429, 'stack, watcher reconnecting');
   await refusedWithin(two, id, (r) => r.status === 429, 'fe2, watcher reconnecting');
   for (const [name, api] of [['stack', one], ['fe2', two]]) {
-    const t0 = Date.now();
-    while ((await cacheMetrics(api)).live !== 1) {
-      assert.ok(Date.now() - t0 < 10000, `${name}: the watcher did not listen again within 10 s`);
-      await sleep(100);
-    }
+    await waitFor(`${name}: the watcher to listen again`, async () => (await cacheMetrics(api)).live === 1, { timeoutMs: 10000 });
   }
   // Listening again, the cache serves and still sees changes.
   const hitsBefore = (await cacheMetrics(one)).hits;
   await stack.psql(`UPDATE tenants SET publish_rate = NULL, publish_burst = NULL WHERE id = '${id}'`);
-  const t0 = Date.now();
   let res;
-  while ((res = await publish(one, id)).status !== 202) {
-    assert.ok(Date.now() - t0 < SEEN_WITHIN_MS, `the lifted limit was not seen within ${SEEN_WITHIN_MS} ms: ${describe(res)}`);
-    await sleep(50);
-  }
+  await waitFor('the lifted limit to be seen (a publish answered 202)', async () => (res = await publish(one, id)).status === 202, {
+    timeoutMs: SEEN_WITHIN_MS, intervalMs: 50, describe: () => `  last answer: ${describe(res)}`,
+  });
   for (let i = 0; i < 5; i++) assert.equal((await publish(one, id)).status, 202);
   assert.ok((await cacheMetrics(one)).hits > hitsBefore, 'the cache serves again after reconnecting');
 });

@@ -467,6 +467,7 @@ test('pause: 200, no workers, the queue keeps filling (queue_depth grows); resum
     }
     const broker = (await stack.listQueues()).get(queueNames(tn.id)[0]);
     assert.equal(broker, queued, `rabbitmqctl: messages in ${queueNames(tn.id)[0]}`);
+    // A deliberate window in which nothing may happen, not a wait for a condition.
     await sleep(500);
     assert.equal(await storedCount(stack, tn.id), storedAtPause, 'nothing may be stored while paused');
 

@@ -242,6 +242,24 @@ static void test_bad_values_name_the_variable(void **state)
     }
 }
 
+/* crypt(3) hashes at most 511 bytes: a longer admin password could never
+ * be stored, so it is refused at start-up instead of at every login. */
+static void test_admin_password_length(void **state)
+{
+    (void)state;
+    char pw[513];
+    memset(pw, 'p', 511);
+    pw[511] = '\0';
+    struct mtm_config cfg;
+    const char *env[] = {"MTM_ADMIN_PASSWORD", pw, "MTM_JWT_SECRET", SECRET32, NULL};
+    expect_ok(MTM_PROG_API, env, &cfg);
+    assert_int_equal(strlen(cfg.admin_password), 511);
+    mtm_config_cleanup(&cfg);
+    pw[511] = 'p';
+    pw[512] = '\0';
+    expect_bad(MTM_PROG_API, env, "MTM_ADMIN_PASSWORD");
+}
+
 /* MTM_TRUSTED_PROXIES goes into lighttpd's configuration: only addresses. */
 static void test_trusted_proxies(void **state)
 {
@@ -535,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_bad_http_port),
         cmocka_unit_test(test_bad_values_name_the_variable),
+        cmocka_unit_test(test_admin_password_length),
         cmocka_unit_test(test_trusted_proxies),
         cmocka_unit_test(test_overlong_string),
         cmocka_unit_test(test_secret_never_echoed),

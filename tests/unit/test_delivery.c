@@ -257,6 +257,52 @@ static void test_bodies_and_ids(void **state)
     }
 }
 
+/* When several things are wrong, the fault is the id's, then the body's,
+ * then the headers'; times, trace and raw headers are read regardless, so
+ * a dead letter keeps them. */
+static void test_fault_precedence(void **state)
+{
+    (void)state;
+    struct fixture f;
+    init(&f, NULL, "{");
+    add_i64(&f, MTM_HDR_PUBLISHED_AT, NOW - 7);
+    add_bytes(&f, MTM_HDR_TRACEPARENT, TP, strlen(TP));
+    add_bytes(&f, MTM_HDR_HEADERS, "[1]", 3);
+    judge(&f);
+    assert_int_equal(f.d.fault, DELIVERY_BAD_ID);
+    assert_string_equal(f.d.reason, "missing or invalid message_id property");
+    assert_int_equal(f.d.published_ms, NOW - 7);
+    assert_string_equal(f.d.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert_string_equal(f.d.headers_raw, "[1]");
+    delivery_cleanup(&f.d);
+
+    init(&f, "m", "{");
+    add_bytes(&f, MTM_HDR_HEADERS, "[1]", 3);
+    judge(&f);
+    assert_int_equal(f.d.fault, DELIVERY_NOT_JSON);
+    assert_non_null(strstr(f.d.reason, "body is not valid JSON: "));
+    delivery_cleanup(&f.d);
+
+    init(&f, "m", "\"\\u0000\"");
+    add_bytes(&f, MTM_HDR_HEADERS, "[1]", 3);
+    judge(&f);
+    assert_int_equal(f.d.fault, DELIVERY_HAS_NUL);
+    assert_string_equal(f.d.reason, "body holds \\u0000, which cannot be stored");
+    delivery_cleanup(&f.d);
+
+    init(&f, "m", "");
+    judge(&f);
+    assert_string_equal(f.d.reason, "body is not valid JSON: empty");
+    delivery_cleanup(&f.d);
+
+    init(&f, "m", "{}");
+    add_bytes(&f, MTM_HDR_HEADERS, "[1]", 3);
+    judge(&f);
+    assert_int_equal(f.d.fault, DELIVERY_BAD_HEADERS);
+    assert_string_equal(f.d.id, "m");
+    delivery_cleanup(&f.d);
+}
+
 static void test_body_over_the_limit_is_cut_in_the_dead_letter(void **state)
 {
     (void)state;
@@ -300,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_oversized_headers),
         cmocka_unit_test(test_bodies_and_ids),
         cmocka_unit_test(test_body_over_the_limit_is_cut_in_the_dead_letter),
+        cmocka_unit_test(test_fault_precedence),
         cmocka_unit_test(test_refusal_reason_is_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -608,7 +608,9 @@ static void test_respond_format(void **state)
     /* A second response is refused and writes nothing. */
     size_t before = f->out.len;
     assert_int_equal(mtm_respond(&r, 500, "text/plain", NULL, 0, "x", 1), MTM_EINTERNAL);
-    assert_int_equal(mtm_respond_error(&r, 500, "again"), MTM_EINTERNAL);
+    struct json_object *again = mtm_problem_new(500, "again");
+    assert_int_equal(mtm_respond_problem(&r, again, NULL, 0), MTM_EINTERNAL);
+    json_object_put(again);
     assert_int_equal(f->out.len, before);
     assert_int_equal(r.status, 201);
     mtm_request_cleanup(&r);
@@ -695,8 +697,11 @@ static void test_respond_problem(void **state)
     struct fake *f = fake_new();
     struct mtm_request r;
     mtm_request_init(&r, &f->io);
-    struct json_object *prob = mtm_problem_new(422, "bad %s", "field");
-    mtm_problem_add_field(prob, "concurrency", "must be from 1 to 64");
+    struct mtm_fault fault = {0};
+    mtm_fault_field(&fault, "concurrency", "must be from 1 to 64");
+    mtm_fault_set(&fault, MTM_EINVAL, "bad %s", "field");
+    struct json_object *prob = mtm_fault_problem(&fault);
+    mtm_fault_reset(&fault);
     const struct mtm_header extra[] = {{"Retry-After", "1"}};
     assert_int_equal(mtm_respond_problem(&r, prob, extra, 1), 0);
     json_object_put(prob);
@@ -720,17 +725,29 @@ static void test_respond_problem(void **state)
     fake_free(f);
 }
 
-static void test_respond_error(void **state)
+/* A fault answered as the responder does (cgi-bin/answer.c): status,
+ * problem body and the headers the status needs. */
+static void test_respond_fault(void **state)
 {
     (void)state;
     struct fake *f = fake_new();
     fake_set(f, "HTTP_X_REQUEST_ID", "rid-err");
     struct mtm_request r;
     mtm_request_init(&r, &f->io);
-    assert_int_equal(mtm_respond_error(&r, 404, "no tenant %s", "t9"), 0);
+    struct mtm_fault fault = {0};
+    mtm_fault_set(&fault, MTM_ENOTFOUND, "no tenant %s", "t9");
+    struct mtm_header h[MTM_FAULT_HEADERS];
+    char retry[MTM_FAULT_RETRY_LEN];
+    size_t nh = mtm_fault_headers(&fault, h, retry);
+    assert_int_equal(nh, 0);
+    struct json_object *prob = mtm_fault_problem(&fault);
+    assert_int_equal(mtm_respond_problem(&r, prob, h, nh), 0);
+    json_object_put(prob);
+    mtm_fault_reset(&fault);
     struct parsed p;
     parse_output(mtm_buf_cstr(&f->out), &p);
     assert_string_equal(p.status_line, "Status: 404 Not Found");
+    assert_null(header_of(&p, "Retry-After"));
     assert_string_equal(header_of(&p, "Content-Type"), "application/problem+json");
     assert_string_equal(header_of(&p, "X-Request-Id"), "rid-err");
     struct json_object *body = json_tokener_parse(p.body);
@@ -770,7 +787,7 @@ int main(void)
         cmocka_unit_test(test_respond_headers_too_big),
         cmocka_unit_test(test_respond_json),
         cmocka_unit_test(test_respond_problem),
-        cmocka_unit_test(test_respond_error),
+        cmocka_unit_test(test_respond_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

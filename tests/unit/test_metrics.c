@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../../consumerd/metrics.h"
+#include "../../consumerd/reconcile.h"
 
 static const char *const metric_names[] = {
     "mtm_consumerd_up",
@@ -315,6 +316,94 @@ static void test_write_rename_failure_cleans_up(void **state)
     unlink(inner);
 }
 
+/* ---- reconciler_metrics: the publish -> stored histogram ------------------ */
+
+/* The histogram's text is pinned whole: the alert rules and the dashboard
+ * read these buckets (deploy/prometheus/alerts.yml, deploy/grafana/). */
+static void test_latency_histogram_pinned(void **state)
+{
+    (void)state;
+    struct mtm_config cfg = {.max_concurrency = 1};
+    struct reconciler r = {.env = {.cfg = &cfg}};
+    struct tenant_pool *pools[2] = {pool_new(&r.env, "0b5e7c3a-1111-4222-8333-944445555666"),
+                                    pool_new(&r.env, "aaaaaaaa-1111-4222-8333-944445555666")};
+    assert_non_null(pools[0]);
+    assert_non_null(pools[1]);
+    r.pools = pools;
+    r.npools = 2;
+    pool_observe_latency(pools[0], 0);
+    pool_observe_latency(pools[0], 5); /* on a bound: counted in it */
+    pool_observe_latency(pools[0], 6);
+    pool_observe_latency(pools[0], 70000); /* past the last bound */
+    pool_observe_latency(pools[0], -3);    /* another host's clock: counted as 0 */
+
+    struct mtm_buf b;
+    mtm_buf_init(&b, 1 << 16);
+    assert_int_equal(reconciler_metrics(&r, &b), 0);
+    const char *hist = strstr(mtm_buf_cstr(&b), "# HELP mtm_publish_to_stored_seconds ");
+    assert_non_null(hist);
+    assert_string_equal(
+        hist,
+        "# HELP mtm_publish_to_stored_seconds Time from publish to stored.\n"
+        "# TYPE mtm_publish_to_stored_seconds histogram\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.005\"} 3\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.01\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.025\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.05\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.1\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.25\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"0.5\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"1\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"2.5\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"10\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"60\"} 4\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
+        "\"+Inf\"} 5\n"
+        "mtm_publish_to_stored_seconds_sum{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\"} "
+        "70.011\n"
+        "mtm_publish_to_stored_seconds_count{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\"} 5\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.005\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.01\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.025\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.05\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.1\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.25\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"0.5\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"1\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"2.5\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"10\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"60\"} 0\n"
+        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
+        "\"+Inf\"} 0\n"
+        "mtm_publish_to_stored_seconds_sum{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\"} 0.000\n"
+        "mtm_publish_to_stored_seconds_count{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\"} 0\n");
+    mtm_buf_cleanup(&b);
+    pool_free(pools[0]);
+    pool_free(pools[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_render_exposition_format),
         cmocka_unit_test(test_render_without_reconcile),
         cmocka_unit_test(test_render_respects_buffer_cap),
+        cmocka_unit_test(test_latency_histogram_pinned),
         cmocka_unit_test_setup_teardown(test_write_creates_file_atomically, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_write_empty_text, dir_setup, dir_teardown),

@@ -12,29 +12,23 @@
 
 #include "router.h"
 
-static void handler(void *ctx, struct mtm_request *r)
-{
-    (void)ctx;
-    (void)r;
-}
-
 static const struct mtm_route routes[] = {
-    {"GET", "/api/health", "health", 0, 0, handler},
-    {"GET", "/api/tenants", "tenants_list", 0, 0, handler},
-    {"POST", "/api/tenants", "tenants_create", MTM_ROUTE_JSON_BODY, 0, handler},
-    {"GET", "/api/tenants/{id}", "tenant_get", 0, 0, handler},
-    {"DELETE", "/api/tenants/{id}", "tenant_delete", 0, 0, handler},
-    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", MTM_ROUTE_JSON_BODY, 0,
-     handler},
-    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token_revoke", 0, 0, handler},
-    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", 0, 0, handler},
-    {"GET", "/api/x/{a}/{b}/{c}/{d}/{e}", "too_many_captures", 0, 0, handler},
+    {"GET", "/api/health", "health", 0},
+    {"GET", "/api/tenants", "tenants_list", 0},
+    {"POST", "/api/tenants", "tenants_create", MTM_ROUTE_JSON_BODY},
+    {"GET", "/api/tenants/{id}", "tenant_get", 0},
+    {"DELETE", "/api/tenants/{id}", "tenant_delete", 0},
+    {"PUT", "/api/tenants/{id}/config/concurrency", "tenant_concurrency", MTM_ROUTE_JSON_BODY},
+    {"DELETE", "/api/tenants/{id}/tokens/{jti}", "token_revoke", 0},
+    {"POST", "/api/tenants/{id}/dlq/replay", "dlq_replay", 0},
+    {"GET", "/api/x/{a}/{b}/{c}/{d}/{e}", "too_many_captures", 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 struct outcome {
     enum mtm_route_result result;
     const struct mtm_route *route;
+    size_t index;
     char allow[128];
     struct mtm_request r;
     char path[512];
@@ -47,7 +41,9 @@ static void match(struct outcome *o, const char *method, const char *path)
     o->r.method = method;
     o->r.path = o->path;
     o->r.query = "";
-    o->result = mtm_router_match(routes, NROUTES, &o->r, &o->route, o->allow, sizeof(o->allow));
+    o->result = mtm_router_match(routes, NROUTES, sizeof(routes[0]), &o->r, &o->index, o->allow,
+                                 sizeof(o->allow));
+    o->route = o->result == MTM_ROUTE_FOUND ? &routes[o->index] : NULL;
 }
 
 static void expect_found(const char *method, const char *path, const char *name, struct outcome *o)
@@ -239,16 +235,56 @@ static void test_small_allow_buffer(void **state)
     struct mtm_request r = {0};
     r.method = "PATCH";
     r.path = path;
-    const struct mtm_route *route = NULL;
+    size_t index = 99;
     char allow[6];
     memset(allow, 'Z', sizeof(allow));
-    assert_int_equal(mtm_router_match(routes, NROUTES, &r, &route, allow, sizeof(allow)),
-                     MTM_ROUTE_BAD_METHOD);
+    assert_int_equal(
+        mtm_router_match(routes, NROUTES, sizeof(routes[0]), &r, &index, allow, sizeof(allow)),
+        MTM_ROUTE_BAD_METHOD);
+    assert_int_equal(index, 99);         /* only a match sets it */
     assert_string_equal(allow, "GET, "); /* truncated, terminated, in bounds */
 
     char none[1] = {'Z'};
-    assert_int_equal(mtm_router_match(routes, NROUTES, &r, &route, none, 0), MTM_ROUTE_BAD_METHOD);
+    assert_int_equal(mtm_router_match(routes, NROUTES, sizeof(routes[0]), &r, &index, none, 0),
+                     MTM_ROUTE_BAD_METHOD);
     assert_int_equal(none[0], 'Z'); /* allowlen 0: untouched */
+}
+
+/* An application's own route type, struct mtm_route first: the router
+ * steps over the whole entries and reports the position of the match. */
+struct app_route {
+    struct mtm_route match;
+    int access;
+    const char *extra;
+};
+
+static void test_application_route_table(void **state)
+{
+    (void)state;
+    static const struct app_route app[] = {
+        {{"GET", "/api/health", "health", 0}, 1, "first"},
+        {{"GET", "/api/tenants/{id}", "tenant", 0}, 2, "second"},
+        {{"DELETE", "/api/tenants/{id}", "tenant", 0}, 3, "third"},
+    };
+    char path[] = "/api/tenants/abc";
+    struct mtm_request r = {0};
+    r.method = "DELETE";
+    r.path = path;
+    r.query = "";
+    size_t index = 99;
+    char allow[32];
+    assert_int_equal(
+        mtm_router_match(&app[0].match, 3, sizeof(app[0]), &r, &index, allow, sizeof(allow)),
+        MTM_ROUTE_FOUND);
+    assert_int_equal(index, 2);
+    assert_string_equal(app[index].extra, "third");
+    assert_string_equal(r.params[0], "abc");
+
+    r.method = "PUT";
+    assert_int_equal(
+        mtm_router_match(&app[0].match, 3, sizeof(app[0]), &r, &index, allow, sizeof(allow)),
+        MTM_ROUTE_BAD_METHOD);
+    assert_string_equal(allow, "GET, DELETE");
 }
 
 static void test_params_from_winning_route_only(void **state)
@@ -276,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_capture_length_cap),
         cmocka_unit_test(test_capture_count_cap),
         cmocka_unit_test(test_small_allow_buffer),
+        cmocka_unit_test(test_application_route_table),
         cmocka_unit_test(test_params_from_winning_route_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,12 +140,15 @@ export function TenantPage({ id, tab, admin }) {
     const tick = async () => {
       try {
         const t = await getTenant(id);
-        if (stopped) return;
+        // The store keys tenants by id, so what was read is right even if
+        // this effect has been replaced meanwhile (the stream going live
+        // re-runs it, and the new run does not read again).
         actions.tenantSeen(t);
+        if (stopped) return;
         setError(null);
       } catch (e) {
-        if (stopped) return;
         if (e instanceof ApiError && e.status === 404) actions.tenantGone(id);
+        if (stopped) return;
         setError(e);
       }
       if (!stopped && !live) timer = setTimeout(tick, applying ? 1000 : 5000);

@@ -1,0 +1,51 @@
+/* tenantshare: see tenantshare.h. */
+#include "tenantshare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+void tenant_share_init(struct tenant_share *s, int nthreads, int limit)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    s->nthreads = nthreads;
+    s->limit = limit > 0 ? limit : nthreads / 2;
+    if (s->limit < 1)
+        s->limit = 1;
+    if (s->limit > nthreads)
+        s->limit = nthreads;
+    s->serving = xcalloc((size_t)nthreads, sizeof(*s->serving));
+}
+
+void tenant_share_cleanup(struct tenant_share *s)
+{
+    free(s->serving);
+    s->serving = NULL;
+    pthread_mutex_destroy(&s->lock);
+}
+
+bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int *held)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nthreads; i++)
+        n += i != index && strcmp(s->serving[i], id) == 0;
+    bool ok = n < s->limit;
+    if (ok) {
+        snprintf(s->serving[index], sizeof(s->serving[index]), "%s", id);
+        n++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    *held = n;
+    return ok;
+}
+
+void tenant_share_leave(struct tenant_share *s, int index)
+{
+    pthread_mutex_lock(&s->lock);
+    s->serving[index][0] = '\0';
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,79 @@
+/*
+ * tenantshare: the cap on the request threads one tenant holds at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../cgi-bin/tenantshare.h"
+
+#define A "0b5e7c3a-1111-4222-8333-944445555666"
+#define B "aaaaaaaa-1111-4222-8333-944445555666"
+
+static void test_default_limit_is_half(void **state)
+{
+    (void)state;
+    struct tenant_share s;
+    tenant_share_init(&s, 8, 0);
+    assert_int_equal(s.limit, 4);
+    tenant_share_cleanup(&s);
+    tenant_share_init(&s, 1, 0);
+    assert_int_equal(s.limit, 1); /* never 0: a lone thread serves everyone */
+    tenant_share_cleanup(&s);
+    tenant_share_init(&s, 4, 9);
+    assert_int_equal(s.limit, 4); /* no more than there are */
+    tenant_share_cleanup(&s);
+}
+
+static void test_a_tenant_holds_at_most_its_share(void **state)
+{
+    (void)state;
+    struct tenant_share s;
+    int held;
+    tenant_share_init(&s, 4, 2);
+    assert_true(tenant_share_enter(&s, 0, A, &held));
+    assert_int_equal(held, 1);
+    assert_true(tenant_share_enter(&s, 1, A, &held));
+    assert_int_equal(held, 2);
+    /* A third thread for A is refused and records nothing... */
+    assert_false(tenant_share_enter(&s, 2, A, &held));
+    assert_int_equal(held, 2);
+    /* ...so B still gets the remaining threads. */
+    assert_true(tenant_share_enter(&s, 2, B, &held));
+    assert_true(tenant_share_enter(&s, 3, B, &held));
+    assert_int_equal(held, 2);
+    /* When one of A's requests is answered, A may take a thread again. */
+    tenant_share_leave(&s, 0);
+    tenant_share_leave(&s, 2);
+    assert_true(tenant_share_enter(&s, 2, A, &held));
+    assert_int_equal(held, 2);
+    tenant_share_leave(&s, 3); /* leaving twice, or without a tenant, is harmless */
+    tenant_share_leave(&s, 3);
+    tenant_share_cleanup(&s);
+}
+
+/* A thread re-entering for its own tenant does not count itself twice. */
+static void test_reentering_thread_counts_once(void **state)
+{
+    (void)state;
+    struct tenant_share s;
+    int held;
+    tenant_share_init(&s, 2, 1);
+    assert_true(tenant_share_enter(&s, 0, A, &held));
+    assert_true(tenant_share_enter(&s, 0, A, &held));
+    assert_int_equal(held, 1);
+    assert_false(tenant_share_enter(&s, 1, A, &held));
+    tenant_share_cleanup(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_limit_is_half),
+        cmocka_unit_test(test_a_tenant_holds_at_most_its_share),
+        cmocka_unit_test(test_reentering_thread_counts_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
