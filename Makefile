@@ -7,8 +7,17 @@
 #   make test            every suite against throwaway services
 #   make coverage        the suites on a gcov build; coverage per directory
 #   make fmt | lint      formatting and static checks (clang-format, banned calls,
-#                        cppcheck, scan-build, tsc)
+#                        cppcheck, scan-build, tsc, compose and k8s schemas)
 #   make deps            install missing Debian packages
+#   make image           the container image mtm:$(VERSION) (docker, else podman)
+#   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
+#   make compose-env     .env and secrets/ for docker compose (never overwritten)
+#   make bench | fuzz | fuzz-run | tsan-check | valgrind | analyze   (see the Makefile)
+#   make help            this list, with the version
+
+# The release version (image label, --version); REVISION: the git revision.
+VERSION := 0.1.0
+REVISION := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 
 MODE ?= release
 BUILD := build/$(MODE)
@@ -59,7 +68,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -68,6 +77,17 @@ tests: $(UNIT_BINS) $(ITEST_BINS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# --version: VERSION and REVISION are compiled into lib/version.c alone,
+# rebuilt whenever either changes (the stamp is rewritten only then).
+VERSION_STAMP := $(BUILD)/version.stamp
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION) $(REVISION)' | cmp -s - $@ || echo '$(VERSION) $(REVISION)' > $@
+$(BUILD)/obj/lib/version.o: $(VERSION_STAMP)
+$(BUILD)/obj/lib/version.o: CPPFLAGS_ALL += -DMTM_VERSION='"$(VERSION)"' -DMTM_REVISION='"$(REVISION)"'
+.PHONY: FORCE
+FORCE:
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -164,6 +184,34 @@ stop status:
 reset:
 	deploy/stack.sh reset
 
+# make help: the comment at the top of this file (the one list of targets).
+help:
+	@echo "mtm $(VERSION) (revision $(REVISION))"
+	@sed -n '3,/^$$/{/^$$/q;s/^# \{0,1\}//;p}' $(firstword $(MAKEFILE_LIST))
+
+# ---- the container image (deploy/image.sh, docs/deployment.md) ------------
+#
+# docker when a docker engine answers, podman otherwise (installed by
+# deploy/install-deps.sh image; the base image is made locally).
+# image-test: tests/image/image.test.mjs starts the image against throwaway
+# PostgreSQL and RabbitMQ, waits for its healthcheck, logs in, creates a
+# tenant, publishes, sees the message stored, stops it; kube.test.mjs runs
+# the pods of deploy/k8s/ with podman kube play.
+
+image:
+	VERSION=$(VERSION) REVISION=$(REVISION) deploy/image.sh build
+
+# docker compose: .env from .env.example and random secrets in secrets/,
+# each only when it does not exist yet (deploy/compose-env.sh).
+compose-env:
+	deploy/compose-env.sh
+
+image-test: image
+	deploy/install-deps.sh run
+	$(MAKE) node_modules/.stamp
+	MTM_IMAGE_TEST_IMAGE=mtm:$(VERSION) MTM_IMAGE_TEST_VERSION=$(VERSION) MTM_IMAGE_TEST_REVISION=$(REVISION) \
+	  node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec tests/image/
+
 # ---- tests ----------------------------------------------------------------
 
 test:
@@ -237,7 +285,7 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(C_FILES)
 
-lint: fmt-check lint-js analyze
+lint: fmt-check lint-js lint-deploy analyze
 	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
@@ -261,6 +309,11 @@ coverage:
 analyze:
 	rm -rf build/analyze
 	scan-build -o build/analyze/report --status-bugs $(MAKE) MODE=analyze CC=clang all
+
+# docker-compose.yml against the Compose specification's schema and
+# deploy/k8s/ against the Kubernetes API schemas, offline (tests/deploy/).
+lint-deploy: node_modules/.stamp
+	node --test --test-reporter=spec tests/deploy/
 
 # The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
 lint-js: ui-deps

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "version.h"
 #include "api.h"
 #include "dispatch.h"
 #include "scrape.h"
@@ -210,11 +211,18 @@ static int serve(struct api_ctx *ctx, int fd, const sigset_t *stop_signals,
     return started == n ? 0 : 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct mtm_config cfg;
     char err[512];
     struct mtm_log_ctx log = {.component = "mtm-api"};
+    int args = mtm_version_args(
+        argc, argv, "mtm-api",
+        "The FastCGI responder of the REST API, behind lighttpd (MTM_FCGI_SOCKET).", stdout,
+        stderr);
+
+    if (args >= 0)
+        return args;
 
     if (mtm_config_load_env(&cfg, MTM_PROG_API, err, sizeof(err))) {
         fprintf(stderr, "mtm-api: %s\n", err);

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "version.h"
 #include "config.h"
 #include "events.h"
 #include "log.h"
@@ -60,11 +61,17 @@ static int open_listener(const char *path, const struct mtm_log_ctx *log)
     return fd;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct mtm_config cfg;
     char err[512];
     struct mtm_log_ctx log = {.component = "mtm-events"};
+    int args = mtm_version_args(
+        argc, argv, "mtm-events",
+        "The server-sent event stream behind GET /api/events (MTM_EVENTS_SOCKET).", stdout, stderr);
+
+    if (args >= 0)
+        return args;
 
     if (mtm_config_load_env(&cfg, MTM_PROG_EVENTS, err, sizeof(err))) {
         fprintf(stderr, "mtm-events: %s\n", err);

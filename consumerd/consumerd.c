@@ -6,13 +6,21 @@
  */
 #include <stdio.h>
 
+#include "version.h"
 #include "daemon.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct mtm_config cfg;
     struct consumerd d;
     char err[512];
+    int args = mtm_version_args(
+        argc, argv, "consumerd",
+        "The consumer daemon: every tenant's worker pool, retries, dead letters, metrics.", stdout,
+        stderr);
+
+    if (args >= 0)
+        return args;
 
     if (mtm_config_load_env(&cfg, MTM_PROG_CONSUMERD, err, sizeof(err))) {
         fprintf(stderr, "consumerd: %s\n", err);

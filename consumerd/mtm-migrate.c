@@ -7,17 +7,24 @@
  */
 #include <stdio.h>
 
+#include "version.h"
 #include "config.h"
 #include "migrate.h"
 #include "pg.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct mtm_config cfg;
     struct mtm_pg pg;
     struct mtm_log_ctx log = {.component = "mtm-migrate"};
     char err[512];
     int applied = 0;
+    int args = mtm_version_args(
+        argc, argv, "mtm-migrate",
+        "Applies the SQL migrations in MTM_SQL_DIR to MTM_PG_URL and exits.", stdout, stderr);
+
+    if (args >= 0)
+        return args;
 
     if (mtm_config_load_env(&cfg, MTM_PROG_TOOL, err, sizeof(err))) {
         fprintf(stderr, "mtm-migrate: %s\n", err);

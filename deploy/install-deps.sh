@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # deploy/install-deps.sh — install the Debian 12 packages mtm needs.
 #
-#   deploy/install-deps.sh [build|run|test|all]   install what is missing (default: all)
+#   deploy/install-deps.sh [build|run|test|image|all]   install what is missing (default: all)
 #   deploy/install-deps.sh --check [GROUP]        list what is missing; exit 1 if anything is
 #   deploy/install-deps.sh --list [GROUP]         print the package names, one per line
 #
 # Groups are cumulative: build = compile; run = build + the local stack (make run);
-# test = run + test and lint tools (make test); all = test.
+# test = run + test and lint tools (make test); image = the container tools
+# alone (make image: podman, buildah, mmdebstrap, runc; make image-test also
+# installs run); all = test + image.
 # Checks with dpkg-query first and does nothing when all is there. Otherwise, as root:
 # apt-get update + apt-get install; not root: prints the one sudo line and exits 1.
 set -euo pipefail
@@ -44,6 +46,12 @@ PACKAGES=(
 	test:amqp-tools
 	test:valgrind
 	test:gcovr
+	image:podman
+	image:buildah
+	image:runc
+	image:uidmap
+	image:mmdebstrap
+	image:catatonit
 )
 
 # A package also counts as present when this command is on PATH (NodeSource's
@@ -51,7 +59,7 @@ PACKAGES=(
 declare -A COMMAND_OF=([nodejs]=node [npm]=npm [chromium]=chromium)
 
 usage() {
-	echo "usage: $0 [build|run|test|all] | --check [GROUP] | --list [GROUP]" >&2
+	echo "usage: $0 [build|run|test|image|all] | --check [GROUP] | --list [GROUP]" >&2
 	exit 2
 }
 
@@ -61,7 +69,9 @@ packages() {
 	case "$1" in
 	build) wanted=" build " ;;
 	run) wanted=" build run " ;;
-	test | all) wanted=" build run test " ;;
+	test) wanted=" build run test " ;;
+	image) wanted=" image " ;;
+	all) wanted=" build run test image " ;;
 	*) usage ;;
 	esac
 	for entry in "${PACKAGES[@]}"; do

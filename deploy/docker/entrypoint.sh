@@ -11,6 +11,20 @@ export MTM_HOME MTM_VAR_DIR MTM_METRICS_DIR
 
 die() { printf 'mtm-entrypoint: %s\n' "$*" >&2; exit 2; }
 
+# Secrets as files (docker compose / Kubernetes secrets): MTM_X_FILE=path
+# sets MTM_X to the file's content (without its trailing newline), unless
+# MTM_X is set itself.
+for var in $(env | sed -n 's/^\(MTM_[A-Z0-9_]*\)_FILE=.*/\1/p'); do
+    eval "file=\${${var}_FILE}"
+    unset "${var}_FILE"
+    if eval "[ -n \"\${${var}:-}\" ]"; then
+        continue
+    fi
+    [ -r "$file" ] || die "${var}_FILE: cannot read $file"
+    value=$(cat "$file") || die "${var}_FILE: cannot read $file"
+    export "$var=$value"
+done
+
 mkdir -p "$MTM_VAR_DIR/log" "$MTM_VAR_DIR/run" "$MTM_METRICS_DIR" \
     || die "MTM_VAR_DIR: cannot create directories under $MTM_VAR_DIR"
 [ -w "$MTM_METRICS_DIR" ] \
