@@ -50,7 +50,7 @@ FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libfcgi0ldbl librabbitmq4 libpq5 libjson-c5 libjwt0 libssl3 libcrypt1 \
-      lighttpd lighttpd-mod-deflate supervisor \
+      lighttpd lighttpd-mod-deflate lighttpd-modules-lua supervisor \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user runs everything (supervisord is PID 1 as this user).
@@ -76,6 +76,7 @@ COPY docs/ /opt/mtm/docs/
 COPY --from=ui /src/public/vendor/ /opt/mtm/public/vendor/
 COPY lighttpd.conf /opt/mtm/lighttpd.conf
 COPY deploy/trusted-proxies.sh /opt/mtm/deploy/trusted-proxies.sh
+COPY deploy/lighttpd/problem.lua /opt/mtm/deploy/lighttpd/problem.lua
 COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \
      deploy/docker/healthcheck.sh deploy/docker/fatal-exit.sh /opt/mtm/docker/
 

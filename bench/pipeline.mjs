@@ -22,8 +22,9 @@
 // (8), MTM_BENCH_CONNS_SINGLE (16), MTM_BENCH_DEEP_ROWS (1000000), MTM_BENCH_MID_ROWS (20000),
 // MTM_BENCH_FSYNC (on), MTM_BENCH_PROBE_SECONDS (10), MTM_BENCH_HALF_RUNS (3),
 // MTM_BENCH_ONLY ("single-latency": only the runs behind that figure;
-// "streams": only the event streams' cost, 6. below; "fairness": only 7.),
-// MTM_BENCH_STREAMS (500).
+// "streams": only the event streams' cost, 6. below; "fairness": only 7.;
+// "checkpoint": 8. below), MTM_BENCH_STREAMS (500), MTM_BENCH_PG_CANDIDATE,
+// MTM_BENCH_CKPT_ROUNDS (2).
 //
 //   6. what open event streams cost: half-load single publishes with and
 //      without MTM_BENCH_STREAMS admin streams on GET /api/events, windows
@@ -31,6 +32,13 @@
 //   7. HTTP fairness: tenant A floods single publishes over 32 connections
 //      while tenant B publishes 50 messages/s; B's HTTP p99 against 50 ms
 //      and against B alone, B's refusals (none allowed) and A's 429s.
+//   8. (MTM_BENCH_ONLY=checkpoint) PostgreSQL's checkpoint settings: a
+//      write burst (batch publishes to 10 tenants, MTM_BENCH_SECONDS), then
+//      at once half-load single publishes (MTM_BENCH_HALF_RUNS windows of
+//      20 s), with the stack's settings and with MTM_BENCH_PG_CANDIDATE
+//      (space-separated name=value), PostgreSQL restarted between them,
+//      order alternating over MTM_BENCH_CKPT_ROUNDS rounds; judged on the
+//      ratio of the median windows' p99, candidate / stack, in each round.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +68,8 @@ const HALF_RUNS = Number(env.MTM_BENCH_HALF_RUNS || 3);
 const MSG_SIZE = 256;
 const STREAMS = Number(env.MTM_BENCH_STREAMS || 500);
 const STREAM_RUNS = Number(env.MTM_BENCH_STREAM_RUNS || 5);
+const PG_CANDIDATE = (env.MTM_BENCH_PG_CANDIDATE || 'max_wal_size=4GB checkpoint_timeout=15min').split(/\s+/).filter(Boolean);
+const CKPT_ROUNDS = Number(env.MTM_BENCH_CKPT_ROUNDS || 2);
 const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2, streamsP99Ratio: 1.1, fairP99Ms: 50 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -572,6 +582,11 @@ try {
     await singleLatencyOnly();
   } else if (ONLY === 'fairness') {
     results.fairness = await fairness();
+  } else if (ONLY === 'checkpoint') {
+    results.checkpoint = await checkpointCompare();
+    const out = path.join(BUILD_DIR, 'bench-checkpoint.json');
+    fs.writeFileSync(out, JSON.stringify(results, null, 1));
+    log(`\nresults: ${out}`);
   } else if (ONLY === 'streams') {
     const [t] = await createTenants(`bench-${Date.now()}`, 1, CONCURRENCY);
     const run = await throughputRun('single', [t]);
@@ -673,6 +688,59 @@ async function fairness() {
   const del = await api('DELETE', `/api/tenants/${a}`);
   if (del.status !== 202) log(`  (delete A: ${del.status} ${del.text})`);
   return r;
+}
+
+/**
+ * Publish p99 right after a write burst, with the stack's PostgreSQL
+ * settings ("stack") and with PG_CANDIDATE on top of them ("candidate"),
+ * PostgreSQL restarted for each, the order alternating per round so that
+ * the table's growth and the machine's drift fall on both.
+ */
+async function checkpointCompare() {
+  const baseArgs = [...stack.procs.postgres.args];
+  const sides = { stack: [], candidate: PG_CANDIDATE };
+  const burstTenants = await createTenants(`bench-burst-${Date.now()}`, 10, CONCURRENCY);
+  const [t] = await createTenants(`bench-single-${Date.now()}`, 1, CONCURRENCY);
+  const rate = Math.max(1, Math.round((await throughputRun('single', [t])).e2e_rate / 2));
+  const show = async () => (await stack.psql(`SELECT string_agg(name || '=' || setting || COALESCE(unit, ''), ' ' ORDER BY name) FROM pg_settings
+    WHERE name IN ('max_wal_size', 'min_wal_size', 'checkpoint_timeout', 'checkpoint_completion_target', 'shared_buffers', 'wal_compression')`));
+  const bgwriter = async () => (await stack.psql('SELECT checkpoints_timed, checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter')).split('|').map(Number);
+  log(`\n== checkpoint settings: a ${SECONDS} s batch burst to 10 tenants, then at once single publishes at ${fmt(rate)} msg/s (${HALF_RUNS} windows of 20 s); ${CKPT_ROUNDS} round(s), order alternating`);
+  const rounds = [];
+  for (let i = 0; i < CKPT_ROUNDS; i++) {
+    const round = {};
+    for (const side of (i % 2 ? ['candidate', 'stack'] : ['stack', 'candidate'])) {
+      stack.procs.postgres.args = [...baseArgs, ...sides[side].flatMap((kv) => ['-c', kv])];
+      await stack.stopPostgres();
+      await stack.startPostgres();
+      await stack.waitReady({ timeoutMs: 60000 });
+      await stack.psql('CHECKPOINT', { timeoutMs: 600000 });
+      const settings = await show();
+      log(`  round ${i + 1}, ${side}: ${settings}`);
+      const b0 = await bgwriter();
+      const lsn0 = await stack.psql('SELECT pg_current_wal_lsn()');
+      const burst = await throughputRun('batch', burstTenants);
+      const b1 = await bgwriter();
+      const walBytes = Number(await stack.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn0}')`));
+      const { runs, median } = await halfLoadSingle([t], rate);
+      const b2 = await bgwriter();
+      round[side] = {
+        settings, burst_rows: burst.accepted, burst_rate: burst.e2e_rate, burst_wal_bytes: walBytes,
+        checkpoints_during_burst: { timed: b1[0] - b0[0], requested: b1[1] - b0[1] },
+        checkpoints_during_windows: { timed: b2[0] - b1[0], requested: b2[1] - b1[1] },
+        p99_ms: runs.map((h) => h.publish_ms.p99), p50_ms: runs.map((h) => h.publish_ms.p50),
+        median_p99_ms: median.publish_ms.p99, stored_p99_ms: median.stored_ms.p99,
+      };
+      log(`    ${side}: burst ${fmt(burst.accepted)} rows, ${fmt(walBytes / 1048576)} MiB of WAL, checkpoints requested/timed during it ${b1[1] - b0[1]}/${b1[0] - b0[0]}, during the windows ${b2[1] - b1[1]}/${b2[0] - b1[0]}; `
+        + `p99 per window ${runs.map((h) => fmt(h.publish_ms.p99, 2)).join(' / ')} ms, median ${fmt(median.publish_ms.p99, 2)} ms`);
+    }
+    round.ratio = round.candidate.median_p99_ms / round.stack.median_p99_ms;
+    log(`  round ${i + 1}: median-window p99 candidate / stack = ${fmt(round.candidate.median_p99_ms, 2)} / ${fmt(round.stack.median_p99_ms, 2)} = ${fmt(round.ratio, 2)}`);
+    rounds.push(round);
+  }
+  stack.procs.postgres.args = baseArgs;
+  log(`  ratios per round: ${rounds.map((r) => fmt(r.ratio, 2)).join(', ')} (candidate: ${PG_CANDIDATE.join(' ')})`);
+  return { rate, candidate: PG_CANDIDATE, rounds };
 }
 
 async function singleLatencyOnly() {

@@ -112,6 +112,9 @@ static void pg_ensure(struct consumerd *d)
     mtm_backoff_reset(&d->pg_backoff);
     d->listening = true;
     d->need_reconcile = true; /* notifications may have been missed */
+    /* The rows may not hold what this process last wrote (a report lost
+     * with the connection, a restored database): write them all once. */
+    reconciler_report_all(&d->rec);
     LOG_INFO(&d->log, "postgres connected, %d migration(s) applied, listening", applied);
 }
 

@@ -36,6 +36,13 @@ struct pool_env {
 
 struct worker;
 
+/* The live figures of a pool as tenant_status holds them. */
+struct pool_figures {
+    int running, busy;
+    int64_t queue_depth; /* -1: unknown (the row keeps what it had) */
+    int64_t consumed, stored, failed, dead_lettered;
+};
+
 struct tenant_pool {
     char tenant_id[MTM_UUID_STRLEN + 1];
     char queue[MTM_QUEUE_NAME_MAX];
@@ -55,6 +62,10 @@ struct tenant_pool {
     bool seen;           /* marked during a reconcile pass */
     int64_t queue_depth; /* -1: unknown */
     int64_t dlq_depth;   /* dead letters stored */
+    /* What the last successful status report wrote; reported == false:
+     * nothing yet, or the next report must write the row again. */
+    bool reported;
+    struct pool_figures last;
 };
 
 /* Records that a message was stored latency_ms after it was published. */

@@ -195,6 +195,13 @@ static void read_dlq_depths(struct reconciler *r, struct mtm_pg *pg)
     PQclear(res);
 }
 
+static bool figures_equal(const struct pool_figures *a, const struct pool_figures *b)
+{
+    return a->running == b->running && a->busy == b->busy && a->queue_depth == b->queue_depth &&
+           a->consumed == b->consumed && a->stored == b->stored && a->failed == b->failed &&
+           a->dead_lettered == b->dead_lettered;
+}
+
 int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
                       size_t errlen)
 {
@@ -215,27 +222,59 @@ int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *
     }
     if (r->npools)
         r->depth_cursor = (r->depth_cursor + asked) % r->npools;
+    /* Only rows that would change are sent: an idle tenant's row is not
+     * rewritten every second (each rewrite is a dead tuple and WAL). */
     struct json_object *arr = json_object_new_array();
+    struct tenant_pool **sent = xcalloc(r->npools ? r->npools : 1, sizeof(*sent));
+    struct pool_figures *figs = xcalloc(r->npools ? r->npools : 1, sizeof(*figs));
+    size_t nsent = 0;
     for (size_t i = 0; i < r->npools; i++) {
         struct tenant_pool *p = r->pools[i];
+        struct pool_figures f = {
+            .running = atomic_load(&p->running),
+            .busy = atomic_load(&p->busy),
+            /* Unknown depth: the row keeps its value (COALESCE in the upsert). */
+            .queue_depth = p->queue_depth >= 0 ? p->queue_depth
+                           : p->reported       ? p->last.queue_depth
+                                               : -1,
+            .consumed = atomic_load(&p->consumed),
+            .stored = atomic_load(&p->stored),
+            .failed = atomic_load(&p->failed),
+            .dead_lettered = atomic_load(&p->dead_lettered),
+        };
+        if (p->reported && figures_equal(&f, &p->last))
+            continue;
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(p->tenant_id));
-        json_object_object_add(o, "running", json_object_new_int(atomic_load(&p->running)));
-        json_object_object_add(o, "busy", json_object_new_int(atomic_load(&p->busy)));
+        json_object_object_add(o, "running", json_object_new_int(f.running));
+        json_object_object_add(o, "busy", json_object_new_int(f.busy));
         json_object_object_add(o, "depth",
-                               p->queue_depth < 0 ? NULL : json_object_new_int64(p->queue_depth));
-        json_object_object_add(o, "consumed", json_object_new_int64(atomic_load(&p->consumed)));
-        json_object_object_add(o, "stored", json_object_new_int64(atomic_load(&p->stored)));
-        json_object_object_add(o, "failed", json_object_new_int64(atomic_load(&p->failed)));
-        json_object_object_add(o, "dead_lettered",
-                               json_object_new_int64(atomic_load(&p->dead_lettered)));
+                               f.queue_depth < 0 ? NULL : json_object_new_int64(f.queue_depth));
+        json_object_object_add(o, "consumed", json_object_new_int64(f.consumed));
+        json_object_object_add(o, "stored", json_object_new_int64(f.stored));
+        json_object_object_add(o, "failed", json_object_new_int64(f.failed));
+        json_object_object_add(o, "dead_lettered", json_object_new_int64(f.dead_lettered));
         json_object_array_add(arr, o);
+        sent[nsent] = p;
+        figs[nsent++] = f;
     }
     const char *params[] = {json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN)};
-    int rc =
-        r->npools ? mtm_pg_exec(pg, MTM_STMT_TENANT_STATUS_UPSERT, params, NULL, err, errlen) : 0;
+    int rc = nsent ? mtm_pg_exec(pg, MTM_STMT_TENANT_STATUS_UPSERT, params, NULL, err, errlen) : 0;
+    /* Remembered only once written: a failed report is sent again whole. */
+    for (size_t k = 0; !rc && k < nsent; k++) {
+        sent[k]->last = figs[k];
+        sent[k]->reported = true;
+    }
     json_object_put(arr);
+    free(sent);
+    free(figs);
     return rc;
+}
+
+void reconciler_report_all(struct reconciler *r)
+{
+    for (size_t i = 0; i < r->npools; i++)
+        r->pools[i]->reported = false;
 }
 
 static int latency_metrics(const struct reconciler *r, struct mtm_buf *out)

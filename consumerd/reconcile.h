@@ -52,9 +52,15 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
               char *err, size_t errlen) MTM_MUST_CHECK;
 /* Joins finished workers and starts missing ones in every pool. */
 void reconciler_maintain(struct reconciler *r);
-/* Writes every pool's live status (and queue depth) to tenant_status. */
+/* Writes the live status (and queue depth) of every pool whose figures
+ * changed since its last successful report, and of every pool not reported
+ * yet, to tenant_status: a row's updated_at is when its figures last
+ * changed or this process took the tenant (docs/architecture.md). */
 int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
                       size_t errlen) MTM_MUST_CHECK;
+/* The next report writes every pool's row, changed or not (after a
+ * reconnect to PostgreSQL). */
+void reconciler_report_all(struct reconciler *r);
 /* Per-tenant metrics in text exposition format. */
 int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out) MTM_MUST_CHECK;
 /* Worker threads alive across all pools. */

@@ -25,6 +25,7 @@ PACKAGES=(
 	build:libssl-dev
 	run:lighttpd
 	run:lighttpd-mod-deflate
+	run:lighttpd-modules-lua
 	run:supervisor
 	run:rabbitmq-server
 	run:postgresql

@@ -212,7 +212,7 @@ export function TenantPage({ id, tab, admin }) {
       <${Stat} label="Dead-lettered" value=${num(tenant.counters.dead_lettered)} />
       <${Stat} label="Rate limit" value=${rateLimit(tenant.publish_limit)} />
     </div>
-    <p class="sub">Live figures as of ${time(tenant.status_updated_at)}; counters restart with consumerd.</p>
+    <p class="sub">Figures last changed ${time(tenant.status_updated_at)}; counters restart with consumerd.</p>
     ${admin && tenant.status !== 'deleting' && html`<div class="settings">
       <${ConcurrencyForm} tenant=${tenant} />
       <${RateLimitForm} tenant=${tenant} />
