@@ -128,11 +128,12 @@ test('the API: lighttpd, mtm-api and mtm-events, probed on /api/health and /api/
   }
 });
 
-test('consumerd: one replica, recreated; the migration job runs mtm-migrate', () => {
+test('consumerd: several replicas sharing the tenants by lease, rolled one at a time; the migration job runs mtm-migrate', () => {
   const c = find('Deployment', 'mtm-consumerd');
   assert.ok(c, 'Deployment mtm-consumerd');
-  assert.equal(c.spec.replicas, 1);
-  assert.equal(c.spec.strategy.type, 'Recreate');
+  assert.ok(c.spec.replicas >= 2, `replicas: ${c.spec.replicas}`);
+  assert.equal(c.spec.strategy.type, 'RollingUpdate');
+  assert.equal(c.spec.strategy.rollingUpdate.maxUnavailable, 0);
   assert.equal(c.spec.template.spec.containers[0].args[0], 'consumerd');
   const j = find('Job', 'mtm-migrate');
   assert.ok(j, 'Job mtm-migrate');

@@ -84,6 +84,7 @@ test('deploy/k8s pods run under podman kube play', { skip: ENGINE !== 'podman' &
     });
     const consumerd = load('consumerd.yaml')[0];
     consumerd.metadata.name += `-${tag}`;
+    consumerd.spec.replicas = 1; // one pod is enough to see it run
     consumerd.spec.template.spec.containers = consumerd.spec.template.spec.containers.filter((c) => c.name !== 'node-exporter');
     adapt(consumerd.spec.template.spec);
     const consumerdFile = write('consumerd.yaml', consumerd);
