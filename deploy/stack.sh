@@ -93,6 +93,11 @@ setup_env() {
 		MTM_AMQP_URL=amqp://mtm:mtm@127.0.0.1:$MTM_AMQP_PORT/
 	fi
 	export MTM_PG_URL MTM_AMQP_URL MTM_START_POSTGRES MTM_START_RABBITMQ
+	# consumerd processes sharing the tenants (docs/architecture.md, "Running
+	# across hosts"); the first writes the metrics textfile node_exporter
+	# serves, the others their own (var/metrics/consumerd-N/).
+	export MTM_CONSUMERS=${MTM_CONSUMERS:-1}
+	[[ $MTM_CONSUMERS =~ ^[1-9][0-9]?$ ]] || die "MTM_CONSUMERS: must be 1 to 99"
 	export MTM_START_NODE_EXPORTER=${MTM_START_NODE_EXPORTER:-true}
 	export MTM_START_PROMETHEUS=${MTM_START_PROMETHEUS:-true}
 	export MTM_START_ALERTMANAGER=${MTM_START_ALERTMANAGER:-$MTM_START_PROMETHEUS}
