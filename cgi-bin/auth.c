@@ -404,7 +404,7 @@ int api_tokens_create(struct api_thread *t, struct mtm_request *r)
     const char *tenant = api_path_tenant(t, r);
     if (!tenant)
         return MTM_ENOTFOUND;
-    long ttl;
+    long ttl = 0;
     int rc = token_fields(t, r, &ttl);
     if (!rc)
         rc = api_tenant_check(t, tenant, API_CHECK_DELETING, NULL);
