@@ -87,6 +87,23 @@ static void pg_lost(struct consumerd *d, const char *why)
     d->pg_retry_at = mtm_mono_ms() + mtm_backoff_next(&d->pg_backoff);
 }
 
+/*
+ * Runs a statement on the main connection: 0, or the error, after taking an
+ * outage as the connection lost (pg_lost) or logging anything else as
+ * `what`.
+ */
+static int exec_main(struct consumerd *d, enum mtm_stmt stmt, const char *const *params,
+                     PGresult **res, const char *what)
+{
+    char err[512];
+    int rc = mtm_pg_exec(&d->pg, stmt, params, res, err, sizeof(err));
+    if (rc == MTM_EUNAVAIL)
+        pg_lost(d, err);
+    else if (rc)
+        LOG_WARN(&d->log, "%s: %s", what, err);
+    return rc;
+}
+
 /* Connects, migrates and LISTENs; schedules a retry on failure. */
 static void pg_ensure(struct consumerd *d)
 {
@@ -148,21 +165,14 @@ static void write_metrics(struct consumerd *d);
  */
 static void claim(struct consumerd *d)
 {
-    char err[512], pid[16], lease_ms[16];
+    char pid[16], lease_ms[16];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     snprintf(lease_ms, sizeof(lease_ms), "%d", d->cfg->heartbeat_max_age * 1000);
     const char *params[] = {d->id, d->hostname, pid, mtm_amqp_is_open(&d->amqp) ? "true" : "false",
                             lease_ms};
     PGresult *res;
-    int rc = mtm_pg_exec(&d->pg, MTM_STMT_CONSUMER_BEAT, params, &res, err, sizeof(err));
-    if (rc == MTM_EUNAVAIL) {
-        pg_lost(d, err);
+    if (exec_main(d, MTM_STMT_CONSUMER_BEAT, params, &res, "heartbeat"))
         return;
-    }
-    if (rc) {
-        LOG_WARN(&d->log, "heartbeat: %s", err);
-        return;
-    }
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the sorted ids */
     int n = PQntuples(res);
     for (int i = 0; i < n; i++)
@@ -273,31 +283,20 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
 /* Throttle records, failed-login audit entries and resolved alerts: bounded by time. */
 static void login_sweep(struct consumerd *d, int64_t now)
 {
-    char err[512];
     if (!d->listening || now < d->next_login_sweep)
         return;
     d->next_login_sweep = now + LOGIN_SWEEP_EVERY_MS;
     const char *params[] = {LOGIN_AUDIT_KEEP_DAYS};
     PGresult *res;
-    int rc = mtm_pg_exec(&d->pg, MTM_STMT_LOGIN_SWEEP, params, &res, err, sizeof(err));
-    if (rc == MTM_EUNAVAIL) {
-        pg_lost(d, err);
+    if (exec_main(d, MTM_STMT_LOGIN_SWEEP, params, &res, "login sweep"))
         return;
-    }
-    if (rc) {
-        LOG_WARN(&d->log, "login sweep: %s", err);
-        return;
-    }
     if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
         LOG_INFO(&d->log, "login sweep: %s expired throttle record(s) deleted",
                  PQgetvalue(res, 0, 0));
     PQclear(res);
     /* Resolved alerts older than a day go the same way (sql/0017). */
-    rc = mtm_pg_exec(&d->pg, MTM_STMT_ALERTS_SWEEP, NULL, NULL, err, sizeof(err));
-    if (rc == MTM_EUNAVAIL)
-        pg_lost(d, err);
-    else if (rc)
-        LOG_WARN(&d->log, "alerts sweep: %s", err);
+    if (d->listening)
+        (void)exec_main(d, MTM_STMT_ALERTS_SWEEP, NULL, NULL, "alerts sweep");
 }
 
 int consumerd_run(struct consumerd *d)

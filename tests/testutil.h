@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -37,6 +39,32 @@ static inline int silent_listener(int *port)
     assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
     *port = ntohs(sa.sin_port);
     return s;
+}
+
+/*
+ * A fresh folder under /tmp for each test (cmocka setup and teardown:
+ * cmocka_unit_test_setup_teardown(t, test_dir_setup, test_dir_teardown));
+ * test_dir() names the current one.
+ */
+static inline char *test_dir(void)
+{
+    static char dir[64];
+    return dir;
+}
+
+static inline int test_dir_setup(void **state)
+{
+    (void)state;
+    snprintf(test_dir(), 64, "/tmp/mtm-test-XXXXXX");
+    return mkdtemp(test_dir()) ? 0 : -1;
+}
+
+static inline int test_dir_teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir());
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif

@@ -175,29 +175,12 @@ static void test_render_respects_buffer_cap(void **state)
 
 /* ---- consumerd_metrics_write ---------------------------------------------- */
 
-static char dir[64];
-
-static int dir_setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mtm-metrics-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int dir_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* The names in dir, sorted, joined by spaces. */
+/* The names in test_dir(), sorted, joined by spaces. */
 static void list_dir(char *out, size_t outlen)
 {
     char names[16][256];
     size_t n = 0;
-    DIR *d = opendir(dir);
+    DIR *d = opendir(test_dir());
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -236,11 +219,11 @@ static void test_write_creates_file_atomically(void **state)
     (void)state;
     char err[256] = "";
     char path[128], listing[1024];
-    snprintf(path, sizeof(path), "%s/mtm.prom", dir);
+    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
 
     struct consumerd_metrics m = {.heartbeat_ms = 1700000000000, .pg_connected = true};
     char *first = render(&m);
-    int rc = consumerd_metrics_write(dir, first, strlen(first), err, sizeof(err));
+    int rc = consumerd_metrics_write(test_dir(), first, strlen(first), err, sizeof(err));
     if (rc)
         print_message("write: %s\n", err);
     assert_int_equal(rc, 0);
@@ -260,7 +243,8 @@ static void test_write_creates_file_atomically(void **state)
     m.last_reconcile_ms = 1700000000999;
     m.amqp_connected = true;
     char *second = render(&m);
-    assert_int_equal(consumerd_metrics_write(dir, second, strlen(second), err, sizeof(err)), 0);
+    assert_int_equal(consumerd_metrics_write(test_dir(), second, strlen(second), err, sizeof(err)),
+                     0);
     char buf[4096];
     ssize_t n = pread(old, buf, sizeof(buf) - 1, 0);
     assert_true(n >= 0);
@@ -278,8 +262,8 @@ static void test_write_empty_text(void **state)
 {
     (void)state;
     char err[256], path[128], listing[1024];
-    snprintf(path, sizeof(path), "%s/mtm.prom", dir);
-    assert_int_equal(consumerd_metrics_write(dir, "", 0, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
+    assert_int_equal(consumerd_metrics_write(test_dir(), "", 0, err, sizeof(err)), 0);
     assert_string_equal(slurp(path), "");
     list_dir(listing, sizeof(listing));
     assert_string_equal(listing, "mtm.prom");
@@ -289,7 +273,7 @@ static void test_write_missing_dir(void **state)
 {
     (void)state;
     char err[256] = "", missing[128], listing[1024];
-    snprintf(missing, sizeof(missing), "%s/not-there", dir);
+    snprintf(missing, sizeof(missing), "%s/not-there", test_dir());
     assert_int_equal(consumerd_metrics_write(missing, "x 1\n", 4, err, sizeof(err)), MTM_EIO);
     assert_contains(err, "not-there");
     list_dir(listing, sizeof(listing));
@@ -302,14 +286,14 @@ static void test_write_rename_failure_cleans_up(void **state)
     char err[256] = "", path[128], listing[1024];
     /* mtm.prom is a non-empty folder: the rename over it fails, and the
      * temporary file must not be left behind. */
-    snprintf(path, sizeof(path), "%s/mtm.prom", dir);
+    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
     assert_int_equal(mkdir(path, 0755), 0);
     char inner[192];
     snprintf(inner, sizeof(inner), "%s/keep", path);
     FILE *f = fopen(inner, "w");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(consumerd_metrics_write(dir, "x 1\n", 4, err, sizeof(err)), MTM_EIO);
+    assert_int_equal(consumerd_metrics_write(test_dir(), "x 1\n", 4, err, sizeof(err)), MTM_EIO);
     assert_contains(err, "rename");
     list_dir(listing, sizeof(listing));
     assert_string_equal(listing, "mtm.prom");
@@ -412,12 +396,12 @@ int main(void)
         cmocka_unit_test(test_render_without_reconcile),
         cmocka_unit_test(test_render_respects_buffer_cap),
         cmocka_unit_test(test_latency_histogram_pinned),
-        cmocka_unit_test_setup_teardown(test_write_creates_file_atomically, dir_setup,
-                                        dir_teardown),
-        cmocka_unit_test_setup_teardown(test_write_empty_text, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_write_missing_dir, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_write_rename_failure_cleans_up, dir_setup,
-                                        dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_creates_file_atomically, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_empty_text, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_missing_dir, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_rename_failure_cleans_up, test_dir_setup,
+                                        test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

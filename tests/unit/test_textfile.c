@@ -27,28 +27,11 @@
 
 #include "textfile.h"
 
-static char dir[64];
-
-static int dir_setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mtm-textfile-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int dir_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 /* Entries of dir other than . and .. */
 static int entries(void)
 {
     int n = 0;
-    DIR *d = opendir(dir);
+    DIR *d = opendir(test_dir());
     assert_non_null(d);
     for (struct dirent *e; (e = readdir(d));)
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
@@ -60,7 +43,7 @@ static int entries(void)
 static char *slurp(const char *name, size_t *len)
 {
     char path[128];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -88,13 +71,13 @@ static void test_write_and_replace(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_int_equal(mtm_textfile_write(dir, "a.prom", "one\n", 4, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "one\n", 4, err, sizeof(err)), 0);
     expect_file("a.prom", "one\n", 4);
     assert_int_equal(entries(), 1);
     /* Binary-safe: len counts, not NUL. */
-    assert_int_equal(mtm_textfile_write(dir, "a.prom", "t\0o", 3, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "t\0o", 3, err, sizeof(err)), 0);
     expect_file("a.prom", "t\0o", 3);
-    assert_int_equal(mtm_textfile_write(dir, "a.prom", "", 0, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "", 0, err, sizeof(err)), 0);
     expect_file("a.prom", "", 0);
     assert_int_equal(entries(), 1);
     assert_string_equal(err, "");
@@ -108,7 +91,7 @@ static void test_large(void **state)
     for (size_t i = 0; i < n; i++)
         big[i] = (char)('a' + i % 26);
     char err[256] = "";
-    assert_int_equal(mtm_textfile_write(dir, "big", big, n, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_write(test_dir(), "big", big, n, err, sizeof(err)), 0);
     expect_file("big", big, n);
     free(big);
 }
@@ -117,7 +100,7 @@ static void test_missing_folder(void **state)
 {
     (void)state;
     char missing[128], err[256] = "";
-    snprintf(missing, sizeof(missing), "%s/nope", dir);
+    snprintf(missing, sizeof(missing), "%s/nope", test_dir());
     assert_int_equal(mtm_textfile_write(missing, "a.prom", "x", 1, err, sizeof(err)), MTM_EIO);
     assert_contains(err, "textfile: open ");
     assert_contains(err, missing);
@@ -129,9 +112,9 @@ static void test_rename_failure(void **state)
 {
     (void)state;
     char sub[128], err[256] = "";
-    snprintf(sub, sizeof(sub), "%s/a.prom", dir);
+    snprintf(sub, sizeof(sub), "%s/a.prom", test_dir());
     assert_int_equal(mkdir(sub, 0755), 0);
-    assert_int_equal(mtm_textfile_write(dir, "a.prom", "x", 1, err, sizeof(err)), MTM_EIO);
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "x", 1, err, sizeof(err)), MTM_EIO);
     assert_contains(err, "textfile: rename to ");
     assert_contains(err, sub);
     struct stat st;
@@ -146,7 +129,7 @@ static void test_write_failure(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_int_equal(mtm_textfile_write(dir, "a.prom", "old\n", 4, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "old\n", 4, err, sizeof(err)), 0);
 
     struct rlimit old, small;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -156,7 +139,7 @@ static void test_write_failure(void **state)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
     char text[64];
     memset(text, 'n', sizeof(text));
-    int rc = mtm_textfile_write(dir, "a.prom", text, sizeof(text), err, sizeof(err));
+    int rc = mtm_textfile_write(test_dir(), "a.prom", text, sizeof(text), err, sizeof(err));
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, prev);
 
@@ -169,11 +152,11 @@ static void test_write_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_write_and_replace, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_large, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_missing_folder, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_rename_failure, dir_setup, dir_teardown),
-        cmocka_unit_test_setup_teardown(test_write_failure, dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_and_replace, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_large, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_folder, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_failure, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
