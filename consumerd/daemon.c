@@ -50,6 +50,7 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     if (mkdir(cfg->metrics_dir, 0755) != 0 && errno != EEXIST)
         LOG_WARN(&d->log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
     reconciler_init(&d->rec, cfg, &d->log);
+    d->rec.consumer = d->id;
     d->need_reconcile = true;
     if (d->signal_fd < 0) {
         reconciler_cleanup(&d->rec);

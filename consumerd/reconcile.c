@@ -334,8 +334,9 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
         }
     }
     if (!rc)
-        rc = mtm_buf_puts(out, "# HELP mtm_tenant_info The tenant's name, for dashboards and "
-                               "alerts (always 1).\n# TYPE mtm_tenant_info gauge\n");
+        rc = mtm_buf_puts(out, "# HELP mtm_tenant_info The tenant's name and the consumerd that "
+                               "consumes it, for dashboards and alerts (always 1).\n"
+                               "# TYPE mtm_tenant_info gauge\n");
     for (size_t i = 0; !rc && i < r->npools; i++) {
         char name[2 * sizeof(r->pools[i]->name)];
         size_t o = 0;
@@ -345,8 +346,8 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             name[o++] = *c;
         }
         name[o] = '\0';
-        rc = mtm_buf_printf(out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\"} 1\n",
-                            r->pools[i]->tenant_id, name);
+        rc = mtm_buf_printf(out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\",consumer=\"%s\"} 1\n",
+                            r->pools[i]->tenant_id, name, r->consumer ? r->consumer : "");
     }
     return rc ? rc : latency_metrics(r, out);
 }

@@ -39,6 +39,7 @@ struct reconciler {
     bool pending;        /* a deletion waits for its threads or the broker */
     size_t depth_cursor; /* next pool whose queue depth the report refreshes */
     const struct mtm_log_ctx *log;
+    const char *consumer; /* this consumerd's id (daemon.h), for the metrics; borrowed */
 };
 
 void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
