@@ -155,11 +155,13 @@ static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
     for (size_t i = 0; i < nroutes; i++)
         httpmetrics_add_route(&ctx->metrics, &routes[i].match);
     tenant_cache_init(&ctx->tenants);
+    allowance_init(&ctx->allowance);
     return 0;
 }
 
 static void ctx_cleanup(struct api_ctx *ctx)
 {
+    allowance_cleanup(&ctx->allowance);
     tenant_cache_cleanup(&ctx->tenants);
     httpmetrics_cleanup(&ctx->metrics);
     mtm_cursor_key_cleanup(&ctx->cursor_key);
