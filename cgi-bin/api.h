@@ -3,7 +3,8 @@
  *
  * One process runs MTM_API_THREADS request threads that all accept on the
  * same listening socket. Threads share only struct api_ctx, which is
- * read-only after start-up except for its atomics. Each thread
+ * read-only after start-up except for its atomics and the two tables
+ * with a mutex of their own (tenant cache, publish allowance). Each thread
  * owns its struct api_thread: its PostgreSQL and RabbitMQ connections live
  * across requests (no connection per request) and are reconnected on demand
  * by the code that uses them. No thread ever touches another's connections.
@@ -18,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "allowance.h"
 #include "amqp.h"
 #include "config.h"
 #include "cursor.h"
@@ -38,6 +40,7 @@ struct api_ctx {
     struct httpmetrics metrics;
     struct tenant_cache tenants;      /* kept right by the tenant watcher */
     struct tenant_share share;        /* request threads each tenant holds (dispatch.c) */
+    struct allowance allowance;       /* publish limit tokens held locally (allowance.h) */
     struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */
 };
 

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allowance.h"
 #include "api.h"
 #include "answer.h"
 #include "common.h"
@@ -194,9 +195,11 @@ static int prepare(struct mtm_request *r, struct outgoing *o, size_t n,
 }
 
 /*
- * Draws n tokens from the tenant's bucket, shared by every responder
- * process through the database. 0 when granted (or unlimited); otherwise
- * a fault: 429 with Retry-After, 422 for more than the burst, 503.
+ * Draws n tokens from the tenant's limit: from this process's local
+ * allowance when it holds them, else from the bucket every responder
+ * process shares through the database, a chunk at a time (allowance.h).
+ * 0 when granted (or unlimited); otherwise a fault: 429 with Retry-After,
+ * 422 for more than the burst, 503.
  */
 static int take_tokens(struct api_thread *t, const char *id, const struct tenant_facts *limit,
                        size_t n)
@@ -206,19 +209,31 @@ static int take_tokens(struct api_thread *t, const char *id, const struct tenant
     if ((long)n > limit->burst) /* waiting would never help: the request's fault */
         return mtm_fault_field(&t->fault, "messages",
                                "must hold at most %d messages (the tenant's burst)", limit->burst);
-    char rs[24], bs[24], cs[24], err[512];
+    struct allowance *a = &t->ctx->allowance;
+    struct allowance_draw d;
+    if (allowance_spend(a, id, limit->rate, limit->burst, (long)n, mtm_mono_ms(), &d))
+        return 0;
+    char rs[24], bs[24], ns[24], ws[24], err[512];
     snprintf(rs, sizeof(rs), "%d", limit->rate);
     snprintf(bs, sizeof(bs), "%d", limit->burst);
-    snprintf(cs, sizeof(cs), "%zu", n);
-    const char *params[] = {id, rs, bs, cs};
+    snprintf(ns, sizeof(ns), "%ld", d.need);
+    snprintf(ws, sizeof(ws), "%ld", d.want);
+    const char *params[] = {id, rs, bs, ns, ws};
     PGresult *res;
-    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TAKE_TOKENS, params, &res, err, sizeof(err));
-    if (rc)
+    int rc = mtm_pg_exec(&t->pg, MTM_STMT_TAKE_TOKEN_CHUNK, params, &res, err, sizeof(err));
+    if (rc) {
+        allowance_settle(a, &d, 0, mtm_mono_ms());
         return api_fail_db(t, rc, err);
-    double wait = strtod(PQgetvalue(res, 0, 0), NULL);
+    }
+    long granted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    double wait = strtod(PQgetvalue(res, 0, 1), NULL);
     PQclear(res);
-    if (wait <= 0)
+    allowance_settle(a, &d, granted, mtm_mono_ms());
+    if (granted >= d.need)
         return 0;
+    /* The bucket's wait is for the tokens this process lacked; a retry may
+     * reach another process, which lacks the whole request. */
+    wait += (double)d.reserved / limit->rate;
     t->fault.retry_after = wait < 86400 ? (int)wait + 1 : 86400;
     return api_fail(t, MTM_ERATELIMIT, "tenant %s is over its publish limit of %d messages/s", id,
                     limit->rate);

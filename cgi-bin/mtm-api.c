@@ -157,12 +157,14 @@ static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
         httpmetrics_add_route(&ctx->metrics, &routes[i].match);
     tenant_cache_init(&ctx->tenants);
     tenant_share_init(&ctx->share, cfg->api_threads, cfg->tenant_threads);
+    allowance_init(&ctx->allowance);
     return 0;
 }
 
 static void ctx_cleanup(struct api_ctx *ctx)
 {
     tenant_share_cleanup(&ctx->share);
+    allowance_cleanup(&ctx->allowance);
     tenant_cache_cleanup(&ctx->tenants);
     httpmetrics_cleanup(&ctx->metrics);
     mtm_cursor_key_cleanup(&ctx->cursor_key);

@@ -41,7 +41,9 @@ static int append_file(const char *dir, const char *name, struct mtm_buf *out)
 int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out)
 {
     int rc = httpmetrics_render(&ctx->metrics, out);
-    return rc ? rc : tenant_cache_render(&ctx->tenants, out);
+    if (!rc)
+        rc = tenant_cache_render(&ctx->tenants, out);
+    return rc ? rc : allowance_render(&ctx->allowance, out);
 }
 
 int api_metrics(struct api_thread *t, struct mtm_request *r)

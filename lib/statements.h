@@ -84,7 +84,11 @@
       "UPDATE tenants SET publish_rate = $2::integer, publish_burst = $3::integer"                 \
       " WHERE id = $1::uuid AND status <> 'deleting' RETURNING id",                                \
       3)                                                                                           \
-    X(TAKE_TOKENS, "SELECT mtm_take_tokens($1::uuid, $2::float8, $3::float8, $4::float8)", 4)      \
+    /* A chunk of the shared publish limit: sql/0020, cgi-bin/allowance.h. */                      \
+    X(TAKE_TOKEN_CHUNK,                                                                            \
+      "SELECT granted, wait FROM mtm_take_token_chunk($1::uuid, $2::float8, $3::float8,"           \
+      " $4::float8, $5::float8)",                                                                  \
+      5)                                                                                           \
     /* Rows (seq, tenant) for api_respond_page. $3: a part of the name (any case) or NULL;         \
      * $4: a status or NULL. */                                                                    \
     X(TENANT_LIST,                                                                                 \

@@ -1,9 +1,12 @@
 // Per-tenant publish rate limit (PUT /api/tenants/{id}/config/rate_limit):
 // a token bucket kept in PostgreSQL (sql/0009_publish_rate.sql), so that
-// every responder process draws from the same bucket. Shown here by
-// hammering one tenant through TWO front ends — the stack's own lighttpd +
-// mtm-api and a second lighttpd + mtm-api (tests/harness/frontend.mjs) —
-// and counting the 202s against burst + rate × window.
+// every responder process draws from the same bucket; each process takes
+// its tokens a chunk at a time and spends them locally (cgi-bin/allowance.h,
+// sql/0020_take_token_chunk.sql). Shown here by hammering one tenant
+// through TWO front ends — the stack's own lighttpd + mtm-api and a second
+// lighttpd + mtm-api (tests/harness/frontend.mjs) — and counting the 202s
+// against burst + rate × window (+ one chunk per process when the
+// processes held tokens before the window began).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -11,7 +14,7 @@ import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
 import { sleep } from '../harness/util.mjs';
 import { request, assertProblem, describe } from '../harness/http.mjs';
-import { assertFieldError, assertStoredExactlyOnce, makeApi } from '../harness/api.mjs';
+import { assertFieldError, assertStoredExactlyOnce, makeApi, metricValue } from '../harness/api.mjs';
 
 const RATE = 20;
 const BURST = 20;
@@ -184,7 +187,102 @@ test('rate 0 means unlimited: 60 rapid publishes all accepted', async () => {
   const tenant = await createTenant();
   let res = await call('PUT', `/api/tenants/${tenant.id}/config/rate_limit`, { json: { rate: 0, burst: 1 } });
   assert.equal(res.status, 200, describe(res));
-  const all = await Promise.all(Array.from({ length: 60 }, (_, i) => call('POST', `/api/tenants/${tenant.id}/messages`, { base: i % 2 ? fe2.baseUrl : stack.baseUrl, json: { payload: i } })));
+  // In waves of 8, 4 to each front end: within the tenant's share of each
+  // responder's threads (MTM_TENANT_THREADS, half of 8), so that only the
+  // publish limit could refuse them (fairness.test.mjs covers the share).
+  const all = [];
+  for (let w = 0; w < 60; w += 8) {
+    all.push(...await Promise.all(Array.from({ length: Math.min(8, 60 - w) }, (_, k) => call('POST', `/api/tenants/${tenant.id}/messages`, { base: (w + k) % 2 ? fe2.baseUrl : stack.baseUrl, json: { payload: w + k } }))));
+  }
   const statuses = all.map((r) => r.status);
   assert.deepEqual([...new Set(statuses)], [202], `statuses: ${JSON.stringify(statuses)}`);
+});
+
+/** The chunk a responder process takes from the shared bucket (cgi-bin/allowance.h). */
+const chunkOf = (rate, burst) => Math.min(burst, Math.max(1, Math.floor(rate / 10)));
+
+test('overshoot bound: with each responder process holding a chunk and the bucket full, a flood gets at most burst + rate × window + 2 chunks', async (t) => {
+  // Low enough that 16 clients exceed it even on a busy machine with the ASan build.
+  const rate = 30, burst = 10, chunk = chunkOf(rate, burst); // chunk 3
+  const tenant = await createTenant();
+  const res = await call('PUT', `/api/tenants/${tenant.id}/config/rate_limit`, { json: { rate, burst } });
+  assert.equal(res.status, 200, describe(res));
+  const fronts = [{ name: 'stack', base: stack.baseUrl }, { name: 'fe2', base: fe2.baseUrl }];
+  const publishVia = (front, payload) => request(front.base, 'POST', `/api/tenants/${tenant.id}/messages`,
+    { token: admin, json: { payload }, timeoutMs: 10000 });
+  // The worst case: each process takes a chunk (one publish draws 1 + chunk
+  // and keeps chunk) and the bucket refills before the flood. Deliberate
+  // pauses: the refill takes burst / rate = 0.33 s; nothing observable marks it.
+  for (const f of fronts) {
+    await sleep(500);
+    const r = await publishVia(f, 'prime');
+    assert.equal(r.status, 202, describe(r));
+  }
+  await sleep(500);
+  const WINDOW = 1500;
+  const results = [];
+  const t0 = Date.now();
+  await Promise.all(fronts.flatMap((f) => Array.from({ length: CLIENTS_PER_FRONTEND }, async () => {
+    while (Date.now() - t0 < WINDOW) {
+      const r = await publishVia(f, 'flood');
+      results.push({ front: f.name, status: r.status, end: Date.now(), text: r.text.slice(0, 200) });
+    }
+  })));
+  const windowS = (Math.max(...results.map((r) => r.end)) - t0) / 1000;
+  const accepted = results.filter((r) => r.status === 202).length;
+  const other = results.filter((r) => r.status !== 202 && r.status !== 429);
+  const shared = burst + rate * windowS;
+  const bound = shared + fronts.length * chunk;
+  const summary = `accepted ${accepted} in ${windowS.toFixed(3)} s: the shared bucket alone gives at most ${shared.toFixed(1)}, ` +
+    `the bound with ${fronts.length} processes × chunk ${chunk} is ${bound.toFixed(1)} (+1 for the clocks); ` +
+    `429 ${results.filter((r) => r.status === 429).length}`;
+  t.diagnostic(summary);
+  assert.deepEqual(other.map((r) => `${r.front}: ${r.status} ${r.text}`), [], summary);
+  assert.ok(accepted <= bound + 1, summary);
+  const refused = results.length - accepted;
+  if (refused > 0) // the flood exceeded the limit: it must still get a fair share
+    assert.ok(accepted >= burst + (rate * windowS) / 2, `the flood must not be starved: ${summary}`);
+});
+
+test('a publish under a limit that does not bind costs no database round trip: the process spends its local allowance', async () => {
+  const tenant = await createTenant();
+  const res = await call('PUT', `/api/tenants/${tenant.id}/config/rate_limit`, { json: { rate: 1000, burst: 1000 } }); // chunk 100
+  assert.equal(res.status, 200, describe(res));
+  const counts = async () => {
+    const m = await call('GET', '/api/metrics', { base: fe2.baseUrl });
+    assert.equal(m.status, 200, describe(m));
+    return {
+      local: metricValue(m.text, 'mtm_api_publish_limit_checks_total', { granted_by: 'local' }),
+      shared: metricValue(m.text, 'mtm_api_publish_limit_checks_total', { granted_by: 'shared' }),
+    };
+  };
+  const before = await counts();
+  for (let i = 0; i < 30; i++) {
+    const r = await call('POST', `/api/tenants/${tenant.id}/messages`, { base: fe2.baseUrl, json: { payload: i } });
+    assert.equal(r.status, 202, describe(r));
+  }
+  const after = await counts();
+  const got = { local: after.local - before.local, shared: after.shared - before.shared };
+  assert.deepEqual(got, { local: 29, shared: 1 }, `30 sequential publishes: one draw of a chunk, then local: ${JSON.stringify({ before, after })}`);
+});
+
+test('Retry-After counts what the shared bucket lacks for the whole request', async () => {
+  const tenant = await createTenant();
+  // rate 2/s, burst 10: chunk 1. A batch of 10 empties the bucket; the next
+  // batch of 10 needs 5 s of refill.
+  let res = await call('PUT', `/api/tenants/${tenant.id}/config/rate_limit`, { json: { rate: 2, burst: 10 } });
+  assert.equal(res.status, 200, describe(res));
+  const batch = { messages: Array.from({ length: 10 }, (_, i) => ({ payload: i })) };
+  res = await call('POST', `/api/tenants/${tenant.id}/messages`, { json: batch });
+  assert.equal(res.status, 202, describe(res));
+  for (const base of [stack.baseUrl, fe2.baseUrl]) {
+    res = await call('POST', `/api/tenants/${tenant.id}/messages`, { base, json: batch });
+    assertProblem(res, 429);
+    const ra = Number(res.headers.get('retry-after'));
+    assert.ok(ra === 5 || ra === 6, `Retry-After ${res.headers.get('retry-after')}, expected 5 (or 6 within the first ms): ${describe(res)}`);
+  }
+  // a single message needs half a second: Retry-After 1
+  res = await call('POST', `/api/tenants/${tenant.id}/messages`, { base: fe2.baseUrl, json: { payload: 'one' } });
+  assertProblem(res, 429);
+  assert.equal(res.headers.get('retry-after'), '1', describe(res));
 });

@@ -36,7 +36,7 @@ test('an idle tenant\'s status row is not rewritten; it is when a figure changes
   // The first reports fill in the queue depth (read round robin) and the
   // running worker; then nothing changes.
   await waitFor('the row to have its queue depth', async () => (await row(t.id)).depth !== '', { timeoutMs: 10000, intervalMs: 200 });
-  const heartbeat = async () => stack.psql('SELECT max(beat_at) FROM consumerd_heartbeat');
+  const heartbeat = async () => stack.psql('SELECT max(beat_at) FROM consumers');
   const first = await row(t.id);
   const beat0 = await heartbeat();
   await sleep(3500); // deliberate: a window in which nothing may happen (consumerd reports every second)
