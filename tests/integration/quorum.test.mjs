@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import amqplib from 'amqplib';
 import { startStack } from '../harness/stack.mjs';
 import { waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
@@ -166,6 +167,32 @@ test('quorum tenant: stored exactly once, failures retried through the retry que
     const left = await queueTypes();
     for (const name of queueNames(id)) assert.ok(!left.has(name), `${name} still exists after the tenant was deleted`);
   });
+});
+
+// What docs/architecture.md ("Queue types") says of this broker version: a
+// quorum queue without x-delivery-limit redelivers a requeued message
+// without end (so mtm sets none: its own attempt count decides), counting
+// the redeliveries in x-delivery-count.
+test('this broker: a quorum queue without x-delivery-limit never drops a message requeued 30 times', async () => {
+  const conn = await amqplib.connect(stack.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const q = `probe_delivery_limit_${Date.now()}`;
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    ch.sendToQueue(q, Buffer.from('{}'), { persistent: true });
+    let m = false;
+    for (let i = 0; i <= 30; i++) {
+      const deadline = Date.now() + 5000;
+      while (!(m = await ch.get(q, { noAck: false })) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(m, `the message is gone after ${i} requeues`);
+      if (i < 30) ch.nack(m, false, true);
+    }
+    assert.equal(m.properties.headers['x-delivery-count'], 30, JSON.stringify(m.properties.headers));
+    ch.ack(m);
+    await ch.deleteQueue(q);
+  } finally {
+    await conn.close();
+  }
 });
 
 test('MTM_AMQP_URL with two URLs, the first a dead port: the API and consumerd use the second', async () => {
