@@ -53,20 +53,26 @@ static int respond_tenant(struct api_thread *t, struct mtm_request *r, int statu
     return rc;
 }
 
-/* Validates a create body: 0 and the values, or a 422 fault. */
+/* Validates a create body: 0 and the values, or a 422 fault. A tenant
+ * gets MTM_QUEUE_TYPE's queues unless the body names a queue_type. */
 static int parse_create(struct api_thread *t, struct mtm_request *r, const char **name,
-                        long *concurrency)
+                        long *concurrency, enum mtm_queue_type *type)
 {
     const struct mtm_config *cfg = t->ctx->cfg;
+    const char *qtype = NULL;
     const struct mtm_field_rule rules[] = {
         {"name", MTM_FIELD_STRING, true, 1, 64, 0, NAME_CHARS, name},
         {"concurrency", MTM_FIELD_INT, false, 1, cfg->max_concurrency, cfg->default_concurrency,
          NULL, concurrency},
+        {"queue_type", MTM_FIELD_STRING, false, 1, 16, 0, NULL, &qtype},
     };
     *name = NULL;
-    int bad = mtm_fields_read(r->json, rules, 2, &t->fault);
+    *type = cfg->queue_type;
+    int bad = mtm_fields_read(r->json, rules, 3, &t->fault);
     if (*name && ((*name)[0] == ' ' || (*name)[strlen(*name) - 1] == ' '))
         bad = mtm_fault_field(&t->fault, "name", "must not start or end with a space");
+    if (qtype && mtm_queue_type_parse(qtype, type))
+        bad = mtm_fault_field(&t->fault, "queue_type", "must be classic or quorum");
     return bad ? MTM_EINVAL : 0;
 }
 
@@ -82,13 +88,13 @@ static void rollback(struct api_thread *t)
  * Inside the open transaction: the row and its partition. 0 with the new
  * id, or a fault (409 for a taken name).
  */
-static int insert_tenant(struct api_thread *t, const char *name, long concurrency, char *id,
-                         size_t idlen)
+static int insert_tenant(struct api_thread *t, const char *name, long concurrency,
+                         enum mtm_queue_type type, char *id, size_t idlen)
 {
     char err[512], conc[24];
     PGresult *res;
     snprintf(conc, sizeof(conc), "%ld", concurrency);
-    const char *params[] = {name, conc};
+    const char *params[] = {name, conc, mtm_queue_type_name(type)};
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_INSERT, params, &res, err, sizeof(err));
     if (rc == MTM_ECONFLICT) {
         mtm_fault_field(&t->fault, "name", "is already taken");
@@ -104,11 +110,11 @@ static int insert_tenant(struct api_thread *t, const char *name, long concurrenc
 }
 
 /* The queues, then COMMIT: 0, or a 503 fault after removing any queue. */
-static int declare_and_commit(struct api_thread *t, const char *id)
+static int declare_and_commit(struct api_thread *t, const char *id, enum mtm_queue_type type)
 {
     char err[512], mq_err[512];
     int rc = 0;
-    int mq = mtm_topology_declare(&t->amqp, id, mq_err, sizeof(mq_err));
+    int mq = mtm_topology_declare(&t->amqp, id, type, mq_err, sizeof(mq_err));
     if (!mq)
         rc = mtm_pg_exec_fixed(&t->pg, "COMMIT", err, sizeof(err));
     if (!mq && !rc)
@@ -125,16 +131,17 @@ int api_tenant_create(struct api_thread *t, struct mtm_request *r)
 {
     const char *name = NULL;
     long concurrency = 0;
+    enum mtm_queue_type type;
     char err[512], id[MTM_UUID_STRLEN + 1];
-    int rc = parse_create(t, r, &name, &concurrency);
+    int rc = parse_create(t, r, &name, &concurrency, &type);
     if (rc)
         return rc;
     rc = mtm_pg_exec_fixed(&t->pg, "BEGIN", err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    rc = insert_tenant(t, name, concurrency, id, sizeof(id));
+    rc = insert_tenant(t, name, concurrency, type, id, sizeof(id));
     if (!rc)
-        rc = declare_and_commit(t, id);
+        rc = declare_and_commit(t, id, type);
     if (rc) {
         rollback(t);
         return rc;
@@ -146,6 +153,7 @@ int api_tenant_create(struct api_thread *t, struct mtm_request *r)
     struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "name", json_object_new_string(name));
     json_object_object_add(detail, "concurrency", json_object_new_int64(concurrency));
+    json_object_object_add(detail, "queue_type", json_object_new_string(mtm_queue_type_name(type)));
     api_audit(t, r, t->who.sub, "tenant.create", id, detail);
     json_object_put(detail);
     rc = respond_tenant(t, r, 201, id, &h, 1);

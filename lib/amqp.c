@@ -10,10 +10,43 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
+int mtm_amqp_url_list(const char *list, char **out, size_t max, size_t *n, const char **bad,
+                      size_t *badlen)
+{
+    *n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (len && (*s == ' ' || *s == '\t'))
+            s++, len--;
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (len == 0 || *n == max || len < 8 || strncmp(s, "amqp://", 7) != 0) {
+            if (bad) {
+                *bad = *n == max ? p : s;
+                *badlen = *n == max ? strlen(p) : len;
+            }
+            return MTM_EINVAL;
+        }
+        out[*n] = xstrndup(s, len);
+        (*n)++;
+        if (!end)
+            return 0;
+        p = end + 1;
+    }
+}
+
 void mtm_amqp_init(struct mtm_amqp *a, const char *url, int timeout_ms, int heartbeat_s)
 {
     memset(a, 0, sizeof(*a));
-    a->url = xstrdup(url);
+    if (mtm_amqp_url_list(url, a->urls, MTM_AMQP_URLS_MAX, &a->nurls, NULL, NULL)) {
+        for (size_t i = 0; i < a->nurls; i++)
+            free(a->urls[i]);
+        a->urls[0] = xstrdup(url);
+        a->nurls = 1;
+    }
     a->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
     a->heartbeat_s = heartbeat_s;
 }
@@ -21,8 +54,11 @@ void mtm_amqp_init(struct mtm_amqp *a, const char *url, int timeout_ms, int hear
 void mtm_amqp_cleanup(struct mtm_amqp *a)
 {
     mtm_amqp_close(a);
-    free(a->url);
-    a->url = NULL;
+    for (size_t i = 0; i < a->nurls; i++) {
+        free(a->urls[i]);
+        a->urls[i] = NULL;
+    }
+    a->nurls = 0;
 }
 
 bool mtm_amqp_is_open(const struct mtm_amqp *a)
@@ -36,9 +72,13 @@ static struct timeval tv_of(int ms)
     return tv;
 }
 
-/* Drops the connection without talking to the broker. */
+/* Drops the connection without talking to the broker. Losing a connection
+ * that was up moves on to the next URL of a list: its node may be gone. */
 static void drop(struct mtm_amqp *a)
 {
+    if (a->up && a->nurls > 1)
+        a->cur = (a->cur + 1) % a->nurls;
+    a->up = false;
     if (a->conn)
         amqp_destroy_connection(a->conn);
     a->conn = NULL;
@@ -51,6 +91,7 @@ void mtm_amqp_close(struct mtm_amqp *a)
 {
     if (!a->conn)
         return;
+    a->up = false; /* closed on purpose: the next connect keeps this URL */
     amqp_channel_close(a->conn, MTM_AMQP_CHANNEL, AMQP_REPLY_SUCCESS);
     amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
     drop(a);
@@ -98,13 +139,10 @@ int mtm_amqp_reply_error(struct mtm_amqp *a, amqp_rpc_reply_t reply, const char 
     return rc;
 }
 
-int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
+static int connect_to(struct mtm_amqp *a, const char *u, char *err, size_t errlen)
 {
-    if (a->conn)
-        return 0;
-
     struct amqp_connection_info info;
-    char *url = xstrdup(a->url); /* amqp_parse_url writes into its argument */
+    char *url = xstrdup(u); /* amqp_parse_url writes into its argument */
     int st = amqp_parse_url(url, &info);
     if (st != AMQP_STATUS_OK) {
         snprintf(err, errlen, "rabbitmq: bad URL: %s", amqp_error_string2(st));
@@ -141,6 +179,26 @@ int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
     free(url);
     if (rc)
         drop(a);
+    else
+        a->up = true;
+    return rc;
+}
+
+int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen)
+{
+    if (a->conn)
+        return 0;
+    if (a->nurls == 1)
+        return connect_to(a, a->urls[0], err, errlen);
+    int rc = 0;
+    char last[512] = "";
+    for (size_t i = 0; i < a->nurls; i++) {
+        rc = connect_to(a, a->urls[a->cur], last, sizeof(last));
+        if (!rc)
+            return 0;
+        a->cur = (a->cur + 1) % a->nurls;
+    }
+    snprintf(err, errlen, "rabbitmq: none of %zu URLs answered; last: %s", a->nurls, last);
     return rc;
 }
 

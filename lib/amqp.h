@@ -11,6 +11,13 @@
  * URLs follow the AMQP URI scheme, except that an empty vhost
  * ("amqp://host:5672/") means the default vhost "/", as users expect.
  *
+ * The URL may be a comma-separated list naming several nodes of one
+ * cluster (a comma inside a password is written %2C). Connecting tries
+ * them in turn, starting with the one that answered last, and keeps the
+ * first that answers; when an open connection is lost, the next connect
+ * starts with the following URL (round robin), so a dead node costs at
+ * most one connect timeout. With one URL nothing of this shows.
+ *
  * A call that finds its connection open from an earlier call and fails
  * because it died meanwhile tries once more on a fresh one (ping, publish,
  * and topology.h's declare); a call that had to connect does not.
@@ -29,18 +36,35 @@
 
 #include "err.h"
 
+#define MTM_AMQP_URLS_MAX 16
+
 struct mtm_amqp {
-    char *url;                    /* owned */
-    amqp_connection_state_t conn; /* owned; NULL while closed */
-    int timeout_ms;               /* connect and RPC timeout */
-    int heartbeat_s;              /* 0: none */
-    bool confirms;                /* channel is in confirm mode */
-    uint64_t next_tag;            /* delivery tag of the next publish */
-    uint16_t tx_channel;          /* channel opened in tx mode (mtm_amqp_tx_publish), 0: none */
+    char *urls[MTM_AMQP_URLS_MAX]; /* owned */
+    size_t nurls;                  /* at least 1 */
+    size_t cur;                    /* the URL connected to, or to try first */
+    bool up;                       /* conn completed its handshake */
+    amqp_connection_state_t conn;  /* owned; NULL while closed */
+    int timeout_ms;                /* connect and RPC timeout */
+    int heartbeat_s;               /* 0: none */
+    bool confirms;                 /* channel is in confirm mode */
+    uint64_t next_tag;             /* delivery tag of the next publish */
+    uint16_t tx_channel;           /* channel opened in tx mode (mtm_amqp_tx_publish), 0: none */
 };
 
 #define MTM_AMQP_CHANNEL 1
 
+/*
+ * Splits a comma-separated list of amqp:// URLs (spaces around each are
+ * ignored) into out[0..*n), each xstrdup'd for the caller to free (also
+ * on failure: *n says how many). MTM_EINVAL for an empty list or entry,
+ * an entry that is not amqp://, or more than max entries; bad, when not
+ * NULL, then points at the offending entry (badlen bytes).
+ */
+int mtm_amqp_url_list(const char *list, char **out, size_t max, size_t *n, const char **bad,
+                      size_t *badlen) MTM_MUST_CHECK;
+
+/* url: one URL or a list (above); a list that does not parse is kept as
+ * one URL, which then fails to connect with "bad URL". */
 void mtm_amqp_init(struct mtm_amqp *a, const char *url, int timeout_ms, int heartbeat_s);
 void mtm_amqp_cleanup(struct mtm_amqp *a);
 

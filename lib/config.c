@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp.h"
 #include "httpclient.h"
 #include "password.h"
 #include "xalloc.h"
@@ -28,7 +29,8 @@ enum key_type {
     T_STR,      /* non-empty string of at most max bytes */
     T_SECRET,   /* string of at least min bytes; never echoed */
     T_PG_URL,   /* postgresql:// or postgres:// URL */
-    T_AMQP_URL, /* amqp:// URL */
+    T_AMQP_URL, /* amqp:// URL, or a comma-separated list of them (amqp.h) */
+    T_QTYPE,    /* classic | quorum (topology.h) */
     T_LOGLEVEL, /* debug | info | warn | error */
     T_ADDRLIST, /* comma-separated IPv4/IPv6 addresses or CIDR blocks */
     T_HTTP_URL, /* http://host[:port][/path] (httpclient.h) */
@@ -52,7 +54,9 @@ static const struct key keys[] = {
     {"MTM_PG_URL", T_PG_URL, F(pg_url), 0, 4096, "postgresql://mtm:mtm@127.0.0.1:5433/mtm", ALL,
      "PostgreSQL connection URL"},
     {"MTM_AMQP_URL", T_AMQP_URL, F(amqp_url), 0, 4096, "amqp://mtm:mtm@127.0.0.1:5673/", ALL,
-     "RabbitMQ connection URL"},
+     "RabbitMQ connection URL, or several nodes' URLs separated by commas"},
+    {"MTM_QUEUE_TYPE", T_QTYPE, F(queue_type), 0, 0, "classic", 0,
+     "queue type of new tenants: classic or quorum (existing tenants keep theirs)"},
     {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS,
      "HS256 signing key, at least 32 bytes"},
     {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, "admin login name"},
@@ -216,12 +220,33 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
             return MTM_EINVAL;
         }
         break;
-    case T_AMQP_URL:
-        if (!has_prefix(v, "amqp://")) {
+    case T_QTYPE:
+        if (mtm_queue_type_parse(v, (enum mtm_queue_type *)dst)) {
+            snprintf(err, errlen, "%s: must be classic or quorum (got \"%.40s\")", k->name, v);
+            return MTM_EINVAL;
+        }
+        return 0;
+    case T_AMQP_URL: {
+        char *urls[MTM_AMQP_URLS_MAX];
+        size_t n;
+        const char *bad;
+        size_t badlen;
+        int rc = mtm_amqp_url_list(v, urls, MTM_AMQP_URLS_MAX, &n, &bad, &badlen);
+        for (size_t i = 0; i < n; i++)
+            free(urls[i]);
+        if (rc && !strchr(v, ',')) {
             snprintf(err, errlen, "%s: must be an amqp:// URL", k->name);
             return MTM_EINVAL;
         }
+        if (rc) {
+            snprintf(err, errlen,
+                     "%s: must be amqp:// URLs separated by commas, at most %d (bad entry "
+                     "\"%.*s\")",
+                     k->name, MTM_AMQP_URLS_MAX, (int)(badlen > 64 ? 64 : badlen), bad);
+            return MTM_EINVAL;
+        }
         break;
+    }
     case T_ADDRLIST: {
         const char *bad;
         size_t badlen;
@@ -300,7 +325,7 @@ int mtm_config_load(struct mtm_config *cfg, enum mtm_program prog, mtm_config_lo
 void mtm_config_cleanup(struct mtm_config *cfg)
 {
     for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].type == T_INT || keys[i].type == T_LOGLEVEL)
+        if (keys[i].type == T_INT || keys[i].type == T_LOGLEVEL || keys[i].type == T_QTYPE)
             continue;
         char **slot = (char **)((char *)cfg + keys[i].offset);
         free(*slot);

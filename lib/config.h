@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "topology.h"
 
 /* Which program is loading: keys can be required by some programs only. */
 enum mtm_program {
@@ -30,7 +31,8 @@ enum mtm_program {
 struct mtm_config {
     int http_port;
     char *pg_url;
-    char *amqp_url;
+    char *amqp_url;                 /* one URL or a comma-separated list (amqp.h) */
+    enum mtm_queue_type queue_type; /* of new tenants */
     char *jwt_secret;
     char *admin_user;
     char *admin_password; /* NULL when unset */

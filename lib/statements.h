@@ -73,7 +73,9 @@
       " ORDER BY c.started_at), '[]') FROM consumers c",                                           \
       0)                                                                                           \
     X(TENANT_INSERT,                                                                               \
-      "INSERT INTO tenants (name, concurrency) VALUES ($1, $2::integer) RETURNING id", 2)          \
+      "INSERT INTO tenants (name, concurrency, queue_type) VALUES ($1, $2::integer, $3) "          \
+      "RETURNING id",                                                                              \
+      3)                                                                                           \
     X(TENANT_CREATE_PARTITION, "SELECT mtm_create_partition($1::uuid)", 1)                         \
     /* A tenant as the API shows it: sql/0018_tenant_json.sql. */                                  \
     X(TENANT_GET, "SELECT mtm_tenant_json(l) FROM tenants_live l WHERE id = $1::uuid", 1)          \

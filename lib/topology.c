@@ -6,6 +6,22 @@
 
 #include "uuid.h"
 
+int mtm_queue_type_parse(const char *s, enum mtm_queue_type *out)
+{
+    if (strcmp(s, "classic") == 0)
+        *out = MTM_QUEUE_CLASSIC;
+    else if (strcmp(s, "quorum") == 0)
+        *out = MTM_QUEUE_QUORUM;
+    else
+        return MTM_EINVAL;
+    return 0;
+}
+
+const char *mtm_queue_type_name(enum mtm_queue_type t)
+{
+    return t == MTM_QUEUE_QUORUM ? "quorum" : "classic";
+}
+
 int mtm_queue_name(const char *tenant_id, enum mtm_queue_kind kind, char out[MTM_QUEUE_NAME_MAX])
 {
     if (!mtm_uuid_valid(tenant_id))
@@ -29,7 +45,17 @@ static int declare(struct mtm_amqp *a, const char *name, amqp_table_t args, bool
     return rc;
 }
 
-static int declare_once(struct mtm_amqp *a, const char *tenant_id, char *err, size_t errlen)
+static amqp_table_entry_t str_arg(const char *key, const char *value)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_cstring_bytes(value);
+    return e;
+}
+
+static int declare_once(struct mtm_amqp *a, const char *tenant_id, enum mtm_queue_type type,
+                        char *err, size_t errlen)
 {
     char main_q[MTM_QUEUE_NAME_MAX], retry_q[MTM_QUEUE_NAME_MAX];
     if (mtm_queue_name(tenant_id, MTM_QUEUE_MAIN, main_q) ||
@@ -37,21 +63,29 @@ static int declare_once(struct mtm_amqp *a, const char *tenant_id, char *err, si
         snprintf(err, errlen, "not a tenant id");
         return MTM_EINVAL;
     }
-    amqp_table_entry_t main_args[1];
-    main_args[0].key = amqp_cstring_bytes("x-queue-version");
-    main_args[0].value.kind = AMQP_FIELD_KIND_I32;
-    main_args[0].value.value.i32 = 2;
+    /* The first argument says the type; the retry queue adds its own. */
+    amqp_table_entry_t main_args[1], retry_args[5];
+    if (type == MTM_QUEUE_QUORUM) {
+        main_args[0] = str_arg("x-queue-type", "quorum");
+    } else {
+        main_args[0].key = amqp_cstring_bytes("x-queue-version");
+        main_args[0].value.kind = AMQP_FIELD_KIND_I32;
+        main_args[0].value.value.i32 = 2;
+    }
     amqp_table_t mt = {1, main_args};
 
-    amqp_table_entry_t retry_args[3];
-    retry_args[0] = main_args[0];
-    retry_args[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
-    retry_args[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    retry_args[1].value.value.bytes = amqp_cstring_bytes("");
-    retry_args[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    retry_args[2].value.kind = AMQP_FIELD_KIND_UTF8;
-    retry_args[2].value.value.bytes = amqp_cstring_bytes(main_q);
-    amqp_table_t rt = {3, retry_args};
+    int nretry = 0;
+    retry_args[nretry++] = main_args[0];
+    retry_args[nretry++] = str_arg("x-dead-letter-exchange", "");
+    retry_args[nretry++] = str_arg("x-dead-letter-routing-key", main_q);
+    if (type == MTM_QUEUE_QUORUM) {
+        /* A quorum queue dead-letters at most once unless told otherwise:
+         * an expired retry could vanish if the main queue did not confirm
+         * it (a leader election). At least once needs reject-publish. */
+        retry_args[nretry++] = str_arg("x-dead-letter-strategy", "at-least-once");
+        retry_args[nretry++] = str_arg("x-overflow", "reject-publish");
+    }
+    amqp_table_t rt = {nretry, retry_args};
 
     int rc = declare(a, main_q, mt, false, NULL, err, errlen);
     if (!rc)
@@ -91,13 +125,14 @@ int mtm_topology_depth(struct mtm_amqp *a, const char *tenant_id, uint32_t *dept
     return declare(a, name, amqp_empty_table, true, depth, err, errlen);
 }
 
-int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, char *err, size_t errlen)
+int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, enum mtm_queue_type type,
+                         char *err, size_t errlen)
 {
     /* A connection kept from earlier requests may have died since: one
      * fresh attempt then (amqp.h), but not when this call had to connect. */
     bool was_open = mtm_amqp_is_open(a);
-    int rc = declare_once(a, tenant_id, err, errlen);
+    int rc = declare_once(a, tenant_id, type, err, errlen);
     if (rc == MTM_EUNAVAIL && was_open)
-        rc = declare_once(a, tenant_id, err, errlen);
+        rc = declare_once(a, tenant_id, type, err, errlen);
     return rc;
 }

@@ -11,6 +11,7 @@
  * @typedef {'active'|'paused'|'deleting'} TenantStatus
  * @typedef {{
  *   id: string, name: string, status: TenantStatus, concurrency: number,
+ *   queue_type: 'classic'|'quorum',
  *   created_at: string, updated_at: string,
  *   workers: {running: number, busy: number},
  *   queue_depth: number|null, dlq_depth: number,

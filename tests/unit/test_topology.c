@@ -48,6 +48,24 @@ static void test_queue_names(void **state)
     assert_true(strlen(name) < MTM_QUEUE_NAME_MAX);
 }
 
+static void test_queue_types(void **state)
+{
+    (void)state;
+    enum mtm_queue_type t = MTM_QUEUE_QUORUM;
+    assert_int_equal(mtm_queue_type_parse("classic", &t), 0);
+    assert_int_equal(t, MTM_QUEUE_CLASSIC);
+    assert_int_equal(mtm_queue_type_parse("quorum", &t), 0);
+    assert_int_equal(t, MTM_QUEUE_QUORUM);
+    static const char *const bad[] = {"", "Quorum", "quorum ", "stream", "classic,quorum"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = MTM_QUEUE_QUORUM;
+        assert_int_equal(mtm_queue_type_parse(bad[i], &t), MTM_EINVAL);
+        assert_int_equal(t, MTM_QUEUE_QUORUM);
+    }
+    assert_string_equal(mtm_queue_type_name(MTM_QUEUE_CLASSIC), "classic");
+    assert_string_equal(mtm_queue_type_name(MTM_QUEUE_QUORUM), "quorum");
+}
+
 static void test_queue_name_refuses_non_uuids(void **state)
 {
     (void)state;
@@ -80,7 +98,8 @@ static void test_operations_refuse_non_uuids_offline(void **state)
     for (size_t i = 0; i < NOT_IDS; i++) {
         char err[128] = "";
         uint32_t depth = 12345;
-        assert_int_equal(mtm_topology_declare(&a, not_ids[i], err, sizeof(err)), MTM_EINVAL);
+        assert_int_equal(mtm_topology_declare(&a, not_ids[i], MTM_QUEUE_QUORUM, err, sizeof(err)),
+                         MTM_EINVAL);
         assert_string_equal(err, "not a tenant id");
         err[0] = '\0';
         assert_int_equal(mtm_topology_delete(&a, not_ids[i], err, sizeof(err)), MTM_EINVAL);
@@ -103,7 +122,8 @@ static void test_broker_unreachable(void **state)
     mtm_amqp_init(&a, url, 500, 0);
     char err[256] = "";
     uint32_t depth = 12345;
-    assert_int_equal(mtm_topology_declare(&a, TENANT, err, sizeof(err)), MTM_EUNAVAIL);
+    assert_int_equal(mtm_topology_declare(&a, TENANT, MTM_QUEUE_CLASSIC, err, sizeof(err)),
+                     MTM_EUNAVAIL);
     assert_true(err[0] != '\0');
     assert_int_equal(mtm_topology_depth(&a, TENANT, &depth, err, sizeof(err)), MTM_EUNAVAIL);
     assert_int_equal(depth, 12345);
@@ -116,6 +136,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_names),
+        cmocka_unit_test(test_queue_types),
         cmocka_unit_test(test_queue_name_refuses_non_uuids),
         cmocka_unit_test(test_operations_refuse_non_uuids_offline),
         cmocka_unit_test(test_broker_unreachable),
