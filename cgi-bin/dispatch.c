@@ -193,9 +193,10 @@ static const char *request_tenant(const struct api_thread *t, const struct mtm_r
 }
 
 /*
- * One tenant may hold at most ctx->share.limit request threads at once
- * (MTM_TENANT_THREADS): past that it is answered 429 at once, so a tenant
- * flooding the API cannot take every thread from the others.
+ * One tenant may hold ctx->share.limit request threads at once
+ * (MTM_TENANT_THREADS), and more only while another thread stays free:
+ * past that it is answered 429 at once, so a tenant flooding the API
+ * cannot take every thread from the others (tenantshare.h).
  */
 static int take_share(struct api_thread *t, struct mtm_request *r, const struct api_route *route)
 {
@@ -210,8 +211,8 @@ static int take_share(struct api_thread *t, struct mtm_request *r, const struct 
     }
     t->fault.retry_after = 1;
     return api_fail(t, MTM_ERATELIMIT,
-                    "tenant %s holds %d of this responder's %d request threads, its share; "
-                    "retry in a moment",
+                    "tenant %s holds %d of this responder's %d request threads, its share "
+                    "while the responder is full; retry in a moment",
                     tenant, held, t->ctx->share.nthreads);
 }
 

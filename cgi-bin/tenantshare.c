@@ -29,11 +29,16 @@ void tenant_share_cleanup(struct tenant_share *s)
 
 bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int *held)
 {
-    int n = 0;
+    int n = 0, busy = 0;
     pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < s->nthreads; i++)
-        n += i != index && strcmp(s->serving[i], id) == 0;
-    bool ok = n < s->limit;
+    for (int i = 0; i < s->nthreads; i++) {
+        if (i == index)
+            continue;
+        n += strcmp(s->serving[i], id) == 0;
+        busy += s->serving[i][0] != '\0';
+    }
+    /* Over the limit only while another thread stays free after this one. */
+    bool ok = n < s->limit || s->nthreads - busy - 1 >= 1;
     if (ok) {
         snprintf(s->serving[index], sizeof(s->serving[index]), "%s", id);
         n++;

@@ -4,11 +4,14 @@
  * them all.
  *
  * A request for a tenant (a route naming it by {id} or ?tenant_id) enters
- * before its handler runs and leaves when it is answered. A tenant that
- * already holds `limit` threads is refused (api: 429 with Retry-After), so
- * however many connections one tenant opens, the other threads stay free
- * for everyone else. The table is one slot per request thread under a
- * mutex: with at most a few dozen threads a scan is cheaper than a map.
+ * before its handler runs and leaves when it is answered. A tenant may
+ * hold up to `limit` threads at any time; it may take more only while at
+ * least one other thread is left free after it, so a tenant alone can use
+ * nearly the whole responder. Once the responder is that full, a tenant
+ * at or over its limit is refused (api: 429 with Retry-After), so however
+ * many connections one tenant opens, the threads it frees go to the
+ * others. The table is one slot per request thread under a mutex: with at
+ * most a few dozen threads a scan is cheaper than a map.
  */
 #ifndef MTM_API_TENANTSHARE_H
 #define MTM_API_TENANTSHARE_H
@@ -31,8 +34,9 @@ void tenant_share_init(struct tenant_share *s, int nthreads, int limit);
 void tenant_share_cleanup(struct tenant_share *s);
 /*
  * Thread `index` starts serving tenant `id`: true, or false when the
- * tenant already holds its limit (nothing recorded). *held is the number
- * of threads the tenant holds, this one included when entered.
+ * tenant already holds its limit and no other thread would be left free
+ * (nothing recorded). *held is the number of threads the tenant holds,
+ * this one included when entered.
  */
 bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int *held);
 /* Thread `index` is done with its tenant (nothing if it had none). */

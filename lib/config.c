@@ -78,8 +78,8 @@ static const struct key keys[] = {
     {"MTM_API_THREADS", T_INT, F(api_threads), 1, 256, "8", 0,
      "request threads of each responder process"},
     {"MTM_TENANT_THREADS", T_INT, F(tenant_threads), 0, 256, "0", 0,
-     "request threads one tenant may hold at once in a responder process; 0: half of "
-     "MTM_API_THREADS"},
+     "request threads one tenant may hold at once in a responder process (more only while "
+     "another is free); 0: half of MTM_API_THREADS"},
     {"MTM_SQL_DIR", T_STR, F(sql_dir), 1, 4096, MTM_DEFAULT_SQL_DIR, 0,
      "folder of the numbered SQL migrations"},
     {"MTM_HEARTBEAT_MAX_AGE", T_INT, F(heartbeat_max_age), 1, 3600, "5", 0,

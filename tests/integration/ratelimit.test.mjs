@@ -188,8 +188,9 @@ test('rate 0 means unlimited: 60 rapid publishes all accepted', async () => {
   let res = await call('PUT', `/api/tenants/${tenant.id}/config/rate_limit`, { json: { rate: 0, burst: 1 } });
   assert.equal(res.status, 200, describe(res));
   // In waves of 8, 4 to each front end: within the tenant's share of each
-  // responder's threads (MTM_TENANT_THREADS, half of 8), so that only the
-  // publish limit could refuse them (fairness.test.mjs covers the share).
+  // responder's threads (MTM_TENANT_THREADS, half of 8, which a tenant may
+  // pass only while a thread stays free), so that only the publish limit
+  // could refuse them (fairness.test.mjs covers the share).
   const all = [];
   for (let w = 0; w < 60; w += 8) {
     all.push(...await Promise.all(Array.from({ length: Math.min(8, 60 - w) }, (_, k) => call('POST', `/api/tenants/${tenant.id}/messages`, { base: (w + k) % 2 ? fe2.baseUrl : stack.baseUrl, json: { payload: w + k } }))));

@@ -27,7 +27,7 @@ static void test_default_limit_is_half(void **state)
     tenant_share_cleanup(&s);
 }
 
-static void test_a_tenant_holds_at_most_its_share(void **state)
+static void test_a_tenant_holds_at_most_its_share_when_full(void **state)
 {
     (void)state;
     struct tenant_share s;
@@ -37,17 +37,24 @@ static void test_a_tenant_holds_at_most_its_share(void **state)
     assert_int_equal(held, 1);
     assert_true(tenant_share_enter(&s, 1, A, &held));
     assert_int_equal(held, 2);
-    /* A third thread for A is refused and records nothing... */
-    assert_false(tenant_share_enter(&s, 2, A, &held));
-    assert_int_equal(held, 2);
-    /* ...so B still gets the remaining threads. */
-    assert_true(tenant_share_enter(&s, 2, B, &held));
-    assert_true(tenant_share_enter(&s, 3, B, &held));
-    assert_int_equal(held, 2);
-    /* When one of A's requests is answered, A may take a thread again. */
-    tenant_share_leave(&s, 0);
-    tenant_share_leave(&s, 2);
+    /* Over its limit while another thread stays free: a tenant alone may
+     * use nearly the whole responder... */
     assert_true(tenant_share_enter(&s, 2, A, &held));
+    assert_int_equal(held, 3);
+    /* ...but never the last free thread: that one is for the others. */
+    assert_false(tenant_share_enter(&s, 3, A, &held));
+    assert_int_equal(held, 3);
+    assert_true(tenant_share_enter(&s, 3, B, &held));
+    assert_int_equal(held, 1);
+    /* When one of A's requests is answered, the freed thread goes to A only
+     * if A is under its limit or another thread is free: it is not. */
+    tenant_share_leave(&s, 2);
+    assert_false(tenant_share_enter(&s, 2, A, &held));
+    assert_true(tenant_share_enter(&s, 2, B, &held));
+    assert_int_equal(held, 2);
+    /* Under its limit a tenant always gets a free thread. */
+    tenant_share_leave(&s, 0);
+    assert_true(tenant_share_enter(&s, 0, A, &held));
     assert_int_equal(held, 2);
     tenant_share_leave(&s, 3); /* leaving twice, or without a tenant, is harmless */
     tenant_share_leave(&s, 3);
@@ -64,7 +71,8 @@ static void test_reentering_thread_counts_once(void **state)
     assert_true(tenant_share_enter(&s, 0, A, &held));
     assert_true(tenant_share_enter(&s, 0, A, &held));
     assert_int_equal(held, 1);
-    assert_false(tenant_share_enter(&s, 1, A, &held));
+    assert_false(
+        tenant_share_enter(&s, 1, A, &held)); /* its limit, and no thread would stay free */
     tenant_share_cleanup(&s);
 }
 
@@ -72,7 +80,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_limit_is_half),
-        cmocka_unit_test(test_a_tenant_holds_at_most_its_share),
+        cmocka_unit_test(test_a_tenant_holds_at_most_its_share_when_full),
         cmocka_unit_test(test_reentering_thread_counts_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
