@@ -108,7 +108,8 @@ test('back up a stack with messages and dead letters, restore it into a fresh on
   b = await startStack({ env: { MTM_JWT_SECRET: a.env.MTM_JWT_SECRET, MTM_ADMIN_PASSWORD: a.env.MTM_ADMIN_PASSWORD } });
   for (const name of ['mtm-api', 'mtm-events']) await b.stopServer(name);
   await b.killConsumerd('SIGTERM');
-  await b.psql('DROP DATABASE mtm;\nCREATE DATABASE mtm OWNER mtm;', { db: 'postgres' });
+  ok(await run(path.join(b.pgBin, 'psql'), ['-h', b.pgSock, '-p', String(b.pgPort), '-U', 'postgres', '-d', 'postgres',
+    '-c', 'DROP DATABASE IF EXISTS mtm', '-c', 'CREATE DATABASE mtm OWNER mtm'], { timeoutMs: 60000 }), 'psql DROP/CREATE DATABASE');
   ok(await pgTool(b, 'pg_restore', ['--no-owner', '--exit-on-error', '--single-transaction', '--enable-row-security',
     `--dbname=${b.pgUrl}`, dump]), 'pg_restore');
   ok(await b.rabbitmqctl('import_definitions', defs), 'rabbitmqctl import_definitions');
