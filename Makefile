@@ -13,6 +13,7 @@
 #   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
 #   make compose-env     .env and secrets/ for docker compose (never overwritten)
 #   make bench | fuzz | fuzz-run | tsan-check | valgrind | analyze   (see the Makefile)
+#   make hooks           install the git pre-commit hook (format and quick lint of staged C)
 #   make help            this list, with the version
 
 # The release version (image label, --version); REVISION: the git revision.
@@ -319,6 +320,13 @@ lint-deploy: node_modules/.stamp
 # (@apidevtools/swagger-parser), and info.version against VERSION.
 lint-openapi: node_modules/.stamp
 	node tests/lint/openapi.mjs public/openapi.json
+
+# make hooks: the pre-commit hook (deploy/git-hooks/pre-commit: clang-format
+# and a quick lint of the staged C files) into this clone's hooks folder.
+hooks:
+	@d=$$(git rev-parse --git-path hooks) && mkdir -p "$$d" && \
+	  ln -sf "$(CURDIR)/deploy/git-hooks/pre-commit" "$$d/pre-commit" && \
+	  echo "installed $$d/pre-commit -> deploy/git-hooks/pre-commit"
 
 # The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
 lint-js: ui-deps
