@@ -13,6 +13,7 @@
 #   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
 #   make compose-env     .env and secrets/ for docker compose (never overwritten)
 #   make bench | fuzz | fuzz-run | tsan-check | valgrind | analyze   (see the Makefile)
+#   make hooks           install the git pre-commit hook (format and quick lint of staged C)
 #   make help            this list, with the version
 
 # The release version (image label, --version); REVISION: the git revision.
@@ -68,7 +69,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: lint-openapi hooks help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -285,7 +286,7 @@ fmt:
 fmt-check:
 	@clang-format --dry-run --Werror $(C_FILES)
 
-lint: fmt-check lint-js lint-deploy analyze
+lint: fmt-check lint-js lint-deploy lint-openapi analyze
 	@if grep -nE '\b(sprintf|strcpy|strcat|atoi|strtok)\s*\(' $(C_FILES) | grep -v 'lint-ok'; then \
 	  echo "lint: banned function (use snprintf, memcpy with a length, strtol, strtok_r)"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
@@ -314,6 +315,18 @@ analyze:
 # deploy/k8s/ against the Kubernetes API schemas, offline (tests/deploy/).
 lint-deploy: node_modules/.stamp
 	node --test --test-reporter=spec tests/deploy/
+
+# public/openapi.json against the OpenAPI 3.1 specification
+# (@apidevtools/swagger-parser), and info.version against VERSION.
+lint-openapi: node_modules/.stamp
+	node tests/lint/openapi.mjs public/openapi.json
+
+# make hooks: the pre-commit hook (deploy/git-hooks/pre-commit: clang-format
+# and a quick lint of the staged C files) into this clone's hooks folder.
+hooks:
+	@d=$$(git rev-parse --git-path hooks) && mkdir -p "$$d" && \
+	  ln -sf "$(CURDIR)/deploy/git-hooks/pre-commit" "$$d/pre-commit" && \
+	  echo "installed $$d/pre-commit -> deploy/git-hooks/pre-commit"
 
 # The console's JavaScript, type-checked from its JSDoc (tsc --checkJs).
 lint-js: ui-deps

@@ -12,7 +12,7 @@ import { startStack } from '../harness/stack.mjs';
 import { request, describe } from '../harness/http.mjs';
 import { waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
-import { checkSchema, resolvePointer } from '../harness/schema.mjs';
+import { checkSchema, resolvePointer, validate } from '../harness/schema.mjs';
 import { OPENAPI_FILE, loadOpenapi, routeTable, operations, conformance } from '../harness/openapi.mjs';
 
 const doc = loadOpenapi();
@@ -77,6 +77,41 @@ suite('the document', () => {
     for (const [name, h] of Object.entries(doc.components.headers)) problems.push(...checkSchema(h.schema, `headers/${name}`, { root: doc }));
     for (const [name, prm] of Object.entries(doc.components.parameters)) problems.push(...checkSchema(prm.schema, `parameters/${name}`, { root: doc }));
     assert.deepEqual(problems, []);
+  });
+
+  test('every request and response body has an example, and each example matches its schema', () => {
+    const problems = [];
+    let checked = 0;
+    const media = [];
+    for (const { method, path: p, op } of operations(doc)) {
+      for (const [ct, m] of Object.entries(op.requestBody?.content || {})) media.push([`${method} ${p} request ${ct}`, ct, m]);
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (r.$ref) continue; // a component, checked below
+        for (const [ct, m] of Object.entries(r.content || {})) media.push([`${method} ${p} ${status} ${ct}`, ct, m]);
+      }
+    }
+    for (const [name, r] of Object.entries(doc.components.responses)) {
+      for (const [ct, m] of Object.entries(r.content || {})) media.push([`responses/${name} ${ct}`, ct, m]);
+    }
+    for (const [where, ct, m] of media) {
+      const examples = m.examples ? Object.entries(m.examples).map(([k, e]) => [`${where} examples/${k}`, e.value]) : [];
+      if (m.example !== undefined) examples.push([`${where} example`, m.example]);
+      if (examples.length === 0) problems.push(`${where}: no example`);
+      for (const [at, value] of examples) {
+        if (!/json$/.test(ct.split(';')[0].trim()) && typeof value !== 'string') problems.push(`${at}: a ${ct} example must be a string`);
+        for (const e of validate(m.schema, value, { root: doc, path: at })) problems.push(e);
+        checked++;
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(checked >= 50, `only ${checked} examples checked`);
+  });
+
+  test('info.version is the release, the Makefile\'s VERSION', () => {
+    const makefile = fs.readFileSync(new URL('../../Makefile', import.meta.url), 'utf8');
+    const m = /^VERSION := (\S+)$/m.exec(makefile);
+    assert.ok(m, 'the Makefile sets VERSION');
+    assert.equal(doc.info.version, m[1]);
   });
 
   test('operations: unique operationIds, described responses, declared path parameters, known security schemes', () => {
