@@ -508,7 +508,7 @@ int api_audit_list(struct api_thread *t, struct mtm_request *r)
                      err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    rc = api_respond_page(t, r, res, limit, kind, trc ? API_SCOPE_ALL : target);
+    rc = api_respond_page(t, r, res, limit, kind, trc ? API_SCOPE_ALL : target, API_ROWS_VERBATIM);
     PQclear(res);
     return rc;
 }

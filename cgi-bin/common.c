@@ -10,6 +10,7 @@
 #include "answer.h"
 #include "cursor.h"
 #include "fields.h"
+#include "json.h"
 #include "problem.h"
 #include "timeutil.h"
 #include "uuid.h"
@@ -73,7 +74,7 @@ int api_tenant_check(struct api_thread *t, const char *id, unsigned flags,
 }
 
 int api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
-                     const char *kind, const char *scope)
+                     const char *kind, const char *scope, enum api_rows as)
 {
     struct mtm_buf out;
     int rows = PQntuples(res);
@@ -90,7 +91,9 @@ int api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res,
             break;
         if (shown)
             rc = mtm_buf_puts(&out, ",");
-        if (!rc)
+        if (!rc && as == API_ROWS_COMPACT)
+            rc = mtm_json_compact_append(&out, PQgetvalue(res, shown, 1), len);
+        else if (!rc)
             rc = mtm_buf_append(&out, PQgetvalue(res, shown, 1), len);
     }
     if (!rc)
@@ -150,7 +153,7 @@ int api_list_page(struct api_thread *t, struct mtm_request *r, enum mtm_stmt stm
     rc = mtm_pg_exec(&t->pg, stmt, tenant ? with_tenant : without, &res, err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    rc = api_respond_page(t, r, res, limit, kind, scope);
+    rc = api_respond_page(t, r, res, limit, kind, scope, API_ROWS_VERBATIM);
     PQclear(res);
     return rc;
 }

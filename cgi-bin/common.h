@@ -43,6 +43,12 @@ int api_tenant_check(struct api_thread *t, const char *id, unsigned flags,
  */
 int api_page_params(struct api_thread *t, struct mtm_request *r, const char *kind,
                     const char *scope, long *limit, int64_t *after);
+/* How api_respond_page copies each row's JSON text. */
+enum api_rows {
+    API_ROWS_VERBATIM, /* as read: payloads come back exactly as stored */
+    API_ROWS_COMPACT,  /* without the whitespace PostgreSQL puts between tokens */
+};
+
 /*
  * Answers {"data":[...],"next_cursor":...} from rows of (key, JSON text
  * [, rows read]) fetched with LIMIT limit+1. Rows are added until limit or
@@ -53,7 +59,7 @@ int api_page_params(struct api_thread *t, struct mtm_request *r, const char *kin
  * the listing (kind, scope). 0, or an error with t->fault filled.
  */
 int api_respond_page(struct api_thread *t, struct mtm_request *r, PGresult *res, long limit,
-                     const char *kind, const char *scope);
+                     const char *kind, const char *scope, enum api_rows rows);
 
 /*
  * One page of a keyset listing: reads limit and cursor, checks the tenant

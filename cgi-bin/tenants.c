@@ -28,6 +28,7 @@
 #include "common.h"
 #include "cursor.h"
 #include "fields.h"
+#include "json.h"
 #include "problem.h"
 #include "topology.h"
 #include "uuid.h"
@@ -44,11 +45,15 @@ static int respond_tenant(struct api_thread *t, struct mtm_request *r, int statu
     int rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_GET, params, &res, err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
+    struct mtm_buf out;
+    mtm_buf_init(&out, 64 * 1024);
     if (PQntuples(res) == 0)
         rc = api_fail(t, MTM_ENOTFOUND, "no tenant %s", id);
+    else if (mtm_json_compact_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)))
+        rc = api_fail(t, MTM_EINTERNAL, "tenant %s too large to render", id);
     else
-        mtm_respond(r, status, "application/json", extra, nextra, PQgetvalue(res, 0, 0),
-                    (size_t)PQgetlength(res, 0, 0));
+        mtm_respond(r, status, "application/json", extra, nextra, mtm_buf_cstr(&out), out.len);
+    mtm_buf_cleanup(&out);
     PQclear(res);
     return rc;
 }
@@ -210,7 +215,7 @@ int api_tenant_list(struct api_thread *t, struct mtm_request *r)
     rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_LIST, params, &res, err, sizeof(err));
     if (rc)
         return api_fail_db(t, rc, err);
-    rc = api_respond_page(t, r, res, limit, "t", API_SCOPE_ALL);
+    rc = api_respond_page(t, r, res, limit, "t", API_SCOPE_ALL, API_ROWS_COMPACT);
     PQclear(res);
     return rc;
 }

@@ -360,3 +360,28 @@ bool mtm_json_contains_nul(struct json_object *obj)
     default: return false;
     }
 }
+
+int mtm_json_compact_append(struct mtm_buf *out, const char *text, size_t len)
+{
+    size_t run = 0; /* start of the bytes not yet appended */
+    bool in_string = false;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped character, whatever it is */
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            if (i > run)
+                rc = mtm_buf_append(out, text + run, i - run);
+            run = i + 1;
+        }
+    }
+    if (!rc && len > run)
+        rc = mtm_buf_append(out, text + run, len - run);
+    return rc;
+}

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 #define MTM_JSON_MAX_DEPTH 32
@@ -38,5 +39,10 @@ bool mtm_utf8_valid(const char *s, size_t n);
 
 /* Compact text of obj; borrowed, valid until obj changes or is freed. */
 const char *mtm_json_text(struct json_object *obj, size_t *len);
+
+/* Appends the JSON text to out without the whitespace between tokens
+ * (PostgreSQL's json_build_object writes "a" : 1, "b" : 2); strings are
+ * copied as they are. The text must be valid JSON. */
+int mtm_json_compact_append(struct mtm_buf *out, const char *text, size_t len) MTM_MUST_CHECK;
 
 #endif

@@ -345,6 +345,33 @@ static void test_nul_escape(void **state)
     assert_contains(err, "member name");
 }
 
+/* PostgreSQL's json_build_object text, compacted: whitespace between
+ * tokens goes, whitespace and escapes inside strings stay. */
+static void test_compact(void **state)
+{
+    (void)state;
+    struct mtm_buf b;
+    mtm_buf_init(&b, 1024);
+    const char *in = "{\"id\" : \"a b\", \"n\" : 1,\n \"s\" : \"x \\\" : y\\\\\", "
+                     "\"o\" : {\"k\" : [1, 2]}}";
+    assert_int_equal(mtm_json_compact_append(&b, in, strlen(in)), 0);
+    assert_string_equal(mtm_buf_cstr(&b),
+                        "{\"id\":\"a b\",\"n\":1,\"s\":\"x \\\" : y\\\\\",\"o\":{\"k\":[1,2]}}");
+    /* The result parses to the same value. */
+    struct json_object *a = json_tokener_parse(in), *c = json_tokener_parse(mtm_buf_cstr(&b));
+    assert_non_null(a);
+    assert_non_null(c);
+    assert_true(json_object_equal(a, c));
+    json_object_put(a);
+    json_object_put(c);
+    /* A cap on the buffer is reported, not overrun. */
+    struct mtm_buf small;
+    mtm_buf_init(&small, 4);
+    assert_int_not_equal(mtm_json_compact_append(&small, in, strlen(in)), 0);
+    mtm_buf_cleanup(&small);
+    mtm_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_not_json_that_json_c_accepts),
         cmocka_unit_test(test_strict_pass_accepts_json),
         cmocka_unit_test(test_nul_escape),
+        cmocka_unit_test(test_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
