@@ -1,10 +1,10 @@
 /* allowance: see allowance.h. */
 #include "allowance.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "xalloc.h"
 
 struct allowance_entry {
@@ -17,22 +17,9 @@ struct allowance_entry {
     int64_t used_ms; /* last spend or settle */
 };
 
-/* One key for an id however the client spelled it; false for a non-UUID. */
-static bool key_of(const char *id, char key[MTM_UUID_STRLEN + 1])
-{
-    if (!mtm_uuid_valid(id))
-        return false;
-    for (int i = 0; i <= MTM_UUID_STRLEN; i++)
-        key[i] = (char)tolower((unsigned char)id[i]);
-    return true;
-}
-
 static size_t bucket_of(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (size_t)(h % ALLOWANCE_BUCKETS);
+    return (size_t)(mtm_hash_str(MTM_HASH_INIT, key) % ALLOWANCE_BUCKETS);
 }
 
 long allowance_chunk(int rate, int burst)
@@ -125,7 +112,7 @@ bool allowance_spend(struct allowance *a, const char *id, int rate, int burst, l
 {
     memset(d, 0, sizeof(*d));
     d->need = d->want = n;
-    if (!key_of(id, d->id))
+    if (!mtm_uuid_key(id, d->id))
         return false;
     pthread_mutex_lock(&a->lock);
     sweep(a, now_ms);
@@ -178,7 +165,7 @@ long allowance_held(struct allowance *a, const char *id)
 {
     char key[MTM_UUID_STRLEN + 1];
     long held = 0;
-    if (!key_of(id, key))
+    if (!mtm_uuid_key(id, key))
         return 0;
     pthread_mutex_lock(&a->lock);
     struct allowance_entry *e = *find(a, key);

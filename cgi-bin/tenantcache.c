@@ -1,10 +1,10 @@
 /* tenantcache: see tenantcache.h. */
 #include "tenantcache.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "xalloc.h"
 
 struct tenant_cache_entry {
@@ -14,24 +14,9 @@ struct tenant_cache_entry {
     int64_t read_ms;
 };
 
-/* Ids arrive as the client spelled them (UUIDs may be upper case) and as
- * PostgreSQL prints them (lower case): one key for both. Anything that is
- * not a UUID has no key and is never cached. */
-static bool key_of(const char *id, char key[MTM_UUID_STRLEN + 1])
-{
-    if (!mtm_uuid_valid(id))
-        return false;
-    for (int i = 0; i <= MTM_UUID_STRLEN; i++)
-        key[i] = (char)tolower((unsigned char)id[i]);
-    return true;
-}
-
 static size_t bucket_of(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (size_t)(h % TENANT_CACHE_BUCKETS);
+    return (size_t)(mtm_hash_str(MTM_HASH_INIT, key) % TENANT_CACHE_BUCKETS);
 }
 
 void tenant_cache_init(struct tenant_cache *c)
@@ -77,7 +62,7 @@ bool tenant_cache_get(struct tenant_cache *c, const char *id, int64_t now_ms,
 {
     char key[MTM_UUID_STRLEN + 1];
     bool hit = false;
-    if (key_of(id, key)) {
+    if (mtm_uuid_key(id, key)) {
         pthread_mutex_lock(&c->lock);
         struct tenant_cache_entry *e = c->live ? *find(c, key) : NULL;
         if (e && now_ms - e->read_ms < TENANT_CACHE_TTL_MS) {
@@ -102,7 +87,7 @@ void tenant_cache_put(struct tenant_cache *c, const char *id, const struct tenan
                       uint64_t generation, int64_t now_ms)
 {
     char key[MTM_UUID_STRLEN + 1];
-    if (!key_of(id, key))
+    if (!mtm_uuid_key(id, key))
         return;
     pthread_mutex_lock(&c->lock);
     if (c->live && c->generation == generation) {
@@ -125,7 +110,7 @@ void tenant_cache_put(struct tenant_cache *c, const char *id, const struct tenan
 void tenant_cache_forget(struct tenant_cache *c, const char *id)
 {
     char key[MTM_UUID_STRLEN + 1];
-    bool valid = key_of(id, key);
+    bool valid = mtm_uuid_key(id, key);
     pthread_mutex_lock(&c->lock);
     /* The generation moves even for an id not cached (or not a UUID): a
      * reader may be about to offer a row read before this change. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "migrate.h"
 #include "timeutil.h"
 
@@ -174,11 +175,10 @@ static void claim(struct consumerd *d)
     PGresult *res;
     if (exec_main(d, MTM_STMT_CONSUMER_BEAT, params, &res, "heartbeat"))
         return;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over the sorted ids */
+    uint64_t h = MTM_HASH_INIT; /* over the sorted ids */
     int n = PQntuples(res);
     for (int i = 0; i < n; i++)
-        for (const char *c = PQgetvalue(res, i, 0); *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        h = mtm_hash_str(h, PQgetvalue(res, i, 0));
     PQclear(res);
     if (h != d->leases_hash || n != d->leases) {
         LOG_INFO(&d->log, "consumerd %s holds %d tenant(s) (was %d)", d->id, n, d->leases);

@@ -68,3 +68,12 @@ bool mtm_uuid_canonical(char *s)
         s[i] = (char)tolower((unsigned char)s[i]);
     return true;
 }
+
+bool mtm_uuid_key(const char *id, char key[MTM_UUID_STRLEN + 1])
+{
+    if (!mtm_uuid_valid(id))
+        return false;
+    for (int i = 0; i <= MTM_UUID_STRLEN; i++)
+        key[i] = (char)tolower((unsigned char)id[i]);
+    return true;
+}

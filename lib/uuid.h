@@ -25,5 +25,8 @@ bool mtm_uuid_valid(const char *s);
  * insensitively; mtm's queue and partition names use lower case). Returns
  * whether s is a UUID. */
 bool mtm_uuid_canonical(char *s);
+/* The canonical (lower-case) copy of id into key, or false when id is not
+ * a UUID: one key for an id however the client spelled it. */
+bool mtm_uuid_key(const char *id, char key[MTM_UUID_STRLEN + 1]);
 
 #endif
