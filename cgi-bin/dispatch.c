@@ -178,12 +178,15 @@ static int cors(struct api_thread *t, struct mtm_request *r)
     return 1;
 }
 
+/* Routes under this pattern name a tenant by their {id}. */
+static const char tenant_pattern[] = "/api/tenants/{id}";
+
 /* The tenant a request is for: the {id} of a tenant route, the ?tenant_id
  * of /api/messages (a tenant token's own when absent); NULL otherwise. */
 static const char *request_tenant(const struct api_thread *t, const struct mtm_request *r,
                                   const struct api_route *route, char *buf, size_t len)
 {
-    if (strncmp(route->match.pattern, "/api/tenants/{id}", 17) == 0)
+    if (strncmp(route->match.pattern, tenant_pattern, sizeof(tenant_pattern) - 1) == 0)
         return mtm_uuid_valid(r->params[0]) ? r->params[0] : NULL;
     if (route->access != API_TENANT_QUERY)
         return NULL;

@@ -50,8 +50,7 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (mkdir(cfg->metrics_dir, 0755) != 0 && errno != EEXIST)
         LOG_WARN(&d->log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
-    reconciler_init(&d->rec, cfg, &d->log);
-    d->rec.consumer = d->id;
+    reconciler_init(&d->rec, cfg, &d->log, d->id);
     d->need_reconcile = true;
     if (d->signal_fd < 0) {
         reconciler_cleanup(&d->rec);
@@ -266,7 +265,7 @@ static void maybe_reconcile(struct consumerd *d, int64_t now)
     claim(d);
     if (!d->listening)
         return;
-    int rc = reconcile(&d->rec, &d->pg, &d->amqp, d->id, err, sizeof(err));
+    int rc = reconcile(&d->rec, &d->pg, &d->amqp, err, sizeof(err));
     if (rc) {
         /* Try again in a second rather than at every wake-up. */
         LOG_WARN(&d->log, "reconcile: %s", err);

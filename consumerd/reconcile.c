@@ -12,7 +12,7 @@
 #define DEPTHS_PER_REPORT 250
 
 void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
-                     const struct mtm_log_ctx *log)
+                     const struct mtm_log_ctx *log, const char *consumer)
 {
     memset(r, 0, sizeof(*r));
     r->env.cfg = cfg;
@@ -20,6 +20,7 @@ void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
     atomic_init(&r->env.stopping, false);
     dbpool_init(&r->db, cfg->pg_url, cfg->db_pool_size);
     r->log = log;
+    r->consumer = consumer;
 }
 
 void reconciler_cleanup(struct reconciler *r)
@@ -100,11 +101,11 @@ static int teardown(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *ad
     return rc;
 }
 
-int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *me,
-              char *err, size_t errlen)
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+              size_t errlen)
 {
     PGresult *res;
-    const char *params[] = {me};
+    const char *params[] = {r->consumer};
     int rc = mtm_pg_exec(pg, MTM_STMT_TENANTS_DESIRED, params, &res, err, errlen);
     if (rc)
         return rc;
@@ -347,7 +348,7 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
         }
         name[o] = '\0';
         rc = mtm_buf_printf(out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\",consumer=\"%s\"} 1\n",
-                            r->pools[i]->tenant_id, name, r->consumer ? r->consumer : "");
+                            r->pools[i]->tenant_id, name, r->consumer);
     }
     return rc ? rc : latency_metrics(r, out);
 }

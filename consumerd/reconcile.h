@@ -39,18 +39,18 @@ struct reconciler {
     bool pending;        /* a deletion waits for its threads or the broker */
     size_t depth_cursor; /* next pool whose queue depth the report refreshes */
     const struct mtm_log_ctx *log;
-    const char *consumer; /* this consumerd's id (daemon.h), for the metrics; borrowed */
+    const char *consumer; /* this consumerd's id (daemon.h): its leases, its metrics; borrowed */
 };
 
 void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
-                     const struct mtm_log_ctx *log);
+                     const struct mtm_log_ctx *log, const char *consumer);
 /* Stops every worker, joins them and frees everything. */
 void reconciler_cleanup(struct reconciler *r);
 
-/* One pass over the tenants consumerd `me` holds the lease of; pg and
- * admin are the main thread's connections. */
-int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *me,
-              char *err, size_t errlen) MTM_MUST_CHECK;
+/* One pass over the tenants this consumerd (r->consumer) holds the lease
+ * of; pg and admin are the main thread's connections. */
+int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
+              size_t errlen) MTM_MUST_CHECK;
 /* Joins finished workers and starts missing ones in every pool. */
 void reconciler_maintain(struct reconciler *r);
 /* Writes the live status (and queue depth) of every pool whose figures

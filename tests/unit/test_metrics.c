@@ -308,7 +308,8 @@ static void test_latency_histogram_pinned(void **state)
 {
     (void)state;
     struct mtm_config cfg = {.max_concurrency = 1};
-    struct reconciler r = {.env = {.cfg = &cfg}};
+    struct reconciler r = {.env = {.cfg = &cfg},
+                           .consumer = "01a235dd-bc16-706a-8140-c80a2043db66"};
     struct tenant_pool *pools[2] = {pool_new(&r.env, "0b5e7c3a-1111-4222-8333-944445555666"),
                                     pool_new(&r.env, "aaaaaaaa-1111-4222-8333-944445555666")};
     assert_non_null(pools[0]);
@@ -324,6 +325,11 @@ static void test_latency_histogram_pinned(void **state)
     struct mtm_buf b;
     mtm_buf_init(&b, 1 << 16);
     assert_int_equal(reconciler_metrics(&r, &b), 0);
+    /* Each tenant names the consumerd that consumes it. */
+    assert_non_null(
+        strstr(mtm_buf_cstr(&b),
+               "mtm_tenant_info{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",name=\"\","
+               "consumer=\"01a235dd-bc16-706a-8140-c80a2043db66\"} 1\n"));
     const char *hist = strstr(mtm_buf_cstr(&b), "# HELP mtm_publish_to_stored_seconds ");
     assert_non_null(hist);
     assert_string_equal(
