@@ -33,6 +33,8 @@ let state = {
 /** @type {Set<() => void>} */
 const listeners = new Set();
 let nextToast = 1;
+/** Toasts shown at once (results of actions: the newest matter). */
+const TOASTS_MAX = 3;
 
 function emit() {
   for (const fn of [...listeners]) fn();
@@ -137,7 +139,8 @@ export const actions = {
   /** @param {'ok'|'error'} kind @param {string} text */
   toast(kind, text) {
     const t = { id: nextToast++, kind, text };
-    set({ toasts: [...state.toasts, t] });
+    // At most TOASTS_MAX at once: the oldest goes, errors included.
+    set({ toasts: [...state.toasts, t].slice(-TOASTS_MAX) });
     if (kind === 'ok') setTimeout(() => actions.dismissToast(t.id), 5000);
   },
   /** @param {number} id */
