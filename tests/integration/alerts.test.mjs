@@ -150,7 +150,15 @@ test('consumerd stopped: MtmConsumerdDown fires through Prometheus and Alertmana
     await card.waitFor({ state: 'detached', timeout: 10000 });
     await page.getByText('Nothing is firing.').waitFor();
 
-    // With a Prometheus, the overview's charts draw its history.
+    // With a Prometheus, the overview's charts draw its history. They read
+    // it once (and again every 30 s): wait until Prometheus has the worker
+    // of the restarted consumerd, so the read sees it.
+    await waitFor('Prometheus sees the worker running again', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const res = await api.get(`/api/prometheus/query_range?query=${encodeURIComponent('sum(mtm_workers_running)')}&start=${now}&end=${now}&step=1`);
+      const v = res.status === 200 && res.json.data.result[0] ? Number(res.json.data.result[0].values.at(-1)[1]) : 0;
+      return v === 1;
+    }, { timeoutMs: 20000 });
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.locator('figure.chart canvas').first().waitFor({ timeout: 15000 });
     assert.equal(await page.locator('figure.chart').count(), 4);
