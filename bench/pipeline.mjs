@@ -22,6 +22,8 @@
 // (8), MTM_BENCH_CONNS_SINGLE (16), MTM_BENCH_DEEP_ROWS (1000000), MTM_BENCH_MID_ROWS (20000),
 // MTM_BENCH_FSYNC (on), MTM_BENCH_PROBE_SECONDS (10), MTM_BENCH_HALF_RUNS (3),
 // MTM_BENCH_ONLY ("single-latency": only the runs behind that figure;
+// "single-throughput": single publishes at 1 and 100 tenants against
+// PostgreSQL's one-row-per-commit figure, MTM_BENCH_ROUNDS (2) rounds;
 // "streams": only the event streams' cost, 6. below; "fairness": only 7.;
 // "checkpoint": 8. below), MTM_BENCH_STREAMS (500), MTM_BENCH_PG_CANDIDATE,
 // MTM_BENCH_CKPT_ROUNDS (2).
@@ -580,6 +582,8 @@ try {
 
   if (ONLY === 'single-latency') {
     await singleLatencyOnly();
+  } else if (ONLY === 'single-throughput') {
+    results.single_throughput = await singleThroughputOnly();
   } else if (ONLY === 'fairness') {
     results.fairness = await fairness();
   } else if (ONLY === 'checkpoint') {
@@ -749,6 +753,38 @@ async function singleLatencyOnly() {
   const run = await throughputRun('single', [t]);
   const { runs, median } = await halfLoadSingle([t], Math.max(1, Math.round(run.e2e_rate / 2)));
   log(`  median window's p99: ${fmt(median.publish_ms.p99, 2)} ms (windows: ${runs.map((h) => fmt(h.publish_ms.p99, 2)).join(' / ')}; target < ${TARGETS.singleP99Ms} ms)`);
+}
+
+/**
+ * Targets 1 and 2 of issue 12: single publishes -> stored against
+ * PostgreSQL's own one-row-per-commit figure on 8 connections (measured in
+ * the same run, before the stack's load), and 100 tenants against 1.
+ * MTM_BENCH_ROUNDS rounds alternate the order of the tenant counts.
+ */
+async function singleThroughputOnly() {
+  log('\n== single publishes -> stored, against PostgreSQL one row per commit');
+  const pe = { MTM_AMQP_URL: stack.amqpUrl, MTM_PG_URL: stack.pgUrl };
+  const pgOne = await runTool('mtm-probe', ['pg', '--seconds', String(PROBE_SECONDS), '--batch', '1', '--conns', '8', '--plain', '--size', String(MSG_SIZE)], pe);
+  log(`  PostgreSQL plain INSERT, one row per commit, 8 connections: ${fmt(pgOne.rate)} rows/s (commit p50 ${fmt(pgOne.call_ms.p50, 2)} ms)`);
+  const tenants = await createTenants(`bench-${Date.now()}`, 100, CONCURRENCY);
+  const rounds = Number(env.MTM_BENCH_ROUNDS || 2);
+  const runs = { 1: [], 100: [] };
+  for (let i = 0; i < rounds; i++) {
+    for (const n of (i % 2 ? [100, 1] : [1, 100])) runs[n].push(await throughputRun('single', tenants.slice(0, n)));
+  }
+  const mean = (rs) => rs.reduce((a, r) => a + r.e2e_rate, 0) / rs.length;
+  const one = mean(runs[1]), hundred = mean(runs[100]);
+  const out = { pg_one_row_per_commit: pgOne, runs, one_tenant: one, hundred_tenants: hundred,
+    ratio_vs_pg: one / pgOne.rate, ratio_100_vs_1: hundred / one };
+  log(`  target 1: single, 1 tenant ${fmt(one)} msg/s / PostgreSQL ${fmt(pgOne.rate)} rows/s = ${fmt(out.ratio_vs_pg, 2)} (target >= 0.5: ${out.ratio_vs_pg >= 0.5 ? 'met' : 'MISSED'})`);
+  log(`  target 2: single, 100 tenants ${fmt(hundred)} / 1 tenant ${fmt(one)} = ${fmt(out.ratio_100_vs_1, 2)} (target >= 0.8: ${out.ratio_100_vs_1 >= 0.8 ? 'met' : 'MISSED'})`);
+  const { runs: windows, median } = await halfLoadSingle(tenants.slice(0, 1), Math.max(1, Math.round(one / 2)));
+  out.half_load_p99_ms = median.publish_ms.p99;
+  log(`  half load (${fmt(one / 2)}/s): median window's p99 ${fmt(median.publish_ms.p99, 2)} ms (windows: ${windows.map((h) => fmt(h.publish_ms.p99, 2)).join(' / ')}; target < ${TARGETS.singleP99Ms} ms)`);
+  const file = path.join(BUILD_DIR, 'bench-single.json');
+  fs.writeFileSync(file, JSON.stringify(results, null, 1));
+  log(`\nresults: ${file}`);
+  return out;
 }
 
 async function everything() {

@@ -196,10 +196,11 @@ static const char *request_tenant(const struct api_thread *t, const struct mtm_r
 }
 
 /*
- * One tenant may hold ctx->share.limit request threads at once
- * (MTM_TENANT_THREADS), and more only while another thread stays free:
- * past that it is answered 429 at once, so a tenant flooding the API
- * cannot take every thread from the others (tenantshare.h).
+ * While tenants compete, one may hold ctx->share.limit request threads at
+ * once (MTM_TENANT_THREADS), and more only while another thread stays
+ * free: past that it is answered 429 at once, so a tenant flooding the API
+ * cannot take every thread from the others; a tenant alone may hold them
+ * all (tenantshare.h).
  */
 static int take_share(struct api_thread *t, struct mtm_request *r, const struct api_route *route)
 {
@@ -208,7 +209,7 @@ static int take_share(struct api_thread *t, struct mtm_request *r, const struct 
     int held;
     if (!tenant)
         return 0;
-    if (tenant_share_enter(&t->ctx->share, t->index, tenant, &held)) {
+    if (tenant_share_enter(&t->ctx->share, t->index, tenant, mtm_mono_ms(), &held)) {
         t->sharing = true;
         return 0;
     }

@@ -27,18 +27,25 @@ void tenant_share_cleanup(struct tenant_share *s)
     pthread_mutex_destroy(&s->lock);
 }
 
-bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int *held)
+bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int64_t now_ms,
+                        int *held)
 {
     int n = 0, busy = 0;
     pthread_mutex_lock(&s->lock);
+    if (strcmp(s->last, id) != 0) {
+        if (s->last[0] != '\0')
+            s->contended_until_ms = now_ms + TENANT_SHARE_QUIET_MS;
+        snprintf(s->last, sizeof(s->last), "%s", id);
+    }
     for (int i = 0; i < s->nthreads; i++) {
         if (i == index)
             continue;
         n += strcmp(s->serving[i], id) == 0;
         busy += s->serving[i][0] != '\0';
     }
-    /* Over the limit only while another thread stays free after this one. */
-    bool ok = n < s->limit || s->nthreads - busy - 1 >= 1;
+    /* Alone, anything; else over the limit only while another thread
+     * stays free after this one. */
+    bool ok = now_ms >= s->contended_until_ms || n < s->limit || s->nthreads - busy - 1 >= 1;
     if (ok) {
         snprintf(s->serving[index], sizeof(s->serving[index]), "%s", id);
         n++;

@@ -1,8 +1,9 @@
 // HTTP fairness: one tenant flooding the API cannot take every request
 // thread of a responder. A tenant holds MTM_TENANT_THREADS threads of a
 // process at once (default half of MTM_API_THREADS), more only while
-// another thread stays free; past that it is answered 429 with
-// Retry-After at once, and the other tenants get the threads it frees. (How fast B stays is a figure of `make bench`, 7. in
+// another thread stays free, while other tenants are asking; past that it
+// is answered 429 with Retry-After at once, and the other tenants get the
+// threads it frees. A tenant alone is never refused. (How fast B stays is a figure of `make bench`, 7. in
 // bench/pipeline.mjs; here: who is refused and who is not.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +38,16 @@ function flood(tenant, conns) {
   });
   return { answers, async stop() { stopping = true; await Promise.all(loops); return answers; } };
 }
+
+test(`a tenant alone flooding over 32 connections is never refused: with nobody else asking, it may hold all ${THREADS} threads`, async (t) => {
+  const lone = (await api.createTenant('fair-alone', 1)).id;
+  const fl = flood(lone, 32);
+  await sleep(2000);
+  const answers = await fl.stop();
+  t.diagnostic(`${answers.length} answers`);
+  assert.ok(answers.length > 100, `the flood kept every thread busy (${answers.length} answers)`);
+  assert.deepEqual(answers.filter((r) => r.status !== 202).map(describe).slice(0, 3), [], 'every publish of a lone tenant is accepted');
+});
 
 test(`a tenant flooding over 32 connections holds its share of ${THREADS} threads once they are all busy: its excess is answered 429 with Retry-After; another tenant is never refused`, async (t) => {
   const a = (await api.createTenant('fair-a', 1)).id;
