@@ -33,10 +33,12 @@ bool tenant_share_enter(struct tenant_share *s, int index, const char *id, int64
     int n = 0, busy = 0;
     pthread_mutex_lock(&s->lock);
     if (strcmp(s->last, id) != 0) {
-        if (s->last[0] != '\0')
+        /* Turns change hands: contention, if the last one is still asking. */
+        if (s->last[0] != '\0' && now_ms - s->last_ms < TENANT_SHARE_QUIET_MS)
             s->contended_until_ms = now_ms + TENANT_SHARE_QUIET_MS;
         snprintf(s->last, sizeof(s->last), "%s", id);
     }
+    s->last_ms = now_ms;
     for (int i = 0; i < s->nthreads; i++) {
         if (i == index)
             continue;

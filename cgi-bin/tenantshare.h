@@ -12,7 +12,8 @@
  * thread is left free after it; past that it is refused (api: 429 with
  * Retry-After), so however many connections one tenant opens, the threads
  * it frees go to the others. Contention is noticed in O(1): the last tenant
- * to enter is remembered, and a different one entering marks the responder
+ * to enter and when are remembered, and a different one entering while
+ * the last one asked within TENANT_SHARE_QUIET_MS marks the responder
  * contended for the next TENANT_SHARE_QUIET_MS. The table is one slot per
  * request thread under a mutex: with at most a few dozen threads a scan is
  * cheaper than a map.
@@ -32,6 +33,7 @@ struct tenant_share {
     int limit;                            /* threads one tenant may hold */
     char (*serving)[MTM_UUID_STRLEN + 1]; /* per thread: its tenant, "" for none */
     char last[MTM_UUID_STRLEN + 1];       /* the tenant that entered last, "" for none */
+    int64_t last_ms;                      /* monotonic: when it entered */
     int64_t contended_until_ms;           /* monotonic: the cap applies before this */
 };
 

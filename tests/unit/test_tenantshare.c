@@ -123,6 +123,23 @@ static void test_the_cap_applies_while_tenants_take_turns(void **state)
     tenant_share_cleanup(&s);
 }
 
+/* A tenant that follows one which stopped asking long ago is alone: no
+ * contention from a neighbour that has gone quiet. */
+static void test_a_quiet_neighbour_is_no_contention(void **state)
+{
+    (void)state;
+    struct tenant_share s;
+    int held;
+    tenant_share_init(&s, 2, 1);
+    assert_true(tenant_share_enter(&s, 0, B, T, &held));
+    tenant_share_leave(&s, 0);
+    int64_t later = T + TENANT_SHARE_QUIET_MS;
+    assert_true(tenant_share_enter(&s, 0, A, later, &held));
+    assert_true(tenant_share_enter(&s, 1, A, later + 1, &held)); /* past its limit of 1: alone */
+    assert_int_equal(held, 2);
+    tenant_share_cleanup(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_reentering_thread_counts_once),
         cmocka_unit_test(test_a_lone_tenant_may_hold_every_thread),
         cmocka_unit_test(test_the_cap_applies_while_tenants_take_turns),
+        cmocka_unit_test(test_a_quiet_neighbour_is_no_contention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
