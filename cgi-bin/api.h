@@ -8,6 +8,10 @@
  * owns its struct api_thread: its PostgreSQL and RabbitMQ connections live
  * across requests (no connection per request) and are reconnected on demand
  * by the code that uses them. No thread ever touches another's connections.
+ * Messages go out through the process's one publisher (publisher.h), which
+ * pipelines every thread's publishes and confirms on a connection of its
+ * own; a thread's own RabbitMQ connection only declares and deletes queues
+ * and answers the readiness check.
  *
  * This header holds the types every part of the responder shares; each
  * file's functions are declared in the header of the same name
@@ -27,6 +31,7 @@
 #include "http.h"
 #include "log.h"
 #include "pg.h"
+#include "publisher.h"
 #include "problem.h"
 #include "tenantcache.h"
 #include "tenantshare.h"
@@ -42,6 +47,7 @@ struct api_ctx {
     struct tenant_share share;        /* request threads each tenant holds (dispatch.c) */
     struct allowance allowance;       /* publish limit tokens held locally (allowance.h) */
     struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */
+    struct mtm_publisher *publisher;  /* owned: every thread publishes messages through it */
 };
 
 /* Who may call a route (auth.c enforces it). */

@@ -149,9 +149,9 @@ static int replay_rows(struct api_thread *t, const char *tenant, PGresult *res, 
         if (build(res, i, &rps[i], &msgs[i]))
             rc = api_fail(t, MTM_EINTERNAL, "dead letter %s cannot be decoded",
                           PQgetvalue(res, i, 1));
-    /* retries once on a connection that died while idle (amqp.h) */
-    if (!rc &&
-        mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, (size_t)n, 5000, err, sizeof(err))) {
+    /* retries once on a connection that died (publisher.h) */
+    if (!rc && mtm_publisher_publish(t->ctx->publisher, "", queue, msgs, (size_t)n, 5000, err,
+                                     sizeof(err))) {
         LOG_WARN(&t->log, "replay publish: %s", err);
         rc = api_fail(t, MTM_EUNAVAIL,
                       "the message broker is unavailable; "

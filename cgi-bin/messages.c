@@ -287,8 +287,8 @@ static int publish(struct api_thread *t, struct mtm_request *r, const char *id, 
     int rc = prepare(r, o, n, msgs, key, mtm_wall_ms());
     if (rc)
         rc = api_fail(t, rc, "cannot make a message id");
-    /* Retries once on a connection that died while idle (amqp.h). */
-    else if (mtm_amqp_publish_confirmed(&t->amqp, "", queue, msgs, n, 5000, err, sizeof(err))) {
+    /* Retries once on a connection that died (publisher.h). */
+    else if (mtm_publisher_publish(t->ctx->publisher, "", queue, msgs, n, 5000, err, sizeof(err))) {
         LOG_WARN(&t->log, "publish to %s failed: %s", queue, err);
         rc = unavailable(t, "the message broker is unavailable");
     }

@@ -156,6 +156,14 @@ static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
     for (size_t i = 0; i < nroutes; i++)
         httpmetrics_add_route(&ctx->metrics, &routes[i].match);
     tenant_cache_init(&ctx->tenants);
+    char err[512];
+    if (mtm_publisher_start(&ctx->publisher, cfg->amqp_url, 1000, err, sizeof(err))) {
+        LOG_ERROR(log, "%s", err);
+        mtm_cursor_key_cleanup(&ctx->cursor_key);
+        httpmetrics_cleanup(&ctx->metrics);
+        tenant_cache_cleanup(&ctx->tenants);
+        return 1;
+    }
     tenant_share_init(&ctx->share, cfg->api_threads, cfg->tenant_threads);
     allowance_init(&ctx->allowance);
     return 0;
@@ -163,6 +171,7 @@ static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
 
 static void ctx_cleanup(struct api_ctx *ctx)
 {
+    mtm_publisher_stop(ctx->publisher);
     tenant_share_cleanup(&ctx->share);
     allowance_cleanup(&ctx->allowance);
     tenant_cache_cleanup(&ctx->tenants);

@@ -87,6 +87,11 @@ static void drop(struct mtm_amqp *a)
     a->tx_channel = 0;
 }
 
+void mtm_amqp_abandon(struct mtm_amqp *a)
+{
+    drop(a);
+}
+
 void mtm_amqp_close(struct mtm_amqp *a)
 {
     if (!a->conn)
@@ -212,7 +217,7 @@ static int ping_once(struct mtm_amqp *a, char *err, size_t errlen)
     return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), "rabbitmq ping", err, errlen);
 }
 
-static int enable_confirms(struct mtm_amqp *a, char *err, size_t errlen)
+int mtm_amqp_enable_confirms(struct mtm_amqp *a, char *err, size_t errlen)
 {
     if (a->confirms)
         return 0;
@@ -246,7 +251,7 @@ static int publish_once(struct mtm_amqp *a, const char *exchange, const char *ro
 {
     int rc = mtm_amqp_connect(a, err, errlen);
     if (!rc)
-        rc = enable_confirms(a, err, errlen);
+        rc = mtm_amqp_enable_confirms(a, err, errlen);
     if (rc)
         return rc;
 

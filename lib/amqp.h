@@ -73,6 +73,9 @@ int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHEC
 /* Closes politely (with the timeout); safe when closed. */
 void mtm_amqp_close(struct mtm_amqp *a);
 bool mtm_amqp_is_open(const struct mtm_amqp *a);
+/* Drops the connection without a word to the broker (it is broken, or
+ * being given up); the next connect moves on as after a lost connection. */
+void mtm_amqp_abandon(struct mtm_amqp *a);
 
 /* A round trip to the broker (passive declare of amq.direct). */
 int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHECK;
@@ -82,7 +85,7 @@ struct mtm_amqp_message {
     const char *body; /* borrowed */
     size_t len;
     amqp_basic_properties_t props; /* borrowed contents; delivery_mode is forced to 2 */
-    int outcome;                   /* out: 0 confirmed, MTM_ENOTFOUND returned, MTM_EAMQP nacked */
+    int outcome; /* out: 0 confirmed, MTM_ENOTFOUND returned, MTM_EAMQP nacked; 1 while pending */
 };
 
 /*
@@ -97,6 +100,10 @@ struct mtm_amqp_message {
 int mtm_amqp_publish_confirmed(struct mtm_amqp *a, const char *exchange, const char *routing_key,
                                struct mtm_amqp_message *msgs, size_t n, int timeout_ms, char *err,
                                size_t errlen) MTM_MUST_CHECK;
+
+/* Puts channel 1 in confirm mode (once per connection; next_tag is then 1):
+ * for callers that publish and read confirms themselves (publisher.h). */
+int mtm_amqp_enable_confirms(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHECK;
 
 /*
  * Consuming (consumerd's workers), on channel 1 with manual acks.
