@@ -38,11 +38,31 @@ static int append_file(const char *dir, const char *name, struct mtm_buf *out)
     return rc;
 }
 
+/* How much the process's publisher pipelined (publisher.h). */
+static int publisher_render(struct mtm_publisher *p, struct mtm_buf *out)
+{
+    unsigned long long calls, writes;
+    mtm_publisher_counts(p, &calls, &writes);
+    return mtm_buf_printf(
+        out,
+        "# HELP mtm_api_publisher_calls_total Publish calls (one request's messages each) "
+        "this process's publisher sent to the broker.\n"
+        "# TYPE mtm_api_publisher_calls_total counter\n"
+        "mtm_api_publisher_calls_total %llu\n"
+        "# HELP mtm_api_publisher_writes_total Rounds of writes that carried those calls: "
+        "calls / writes is how many requests shared a round and its confirms.\n"
+        "# TYPE mtm_api_publisher_writes_total counter\n"
+        "mtm_api_publisher_writes_total %llu\n",
+        calls, writes);
+}
+
 int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out)
 {
     int rc = httpmetrics_render(&ctx->metrics, out);
     if (!rc)
         rc = tenant_cache_render(&ctx->tenants, out);
+    if (!rc)
+        rc = publisher_render(ctx->publisher, out);
     return rc ? rc : allowance_render(&ctx->allowance, out);
 }
 
