@@ -3,6 +3,7 @@
  *
  *   mtm-probe amqp [--seconds S] [--window W] [--conns N] [--queues Q] [--size B]
  *   mtm-probe pg   [--seconds S] [--batch B] [--conns N] [--size B] [--plain]
+ *   mtm-probe ideal [--seconds S] [--window W] [--batch B] [--size B]
  *
  * amqp: N threads, each with its own connection, publish to Q durable classic
  * queues (version 2, as the tenants' queues; default Q = 1) persistent JSON
@@ -21,6 +22,12 @@
  * commit (one WAL flush when fsync is on) per B rows. The partitions are
  * dropped at the end.
  *
+ * ideal: the ideal pipeline on the same servers (run_ideal below): one
+ * publisher with confirms in windows of W -> one durable classic v2 queue ->
+ * one consumer storing batches of up to B (default 500) with COPY into a
+ * tenant partition, ack multiple after COMMIT. Its rate is stored
+ * messages per second from the first publish to the last commit.
+ *
  * Servers come from MTM_AMQP_URL and MTM_PG_URL. One JSON object goes to
  * stdout: the rate over all threads and the latency of one call (a window
  * of W confirmed publishes, or one statement). A benchmark tool, not part of
@@ -28,6 +35,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +43,7 @@
 #include <unistd.h>
 
 #include "amqp.h"
+#include "buf.h"
 #include "message.h"
 #include "pg.h"
 #include "uuid.h"
@@ -141,6 +150,81 @@ static int declare_queue(struct mtm_amqp *a, const char *name, int del, char *er
     return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), name, err, errlen);
 }
 
+/* A window of messages as the responder builds them, and its buffers. */
+struct window {
+    int n, size;
+    struct mtm_amqp_message *msgs;
+    char *bodies;
+    char (*ids)[MTM_UUID_STRLEN + 1];
+    amqp_table_entry_t *hdr;
+};
+
+static int window_init(struct window *win, int n, int size)
+{
+    win->n = n;
+    win->size = size;
+    win->msgs = calloc((size_t)n, sizeof(*win->msgs));
+    win->bodies = malloc((size_t)n * ((size_t)size + 1));
+    win->ids = calloc((size_t)n, sizeof(*win->ids));
+    win->hdr = calloc((size_t)n, sizeof(*win->hdr));
+    return win->msgs && win->bodies && win->ids && win->hdr ? 0 : -1;
+}
+
+static void window_cleanup(struct window *win)
+{
+    free(win->msgs);
+    free(win->bodies);
+    free(win->ids);
+    free(win->hdr);
+}
+
+/* Fresh bodies, ids and the responder's properties: 0, or -1 (no ids). */
+static int window_fill(struct window *win, const char *kind, long long *seq)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    for (int i = 0; i < win->n; i++) {
+        char *body = win->bodies + (size_t)i * ((size_t)win->size + 1);
+        make_body(body, win->size, kind, (*seq)++);
+        if (mtm_uuid7_new(win->ids[i]))
+            return -1;
+        /* The properties the responder sets on every message. */
+        win->hdr[i].key = amqp_cstring_bytes(MTM_HDR_PUBLISHED_AT);
+        win->hdr[i].value.kind = AMQP_FIELD_KIND_I64;
+        win->hdr[i].value.value.i64 = ms;
+        struct mtm_amqp_message *m = &win->msgs[i];
+        memset(m, 0, sizeof(*m));
+        m->body = body;
+        m->len = strlen(body);
+        m->props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                          AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG;
+        m->props.content_type = amqp_cstring_bytes("application/json");
+        m->props.message_id = amqp_cstring_bytes(win->ids[i]);
+        m->props.timestamp = (uint64_t)(ms / 1000);
+        m->props.headers.num_entries = 1;
+        m->props.headers.entries = &win->hdr[i];
+    }
+    return 0;
+}
+
+/* Publishes the window to queue with confirms: 0, or -1 with w->err set. */
+static int window_publish(struct window *win, struct mtm_amqp *a, const char *queue,
+                          struct worker *w)
+{
+    if (mtm_amqp_publish_confirmed(a, "", queue, win->msgs, (size_t)win->n, 30000, w->err,
+                                   sizeof(w->err)))
+        return -1;
+    for (int i = 0; i < win->n; i++) {
+        if (win->msgs[i].outcome) {
+            snprintf(w->err, sizeof(w->err), "message %d not confirmed (%s)", i,
+                     mtm_strerror(win->msgs[i].outcome));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void *amqp_main(void *arg)
 {
     struct worker *w = arg;
@@ -149,12 +233,8 @@ static void *amqp_main(void *arg)
     char queue[64];
     mtm_amqp_init(&a, o->url, 10000, 0);
 
-    int n = o->window;
-    struct mtm_amqp_message *msgs = calloc((size_t)n, sizeof(*msgs));
-    char *bodies = malloc((size_t)n * ((size_t)o->size + 1));
-    char(*ids)[MTM_UUID_STRLEN + 1] = calloc((size_t)n, sizeof(*ids));
-    amqp_table_entry_t *hdr = calloc((size_t)n, sizeof(*hdr));
-    if (!msgs || !bodies || !ids || !hdr) {
+    struct window win;
+    if (window_init(&win, o->window, o->size)) {
         snprintf(w->err, sizeof(w->err), "out of memory");
         w->failed = 1;
     }
@@ -173,50 +253,19 @@ static void *amqp_main(void *arg)
     while (!w->failed && now_s() - t0 < o->seconds) {
         snprintf(queue, sizeof(queue), "mtm_probe_%ld_%lld", (long)getpid(),
                  (calls++ + w->index) % o->queues);
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
-        int64_t ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
-        for (int i = 0; i < n; i++) {
-            char *body = bodies + (size_t)i * ((size_t)o->size + 1);
-            make_body(body, o->size, "amqp", seq++);
-            if (mtm_uuid7_new(ids[i])) {
-                snprintf(w->err, sizeof(w->err), "getrandom failed");
-                w->failed = 1;
-                break;
-            }
-            /* The properties the responder sets on every message. */
-            hdr[i].key = amqp_cstring_bytes(MTM_HDR_PUBLISHED_AT);
-            hdr[i].value.kind = AMQP_FIELD_KIND_I64;
-            hdr[i].value.value.i64 = ms;
-            memset(&msgs[i], 0, sizeof(msgs[i]));
-            msgs[i].body = body;
-            msgs[i].len = strlen(body);
-            msgs[i].props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                                   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG;
-            msgs[i].props.content_type = amqp_cstring_bytes("application/json");
-            msgs[i].props.message_id = amqp_cstring_bytes(ids[i]);
-            msgs[i].props.timestamp = (uint64_t)(ms / 1000);
-            msgs[i].props.headers.num_entries = 1;
-            msgs[i].props.headers.entries = &hdr[i];
-        }
-        if (w->failed)
+        if (window_fill(&win, "amqp", &seq)) {
+            snprintf(w->err, sizeof(w->err), "getrandom failed");
+            w->failed = 1;
             break;
+        }
         double s = now_s();
-        if (mtm_amqp_publish_confirmed(&a, "", queue, msgs, (size_t)n, 30000, w->err,
-                                       sizeof(w->err))) {
+        if (window_publish(&win, &a, queue, w)) {
             w->failed = 1;
             break;
         }
         double e = now_s();
-        for (int i = 0; i < n; i++) {
-            if (msgs[i].outcome) {
-                snprintf(w->err, sizeof(w->err), "message %d not confirmed (%s)", i,
-                         mtm_strerror(msgs[i].outcome));
-                w->failed = 1;
-            }
-        }
         lat_add(&w->lat, (e - s) * 1000.0);
-        w->done += n;
+        w->done += win.n;
         w->elapsed = e - t0;
     }
     char err[256];
@@ -227,10 +276,7 @@ static void *amqp_main(void *arg)
             fprintf(stderr, "mtm-probe: delete %s: %s\n", queue, err);
     }
     mtm_amqp_cleanup(&a);
-    free(msgs);
-    free(bodies);
-    free(ids);
-    free(hdr);
+    window_cleanup(&win);
     return NULL;
 }
 
@@ -379,6 +425,250 @@ static void *pg_main(void *arg)
     return NULL;
 }
 
+/* ---- ideal pipeline ------------------------------------------------------ */
+
+/*
+ * The ideal pipeline on these servers: one publisher with confirms in
+ * windows of W, one queue, one consumer that stores batches of up to B
+ * deliveries (closed 5 ms after the first, as consumerd's workers do) with
+ * COPY into a tenant partition in one transaction, then acks them
+ * (multiple). The figure is stored messages / (last commit - start).
+ */
+struct ideal {
+    const struct opts *o;
+    char queue[64];
+    char tenant[MTM_UUID_STRLEN + 1];
+    atomic_llong published;
+    atomic_bool publishing;
+    long long stored;
+    double t0, last_store;
+    struct lat batch_ms; /* one COPY + COMMIT + ack */
+    struct worker pub;   /* the publisher's figures and error */
+    char err[512];
+};
+
+/* COPY text format: backslash, tab, newline and carriage return escaped. */
+static void copy_escape(struct mtm_buf *b, const char *s, size_t n, int *failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        const char *e = c == '\\'   ? "\\\\"
+                        : c == '\t' ? "\\t"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                                    : NULL;
+        if (e ? mtm_buf_puts(b, e) : mtm_buf_append(b, &c, 1))
+            *failed = 1;
+    }
+}
+
+/* One delivery as a COPY row: tenant_id, id, payload, published_at. */
+static void copy_row(struct mtm_buf *b, const char *tenant, const amqp_envelope_t *env, int *failed)
+{
+    const amqp_basic_properties_t *p = &env->message.properties;
+    int64_t ms = 0;
+    for (int i = 0; i < p->headers.num_entries; i++)
+        if (p->headers.entries[i].value.kind == AMQP_FIELD_KIND_I64)
+            ms = p->headers.entries[i].value.value.i64;
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char at[48];
+    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", &tm);
+    if (mtm_buf_printf(b, "%s\t", tenant))
+        *failed = 1;
+    copy_escape(b, p->message_id.bytes, p->message_id.len, failed);
+    if (mtm_buf_puts(b, "\t"))
+        *failed = 1;
+    copy_escape(b, env->message.body.bytes, env->message.body.len, failed);
+    if (mtm_buf_printf(b, "\t%s.%03d+00\n", at, (int)(ms % 1000)))
+        *failed = 1;
+}
+
+/* COPY into the tenant's partition itself: the parent's row-level security
+ * refuses COPY (and the partition is where the rows go anyway). */
+static int store_copy(struct mtm_pg *pg, const char *tenant, const struct mtm_buf *rows, char *err,
+                      size_t errlen)
+{
+    char sql[160], hex[40];
+    size_t h = 0;
+    for (const char *c = tenant; *c && h < sizeof(hex) - 1; c++)
+        if (*c != '-')
+            hex[h++] = *c;
+    hex[h] = '\0';
+    snprintf(sql, sizeof(sql), "COPY messages_%s (tenant_id, id, payload, published_at) FROM STDIN",
+             hex);
+    PGresult *res = PQexec(pg->conn, sql);
+    int ok = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (ok)
+        ok = PQputCopyData(pg->conn, mtm_buf_cstr(rows), (int)rows->len) == 1 &&
+             PQputCopyEnd(pg->conn, NULL) == 1;
+    if (ok) {
+        res = PQgetResult(pg->conn);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        while ((res = PQgetResult(pg->conn)))
+            PQclear(res);
+    }
+    if (!ok)
+        snprintf(err, errlen, "COPY: %s", PQerrorMessage(pg->conn));
+    return ok ? 0 : MTM_EDB;
+}
+
+static void *ideal_publish(void *arg)
+{
+    struct ideal *id = arg;
+    const struct opts *o = id->o;
+    struct worker *w = &id->pub;
+    struct mtm_amqp a;
+    struct window win;
+    mtm_amqp_init(&a, o->url, 10000, 0);
+    long long seq = 0;
+    if (window_init(&win, o->window, o->size)) {
+        snprintf(w->err, sizeof(w->err), "out of memory");
+        w->failed = 1;
+    }
+    while (!w->failed && now_s() - id->t0 < o->seconds) {
+        if (window_fill(&win, "ideal", &seq)) {
+            snprintf(w->err, sizeof(w->err), "getrandom failed");
+            w->failed = 1;
+        } else if (window_publish(&win, &a, id->queue, w)) {
+            w->failed = 1;
+        } else {
+            atomic_fetch_add(&id->published, win.n);
+        }
+    }
+    atomic_store(&id->publishing, false);
+    mtm_amqp_cleanup(&a);
+    window_cleanup(&win);
+    return NULL;
+}
+
+/* Consumes and stores until everything published is stored: 0, or -1. */
+static int ideal_consume(struct ideal *id, struct mtm_amqp *a, struct mtm_pg *pg)
+{
+    const struct opts *o = id->o;
+    struct mtm_buf rows;
+    mtm_buf_init(&rows, 64u << 20);
+    amqp_envelope_t env;
+    int rc = mtm_amqp_consume(a, id->queue, (uint16_t)(2 * o->batch), id->err, sizeof(id->err));
+    double give_up = 0;
+    while (!rc) {
+        if (!atomic_load(&id->publishing)) {
+            if (id->stored >= atomic_load(&id->published))
+                break;
+            if (give_up == 0)
+                give_up = now_s() + 60;
+            else if (now_s() > give_up) {
+                snprintf(id->err, sizeof(id->err), "%lld of %lld stored after 60 s", id->stored,
+                         (long long)atomic_load(&id->published));
+                rc = -1;
+                break;
+            }
+        }
+        int n = 0, failed = 0;
+        uint64_t last_tag = 0;
+        double closes = 0;
+        mtm_buf_reset(&rows);
+        while (n < o->batch) {
+            int wait = n == 0 ? 100 : (int)((closes - now_s()) * 1000);
+            if (n > 0 && wait <= 0)
+                break;
+            int got = mtm_amqp_next(a, &env, wait);
+            if (got == MTM_ETIMEOUT)
+                break;
+            if (got) {
+                snprintf(id->err, sizeof(id->err), "consume: %s", mtm_strerror(got));
+                rc = -1;
+                break;
+            }
+            if (n == 0)
+                closes = now_s() + 0.005;
+            copy_row(&rows, id->tenant, &env, &failed);
+            last_tag = env.delivery_tag;
+            n++;
+            amqp_destroy_envelope(&env);
+        }
+        if (rc || n == 0)
+            continue;
+        double s = now_s();
+        if (failed)
+            snprintf(id->err, sizeof(id->err), "out of memory");
+        if (failed || store_copy(pg, id->tenant, &rows, id->err, sizeof(id->err)) ||
+            mtm_amqp_ack_upto(a, last_tag, id->err, sizeof(id->err))) {
+            rc = -1;
+            break;
+        }
+        mtm_amqp_release(a);
+        id->last_store = now_s();
+        lat_add(&id->batch_ms, (id->last_store - s) * 1000.0);
+        id->stored += n;
+    }
+    mtm_buf_cleanup(&rows);
+    return rc ? -1 : 0;
+}
+
+static int run_ideal(struct opts *o, const char *pg_url)
+{
+    struct ideal id;
+    memset(&id, 0, sizeof(id));
+    id.o = o;
+    atomic_init(&id.published, 0);
+    atomic_init(&id.publishing, true);
+    snprintf(id.queue, sizeof(id.queue), "mtm_probe_ideal_%ld", (long)getpid());
+    struct mtm_amqp a;
+    struct mtm_pg pg;
+    mtm_amqp_init(&a, o->url, 10000, 0);
+    mtm_pg_init(&pg, pg_url, 10);
+    const char *tp[] = {id.tenant};
+    int rc = mtm_uuid7_new(id.tenant) ? -1 : 0;
+    if (!rc &&
+        (mtm_pg_connect(&pg, id.err, sizeof(id.err)) ||
+         fixed(&pg, "SELECT set_config('mtm.scope', 'all', false)", id.err, sizeof(id.err)) ||
+         mtm_pg_exec(&pg, MTM_STMT_TENANT_CREATE_PARTITION, tp, NULL, id.err, sizeof(id.err)) ||
+         declare_queue(&a, id.queue, 0, id.err, sizeof(id.err))))
+        rc = -1;
+    pthread_t pub;
+    id.t0 = now_s();
+    if (!rc && pthread_create(&pub, NULL, ideal_publish, &id) != 0) {
+        snprintf(id.err, sizeof(id.err), "cannot start the publisher");
+        rc = -1;
+    } else if (!rc) {
+        rc = ideal_consume(&id, &a, &pg);
+        if (rc)
+            atomic_store(&id.publishing, false); /* nothing to wait for */
+        pthread_join(pub, NULL);
+        if (id.pub.failed) {
+            snprintf(id.err, sizeof(id.err), "publisher: %.400s", id.pub.err);
+            rc = -1;
+        }
+    }
+    char err[256];
+    if (declare_queue(&a, id.queue, 1, err, sizeof(err)))
+        fprintf(stderr, "mtm-probe: delete %s: %s\n", id.queue, err);
+    if (mtm_pg_connected(&pg) &&
+        mtm_pg_exec(&pg, MTM_STMT_TENANT_DROP_PARTITION, tp, NULL, err, sizeof(err)))
+        fprintf(stderr, "mtm-probe: drop partition: %s\n", err);
+    mtm_amqp_cleanup(&a);
+    mtm_pg_cleanup(&pg);
+    if (rc || id.last_store <= id.t0) {
+        fprintf(stderr, "mtm-probe: ideal: %s\n", id.err[0] ? id.err : "nothing stored");
+        free(id.batch_ms.v);
+        return 1;
+    }
+    qsort(id.batch_ms.v, id.batch_ms.n, sizeof(double), cmp_double);
+    printf("{\"probe\":\"ideal\",\"what\":\"publisher with confirms in windows -> durable classic "
+           "v2 queue -> consumer storing batches with COPY, ack multiple\",\"window\":%d,"
+           "\"batch\":%d,\"size\":%d,\"seconds\":%.3f,\"count\":%lld,\"rate\":%.0f,"
+           "\"call_ms\":{\"calls\":%zu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
+           o->window, o->batch, o->size, id.last_store - id.t0, id.stored,
+           (double)id.stored / (id.last_store - id.t0), id.batch_ms.n, pct(&id.batch_ms, 50),
+           pct(&id.batch_ms, 99), pct(&id.batch_ms, 100));
+    free(id.batch_ms.v);
+    return 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void)
@@ -387,6 +677,7 @@ static void usage(void)
                     "[--size B]\n"
                     "       mtm-probe pg   [--seconds S] [--batch B] [--conns N] [--size B] "
                     "[--plain]\n"
+                    "       mtm-probe ideal [--seconds S] [--window W] [--batch B] [--size B]\n"
                     "Servers: MTM_AMQP_URL, MTM_PG_URL. Prints one JSON object.\n");
     exit(2);
 }
@@ -412,9 +703,11 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage();
     o.what = argv[1];
-    int amqp = strcmp(o.what, "amqp") == 0;
-    if (!amqp && strcmp(o.what, "pg") != 0)
+    int amqp = strcmp(o.what, "amqp") == 0, ideal = strcmp(o.what, "ideal") == 0;
+    if (!amqp && !ideal && strcmp(o.what, "pg") != 0)
         usage();
+    if (ideal)
+        o.batch = 500;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0)
             o.seconds = (double)num_arg(argc, argv, &i, 1, 3600);
@@ -433,12 +726,15 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    const char *var = amqp ? "MTM_AMQP_URL" : "MTM_PG_URL";
+    const char *var = amqp || ideal ? "MTM_AMQP_URL" : "MTM_PG_URL";
     o.url = getenv(var);
-    if (!o.url || !*o.url) {
-        fprintf(stderr, "mtm-probe: %s is not set\n", var);
+    const char *pg_url = getenv("MTM_PG_URL");
+    if (!o.url || !*o.url || (ideal && (!pg_url || !*pg_url))) {
+        fprintf(stderr, "mtm-probe: %s is not set\n", o.url && *o.url ? "MTM_PG_URL" : var);
         return 2;
     }
+    if (ideal)
+        return run_ideal(&o, pg_url);
 
     struct worker w[MAX_CONNS];
     pthread_barrier_t ready;
