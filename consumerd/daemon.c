@@ -174,6 +174,14 @@ static void claim(struct consumerd *d)
     PGresult *res;
     if (exec_main(d, MTM_STMT_CONSUMER_BEAT, params, &res, "heartbeat"))
         return;
+    d->last_claim_ms = mtm_mono_ms();
+    if (d->fenced) {
+        LOG_INFO(&d->log, "heartbeat taken again: consuming the tenants this consumerd holds");
+        d->fenced = false;
+        d->metrics.fenced = false;
+        d->leases_hash = 0;
+        d->leases = -1; /* whatever it holds now differs: reconcile */
+    }
     uint64_t h = MTM_HASH_INIT; /* over the sorted ids */
     int n = PQntuples(res);
     for (int i = 0; i < n; i++)
@@ -185,6 +193,31 @@ static void claim(struct consumerd *d)
         d->leases = n;
         d->need_reconcile = true;
     }
+}
+
+/*
+ * Self-fencing. The others free this consumerd's tenants once its
+ * heartbeat is MTM_HEARTBEAT_MAX_AGE seconds old; cut off from PostgreSQL,
+ * it cannot know whether that has happened, so it stops every pool before
+ * then (two beats earlier, at least one beat after the last). Its workers
+ * give their unacknowledged deliveries back to the queues, where the new
+ * holders' workers get them, instead of holding them until the database
+ * answers again. The first heartbeat PostgreSQL takes again ends it.
+ */
+static void fence(struct consumerd *d, int64_t now)
+{
+    int64_t lease_ms = (int64_t)d->cfg->heartbeat_max_age * 1000;
+    int64_t after = lease_ms - 2 * BEAT_MS > BEAT_MS ? lease_ms - 2 * BEAT_MS : BEAT_MS;
+    if (d->fenced || d->last_claim_ms == 0 || now - d->last_claim_ms < after)
+        return;
+    LOG_WARN(&d->log,
+             "no heartbeat reached the database for %lld ms: stopping every pool before the "
+             "leases expire (they may go to another consumerd)",
+             (long long)(now - d->last_claim_ms));
+    reconciler_fence(&d->rec);
+    d->fenced = true;
+    d->metrics.fenced = true;
+    d->metrics.fenced_total++;
 }
 
 static void heartbeat(struct consumerd *d)
@@ -311,6 +344,7 @@ int consumerd_run(struct consumerd *d)
             if (now >= next_beat)
                 amqp_check(d);
             maybe_reconcile(d, now);
+            fence(d, now);
             login_sweep(d, now);
             reconciler_maintain(&d->rec);
             if (now >= next_beat) {

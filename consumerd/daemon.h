@@ -55,6 +55,8 @@ struct consumerd {
     char id[MTM_UUID_STRLEN + 1]; /* this process among the consumerd (new at each start) */
     uint64_t leases_hash;         /* the tenants held at the last heartbeat */
     int leases;
+    int64_t last_claim_ms;    /* monotonic ms of the last heartbeat PostgreSQL took; 0: none yet */
+    bool fenced;              /* pools stopped: no heartbeat for too long (daemon.c, fence) */
     struct reconciler rec;    /* owns the pools and the shared dbpool */
     bool need_reconcile;      /* a NOTIFY or a reconnect asked for a pass */
     int64_t next_reconcile;   /* monotonic ms of the periodic pass */

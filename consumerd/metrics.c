@@ -41,6 +41,17 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *
                              m->pg_connected ? 1 : 0, m->amqp_connected ? 1 : 0);
     rc = rc ? rc
             : mtm_buf_printf(out,
+                             "# HELP mtm_consumerd_fenced Whether consumerd has stopped its "
+                             "pools because no heartbeat reached PostgreSQL for too long.\n"
+                             "# TYPE mtm_consumerd_fenced gauge\n"
+                             "mtm_consumerd_fenced %d\n"
+                             "# HELP mtm_consumerd_fenced_total Times consumerd fenced itself "
+                             "off.\n"
+                             "# TYPE mtm_consumerd_fenced_total counter\n"
+                             "mtm_consumerd_fenced_total %lld\n",
+                             m->fenced ? 1 : 0, m->fenced_total);
+    rc = rc ? rc
+            : mtm_buf_printf(out,
                              "# HELP mtm_consumerd_worker_threads Consumer threads alive.\n"
                              "# TYPE mtm_consumerd_worker_threads gauge\n"
                              "mtm_consumerd_worker_threads %d\n"

@@ -25,6 +25,8 @@ struct consumerd_metrics {
     int worker_threads; /* consumer threads alive */
     int db_connections; /* shared pool connections open */
     bool stopped;       /* written once at a clean stop: mtm_consumerd_up 0 */
+    bool fenced;        /* pools stopped: no heartbeat reached the database (daemon.c) */
+    long long fenced_total;
 };
 
 /* Renders the metrics in text exposition format into out. */

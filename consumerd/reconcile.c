@@ -163,6 +163,16 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
     return mtm_pg_connected(pg) ? 0 : MTM_EUNAVAIL;
 }
 
+void reconciler_fence(struct reconciler *r)
+{
+    for (size_t i = 0; i < r->npools;) {
+        if (!retire(r, i)) {
+            r->pending = true; /* threads still finishing */
+            i++;
+        } /* else retire() moved another pool into slot i */
+    }
+}
+
 void reconciler_maintain(struct reconciler *r)
 {
     for (size_t i = 0; i < r->npools; i++)

@@ -51,6 +51,10 @@ void reconciler_cleanup(struct reconciler *r);
  * of; pg and admin are the main thread's connections. */
 int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
               size_t errlen) MTM_MUST_CHECK;
+/* Stops every pool, as if every lease were lost: workers give their
+ * unacknowledged deliveries back to the queue and exit. The next pass
+ * (after a heartbeat that holds leases again) starts pools anew. */
+void reconciler_fence(struct reconciler *r);
 /* Joins finished workers and starts missing ones in every pool. */
 void reconciler_maintain(struct reconciler *r);
 /* Writes the live status (and queue depth) of every pool whose figures

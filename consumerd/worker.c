@@ -139,8 +139,10 @@ static size_t collect(struct wctx *c, bool *lost)
 
 /*
  * Runs one statement on a borrowed connection, waiting out outages until it
- * succeeds or consumerd stops. Returns 0, MTM_EUNAVAIL (gave up: stopping),
- * or the statement's own error.
+ * succeeds or the worker should exit (consumerd stops, the pool shrinks, or
+ * consumerd fenced itself off: its batch then goes back to the queue for
+ * whoever holds the tenant now). Returns 0, MTM_EUNAVAIL (gave up), or the
+ * statement's own error.
  */
 static int run_stmt(struct wctx *c, enum mtm_stmt stmt, const char *const *params, PGresult **res,
                     char *err, size_t errlen)
@@ -159,12 +161,14 @@ static int run_stmt(struct wctx *c, enum mtm_stmt stmt, const char *const *param
                 mtm_backoff_reset(&c->outage);
             return rc;
         }
-        if (atomic_load(&c->pool->env->stopping))
+        if (should_exit(c))
             return MTM_EUNAVAIL;
         uint32_t wait = mtm_backoff_next(&c->outage);
         LOG_WARN(&c->log, "%s: database unavailable (%s); retrying in %u ms", c->thread_name, err,
                  wait);
-        mtm_sleep_ms(wait, &c->pool->env->stopping);
+        nap(c, wait);
+        if (should_exit(c))
+            return MTM_EUNAVAIL;
     }
 }
 

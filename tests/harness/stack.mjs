@@ -543,6 +543,12 @@ class Stack {
   }
 
   /** Sends `signal` to consumerd (or another one, `name`) and waits for it to exit; resolves the run record {code, signal}. */
+  /** Where consumerd `name` (addConsumerd's) writes its metrics textfile (mtm.prom). */
+  consumerdMetricsDir(name) {
+    const n = /^consumerd-(\d+)$/.exec(name);
+    return n ? path.join(this.dir, `metrics-${n[1]}`) : this.env.MTM_METRICS_DIR;
+  }
+
   async killConsumerd(signal = 'SIGKILL', { timeoutMs = 15000, name = 'consumerd' } = {}) {
     return this.procs[name].stop({ signal, timeoutMs });
   }
@@ -551,13 +557,14 @@ class Stack {
    * Starts one more consumerd beside the first (several share the tenants
    * by lease: sql/0019_consumer_leases.sql), with its own metrics folder;
    * resolves its process name ('consumerd-2', 'consumerd-3', ...). It is
-   * stopped with the stack like the first.
+   * stopped with the stack like the first. env: settings of its own (a
+   * different MTM_PG_URL, say).
    */
-  async addConsumerd() {
+  async addConsumerd({ env = {} } = {}) {
     let n = 2;
     while (this.procs[`consumerd-${n}`]) n++;
     const name = `consumerd-${n}`;
-    this.procs[name] = this.#binProc(name, { bin: 'consumerd', env: { MTM_METRICS_DIR: path.join(this.dir, `metrics-${n}`) } });
+    this.procs[name] = this.#binProc(name, { bin: 'consumerd', env: { MTM_METRICS_DIR: this.consumerdMetricsDir(name), ...env } });
     this.procs[name].start();
     await sleep(300);
     this.procs[name].assertRunning('to keep running after start');
