@@ -46,6 +46,7 @@ PACKAGES=(
 	test:cppcheck
 	test:amqp-tools
 	test:valgrind
+	test:haproxy
 	test:gcovr
 	image:podman
 	image:buildah
