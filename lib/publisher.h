@@ -25,9 +25,11 @@
  * amqp.h promises for a connection that died while idle) failed too, and
  * MTM_ETIMEOUT when its messages were not all confirmed within its
  * timeout; the connection is then dropped, because a broker that does not
- * confirm for that long is not one to keep writing to. A retry after a
- * lost connection can put a message in the queue twice: the store is
- * idempotent on the message id.
+ * confirm for that long is not one to keep writing to. A nack answers the
+ * calls it covers and retires the connection too (a channel that got one
+ * may get nothing else, publisher.c). A retry after a lost connection can
+ * put a message in the queue twice: the store is idempotent on the
+ * message id.
  */
 #ifndef MTM_PUBLISHER_H
 #define MTM_PUBLISHER_H
