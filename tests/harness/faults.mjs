@@ -81,6 +81,38 @@ export function startStream(api, tenant, { batch = 20, gapMs = 10, keyed = false
   };
 }
 
+/**
+ * A reader that keeps asking GET `path` (a page of messages: a request that
+ * needs PostgreSQL) and records every answer as startStream does; 200 is
+ * its success. stop() resolves {tag, attempts}.
+ */
+export function startReader(api, path, { gapMs = 50, timeoutMs = 20000, tag = 'reader' } = {}) {
+  let stopping = false;
+  const attempts = [];
+  const loop = (async () => {
+    while (!stopping) {
+      const a = { start: Date.now() };
+      try {
+        const res = await api.get(path, { timeoutMs });
+        a.status = res.status;
+        if (res.status !== 200) {
+          a.err = describe(res);
+          a.retryAfter = res.headers.get('retry-after');
+          a.problem = /^application\/problem\+json\b/i.test(res.headers.get('content-type') || '') &&
+            !!res.json && res.json.status === res.status;
+        }
+      } catch (e) {
+        a.status = 'no answer';
+        a.err = e.message;
+      }
+      a.end = Date.now();
+      attempts.push(a);
+      await sleep(a.status === 200 ? gapMs : 100);
+    }
+  })();
+  return { tag, attempts, async stop() { stopping = true; await loop; return { tag, attempts }; } };
+}
+
 /** {status: count} of a stream's answers, as JSON. */
 export function summarize(attempts) {
   const by = {};
@@ -89,14 +121,14 @@ export function summarize(attempts) {
 }
 
 /**
- * Every answer is a 202 or a 503 problem+json with Retry-After (never a
- * 500, a reset, or no answer within the stream's timeout); with slowMs,
+ * Every answer is a 202 (`ok`) or a 503 problem+json with Retry-After
+ * (never a 500, a reset, or no answer within the stream's timeout); with slowMs,
  * every answer took less than that.
  */
-export function assertFaultAnswers(attempts, info, { slowMs } = {}) {
+export function assertFaultAnswers(attempts, info, { slowMs, ok = 202 } = {}) {
   const fmt = (a) => `${a.status} after ${a.end - a.start} ms at ${new Date(a.start).toISOString()}: ${a.err}`;
-  const odd = attempts.filter((a) => a.status !== 202 && a.status !== 503);
-  assert.deepEqual(odd.slice(0, 5).map(fmt), [], `only 202 or 503 expected; ${odd.length} other answers (${info})`);
+  const odd = attempts.filter((a) => a.status !== ok && a.status !== 503);
+  assert.deepEqual(odd.slice(0, 5).map(fmt), [], `only ${ok} or 503 expected; ${odd.length} other answers (${info})`);
   const bare = attempts.filter((a) => a.status === 503 && !(a.problem && a.retryAfter));
   assert.deepEqual(bare.slice(0, 5).map(fmt), [], `a 503 must be problem+json with Retry-After; ${bare.length} were not (${info})`);
   if (slowMs) {

@@ -376,6 +376,27 @@ class Stack {
   }
 
   /**
+   * Sends `signal` to the postmaster and every process it forked (backends
+   * call setsid(), so they are not in its process group): SIGSTOP then
+   * SIGCONT stands in for a cut of the network to the database. Resolves
+   * the pids signalled.
+   */
+  signalPostgres(signal) {
+    const p = this.procs.postgres;
+    if (!p || !p.running) throw new Error('harness: postgres is not running');
+    const pids = [p.pid];
+    for (const e of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      let stat;
+      try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === p.pid) pids.push(Number(e));
+    }
+    for (const pid of pids) { try { process.kill(pid, signal); } catch { /* gone */ } }
+    return pids;
+  }
+
+  /**
    * Runs SQL through the psql client against the throwaway cluster (as the
    * superuser over the unix socket unless {user}), database mtm unless {db}.
    * Resolves with the output (unaligned, tuples only, fields separated by |),
@@ -609,10 +630,10 @@ class Stack {
 
   // ------------------------------------------------------------ our binaries
 
-  /** Starts (again) consumerd; resolves once it has survived its first second. */
-  async startConsumerd() {
-    const p = this.procs.consumerd;
-    if (!p) throw new Error('harness: this stack was started without consumerd');
+  /** Starts (again) consumerd (or another one, `name`); resolves once it has survived its first second. */
+  async startConsumerd({ name = 'consumerd' } = {}) {
+    const p = this.procs[name];
+    if (!p) throw new Error(`harness: this stack was started without ${name}`);
     p.start();
     await sleep(300);
     p.assertRunning('to keep running after start');
