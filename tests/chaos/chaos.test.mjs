@@ -11,7 +11,7 @@ const figures = [];
 before(async () => { ctx = await startChaosStack(); });
 
 after(async () => {
-  for (const f of figures) process.stdout.write(`chaos: ${f.name}: recovery ${f.recoveryMs} ms, longest publish ${f.maxAnswerMs} ms, publishes ${f.answers}, reads ${f.reads}\n`);
+  for (const f of figures) process.stdout.write(`chaos: ${f.name}: recovery ${f.recoveryMs} ms after the heal (${f.outageMs} ms after the fault), longest publish ${f.maxAnswerMs} ms, publishes ${f.answers}, reads ${f.reads}\n`);
   if (ctx) await ctx.stack.stop();
 });
 
