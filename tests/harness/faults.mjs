@@ -23,6 +23,31 @@ import { queueNames, storedIds } from './api.mjs';
 export const sqlStr = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 /**
+ * Sends one request (`send`) and records its answer in the attempt `a`:
+ * status (or 'no answer'), end, and for anything but `ok` the description,
+ * Retry-After and whether it is problem+json. Resolves the response, or
+ * null when there was none.
+ */
+async function timed(a, ok, send) {
+  let res = null;
+  try {
+    res = await send();
+    a.status = res.status;
+    if (res.status !== ok) {
+      a.err = describe(res);
+      a.retryAfter = res.headers.get('retry-after');
+      a.problem = /^application\/problem\+json\b/i.test(res.headers.get('content-type') || '') &&
+        !!res.json && res.json.status === res.status;
+    }
+  } catch (e) {
+    a.status = 'no answer';
+    a.err = e.message;
+  }
+  a.end = Date.now();
+  return res;
+}
+
+/**
  * A publisher that keeps posting batches of `batch` messages to `tenant`
  * and records every answer {n, start, end, status, err, retryAfter,
  * problem}: status is the HTTP status or 'no answer' (nothing within
@@ -46,25 +71,10 @@ export function startStream(api, tenant, { batch = 20, gapMs = 10, keyed = false
       const messages = Array.from({ length: batch }, (_, i) => ({ payload: { tag, n, i } }));
       const start = Date.now();
       const a = { n, start };
-      let json;
-      try {
-        const res = await api.publish(tenant, { messages }, { idempotencyKey: key, timeoutMs });
-        a.status = res.status;
-        json = res.json;
-        if (res.status !== 202) {
-          a.err = describe(res);
-          a.retryAfter = res.headers.get('retry-after');
-          a.problem = /^application\/problem\+json\b/i.test(res.headers.get('content-type') || '') &&
-            !!res.json && res.json.status === res.status;
-        }
-      } catch (e) {
-        a.status = 'no answer';
-        a.err = e.message;
-      }
-      a.end = Date.now();
+      const res = await timed(a, 202, () => api.publish(tenant, { messages }, { idempotencyKey: key, timeoutMs }));
       attempts.push(a);
       if (a.status === 202) {
-        ids.push(...json.ids);
+        ids.push(...res.json.ids);
         pending = null;
       } else if (keyed) {
         pending = { n };
@@ -92,20 +102,7 @@ export function startReader(api, path, { gapMs = 50, timeoutMs = 20000, tag = 'r
   const loop = (async () => {
     while (!stopping) {
       const a = { start: Date.now() };
-      try {
-        const res = await api.get(path, { timeoutMs });
-        a.status = res.status;
-        if (res.status !== 200) {
-          a.err = describe(res);
-          a.retryAfter = res.headers.get('retry-after');
-          a.problem = /^application\/problem\+json\b/i.test(res.headers.get('content-type') || '') &&
-            !!res.json && res.json.status === res.status;
-        }
-      } catch (e) {
-        a.status = 'no answer';
-        a.err = e.message;
-      }
-      a.end = Date.now();
+      await timed(a, 200, () => api.get(path, { timeoutMs }));
       attempts.push(a);
       await sleep(a.status === 200 ? gapMs : 100);
     }
