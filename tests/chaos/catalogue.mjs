@@ -15,7 +15,7 @@
 // (make test).
 import assert from 'node:assert/strict';
 import { startStack } from '../harness/stack.mjs';
-import { makeApi, describe } from '../harness/api.mjs';
+import { makeApi, describe, queueNames } from '../harness/api.mjs';
 import { sleep, waitFor } from '../harness/util.mjs';
 import { startStream, startReader, summarize, assertFaultAnswers, assertStreamsStored, recoveredAt } from '../harness/faults.mjs';
 
@@ -66,7 +66,6 @@ export const ENTRIES = [
   },
   {
     name: 'PostgreSQL killed (SIGKILL) and restarted',
-    short: true,
     inject: ({ stack }) => stack.procs.postgres.stop({ signal: 'SIGKILL', timeoutMs: 10000 }),
     holdMs: 2000,
     heal: ({ stack }) => stack.startPostgres(),
@@ -129,11 +128,22 @@ export const ENTRIES = [
       } finally {
         stack.proc(state.victim.name).signalGroup('SIGCONT');
       }
-      // The woken one finds its row gone and takes a fair share again.
+      // The woken one finds its row gone, stops the pools it no longer
+      // holds and takes a fair share again: the tenant's queue ends with
+      // one pool's consumers, not two.
       await waitFor('two consumerd share the tenants again', async () => {
         const r = await api.get('/api/ready');
         return r.status === 200 && (r.json.consumers || []).length === 2;
       }, { timeoutMs: 20000, intervalMs: 250 });
+      const woke = Date.now();
+      let consumers;
+      await waitFor(`${queueNames(tenant)[0]} consumed by one pool (2 consumers) only`, async () => {
+        const r = await stack.rabbitmqctl('list_queues', '-q', '--no-table-headers', 'name', 'consumers');
+        const line = r.stdout.split('\n').find((l) => l.startsWith(queueNames(tenant)[0] + '\t'));
+        consumers = line ? Number(line.split('\t')[1]) : null;
+        return consumers === 2;
+      }, { timeoutMs: 15000, intervalMs: 250, describe: () => `  consumers: ${consumers}` });
+      t.diagnostic(`one pool consumes the tenant ${Date.now() - woke} ms after the woken consumerd re-registered`);
     },
   },
   {
