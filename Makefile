@@ -12,6 +12,8 @@
 #   make image           the container image mtm:$(VERSION) (docker, else podman)
 #   make image-test      build it, run it against throwaway PostgreSQL/RabbitMQ
 #   make compose-env     .env and secrets/ for docker compose (never overwritten)
+#   make chaos           the fault catalogue (tests/chaos/), every entry
+#   make soak            a long mixed load, MTM_SOAK_MINUTES (30) (tests/soak/)
 #   make bench | fuzz | fuzz-run | tsan-check | valgrind | analyze   (see the Makefile)
 #   make hooks           install the git pre-commit hook (format and quick lint of staged C)
 #   make help            this list, with the version
@@ -69,7 +71,7 @@ BINS := $(BUILD)/bin/mtm-api $(BUILD)/bin/mtm-events $(BUILD)/bin/consumerd $(BU
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 
-.PHONY: lint-openapi hooks help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
+.PHONY: chaos soak lint-openapi hooks help image image-test compose-env lint-deploy coverage analyze ui-deps lint-js all tests deps run start stop status reset test test-unit tsan-check valgrind fmt fmt-check lint clean bench fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -219,6 +221,22 @@ test:
 	deploy/install-deps.sh test
 	$(MAKE) MODE=asan all tests ui-deps
 	tests/run.sh
+
+# The fault catalogue (tests/chaos/catalogue.mjs, docs/operations.md
+# "Faults"): every fault against a real stack; make test runs the short
+# form (tests/integration/chaos_short.test.mjs).
+chaos:
+	deploy/install-deps.sh test
+	$(MAKE) MODE=asan all tests ui-deps
+	MTM_TEST_SUITES=node tests/run.sh tests/chaos/chaos.test.mjs
+
+# A long mixed load (tests/soak/soak.mjs) for MTM_SOAK_MINUTES (30) on the
+# release build: no message lost or doubled, RSS and open files of
+# consumerd and mtm-api sampled every minute and bounded. Not in make test.
+soak:
+	deploy/install-deps.sh test
+	$(MAKE) MODE=release all ui-deps
+	MTM_TEST_BUILD_DIR=$(CURDIR)/build/release node tests/soak/soak.mjs
 
 # The consumer pools under ThreadSanitizer: consumerd and mtm-api built with
 # -fsanitize=thread run the pool and pipeline suites; any race report fails.

@@ -316,6 +316,18 @@ static int publish_once(struct mtm_amqp *a, const char *exchange, const char *ro
             return rc ? (rc == MTM_ENOTFOUND ? MTM_EAMQP : rc) : MTM_EAMQP;
         }
     }
+    /* A nack is the broker's refusal, but the channel that got it may
+     * never recover: on RabbitMQ 3.10, a channel that first published to a
+     * quorum queue while the queue's leader had just died (a node lost)
+     * has every later publish nacked too, although the queue has a new
+     * leader (tests/integration/cluster.test.mjs). A fresh channel does
+     * not; so one that saw a nack is closed and the next publish opens
+     * another. */
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i].outcome == MTM_EAMQP) {
+            mtm_amqp_close(a);
+            break;
+        }
     return 0;
 }
 

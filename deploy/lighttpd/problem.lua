@@ -20,6 +20,18 @@ if not status or status < 400 or status > 599 then
   return 404
 end
 
+-- lighttpd answers 500 itself when the FastCGI server closes the
+-- connection in the middle of a request (mtm-api killed or crashed while
+-- answering): the client cannot know whether its request took effect (a
+-- publish may have been confirmed). That is a 503 with Retry-After, as
+-- for any server that is down, not a 500 (tests/chaos/catalogue.mjs,
+-- "mtm-api killed (SIGKILL) under load").
+local unsure = false
+if status == 500 then
+  status = 503
+  unsure = true
+end
+
 local titles = {
   [400] = "Bad Request", [403] = "Forbidden", [404] = "Not Found",
   [405] = "Method Not Allowed", [408] = "Request Timeout",
@@ -47,6 +59,9 @@ local details = {
 
 local title = titles[status] or (status < 500 and "Client Error" or "Server Error")
 local detail = details[status] or "The web server refused the request."
+if unsure then
+  detail = "The API server stopped while answering; the request may or may not have taken effect; retry after the time in Retry-After."
+end
 -- Titles and details are fixed strings above: nothing from the request is
 -- echoed, so nothing needs JSON escaping.
 r.resp_header["Content-Type"] = "application/problem+json"

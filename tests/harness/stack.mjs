@@ -29,6 +29,10 @@ export { REPO };
 // Erlang flags of the broker, as supervisord.conf sets them: wake a second
 // scheduler only under very high load (docs/operations.md).
 const RABBIT_ERL_ARGS = '+swt very_high';
+// A node of a test cluster (rabbitNodes > 1): three VMs share two cores with
+// everything else, so one scheduler each, and no busy waiting of idle
+// schedulers (which burns CPU another node or PostgreSQL could use).
+const RABBIT_CLUSTER_ERL_ARGS = '+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none';
 export const BUILD_DIR = path.resolve(REPO, process.env.MTM_TEST_BUILD_DIR || path.join('build', 'asan'));
 export const BIN_DIR = process.env.MTM_TEST_BIN_DIR || path.join(BUILD_DIR, 'bin');
 /** Our servers behind lighttpd and the variable naming the unix socket each listens on. */
@@ -372,6 +376,27 @@ class Stack {
   }
 
   /**
+   * Sends `signal` to the postmaster and every process it forked (backends
+   * call setsid(), so they are not in its process group): SIGSTOP then
+   * SIGCONT stands in for a cut of the network to the database. Resolves
+   * the pids signalled.
+   */
+  signalPostgres(signal) {
+    const p = this.procs.postgres;
+    if (!p || !p.running) throw new Error('harness: postgres is not running');
+    const pids = [p.pid];
+    for (const e of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      let stat;
+      try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === p.pid) pids.push(Number(e));
+    }
+    for (const pid of pids) { try { process.kill(pid, signal); } catch { /* gone */ } }
+    return pids;
+  }
+
+  /**
    * Runs SQL through the psql client against the throwaway cluster (as the
    * superuser over the unix socket unless {user}), database mtm unless {db}.
    * Resolves with the output (unaligned, tuples only, fields separated by |),
@@ -391,16 +416,48 @@ class Stack {
 
   // ------------------------------------------------------------ RabbitMQ
 
+  /**
+   * One RabbitMQ node, or with opts.rabbitNodes = n > 1 a cluster of n nodes
+   * on this machine (each its own Erlang node name, ports and data folder,
+   * one epmd and one Erlang cookie for all). MTM_AMQP_URL names every node,
+   * the first one first; stack.amqpUrl is the first node's URL alone (for
+   * amqplib), stack.rabbits lists the nodes ({index, proc, node, amqpPort,
+   * url, dir, env}). Node 0's process is 'rabbitmq' (its log too), the
+   * others 'rabbitmq-2', 'rabbitmq-3', ...
+   */
   async #setupRabbit() {
-    const rdir = path.join(this.dir, 'rabbit');
-    this.rabbitDir = rdir;
-    for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(rdir, d), { recursive: true });
-    this.amqpPort = await freePort();
-    this.rabbitDistPort = await freePort({ max: 45000, extra: [10000, 10001, 10002, 10010] });
+    const n = this.opts.rabbitNodes || 1;
     this.epmdPort = await freePort();
-    this.rabbitNode = `mtm-test-${crypto.randomBytes(3).toString('hex')}@localhost`;
-    fs.writeFileSync(path.join(rdir, 'rabbitmq.conf'), [
-      `listeners.tcp.default = 127.0.0.1:${this.amqpPort}`,
+    const cookie = n > 1 ? crypto.randomBytes(20).toString('hex').toUpperCase() : null;
+    const suffix = crypto.randomBytes(3).toString('hex');
+    this.rabbits = [];
+    for (let i = 0; i < n; i++) this.rabbits.push(await this.#rabbitNodeSetup(i, n, suffix, cookie));
+    const first = this.rabbits[0];
+    // what the single-node tests read
+    Object.assign(this, {
+      rabbitDir: first.dir, rabbitNode: first.node, rabbitEnv: first.env,
+      amqpPort: first.amqpPort, rabbitDistPort: first.distPort, amqpUrl: first.url,
+    });
+    this.amqpUrls = this.rabbits.map((r) => r.url);
+    this.env.MTM_AMQP_URL = this.amqpUrls.join(',');
+    // The first node alone, then the others, which find it running and
+    // join it as they boot (peer discovery, classic_config): no
+    // stop_app/join_cluster/start_app round of CLI calls.
+    await this.startRabbit({ node: 0 });
+    await Promise.all(this.rabbits.slice(1).map((r) => this.startRabbit({ node: r.index })));
+    if (n > 1) await this.waitRabbitCluster(n);
+  }
+
+  async #rabbitNodeSetup(i, n, suffix, cookie) {
+    const name = i === 0 ? 'rabbitmq' : `rabbitmq-${i + 1}`;
+    const dir = path.join(this.dir, i === 0 ? 'rabbit' : `rabbit-${i + 1}`);
+    for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    const amqpPort = await freePort();
+    const distPort = await freePort({ max: 45000, extra: [10000, 10001, 10002, 10010] });
+    const node = `mtm-test-${suffix}${n > 1 ? '-' + (i + 1) : ''}@localhost`;
+    const first = `mtm-test-${suffix}-1@localhost`;
+    fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), [
+      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
       'loopback_users = none',
       'default_vhost = /',
       'default_user = mtm',
@@ -416,66 +473,106 @@ class Stack {
       // As deploy/stack.sh does: the broker refuses bodies mtm would refuse.
       // A test of consumerd's own limit raises it (opts.brokerMaxMessageSize).
       `max_message_size = ${this.opts.brokerMaxMessageSize || Number(this.opts.env?.MTM_MAX_BODY || 1048576)}`,
+      // Node 0 boots alone; the others list it and join it as they boot.
+      ...(i > 0 ? [
+        'cluster_formation.peer_discovery_backend = classic_config',
+        `cluster_formation.classic_config.nodes.1 = ${first}`,
+      ] : []),
+      // a small Raft write-ahead log: quorum queues' entries wait in
+      // memory until it rolls over (the default is 512 MB)
+      ...(n > 1 ? ['raft.wal_max_size_bytes = 32000000'] : []),
       '',
     ].join('\n'));
-    fs.writeFileSync(path.join(rdir, 'enabled_plugins'), '[].\n');
-    fs.writeFileSync(path.join(rdir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
-    chownR(rdir, 'rabbitmq');
-    this.rabbitEnv = {
+    fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
+    fs.writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
+    if (cookie) fs.writeFileSync(path.join(dir, 'home', '.erlang.cookie'), cookie, { mode: 0o400 });
+    chownR(dir, 'rabbitmq');
+    const env = {
       ...this.baseEnv,
-      HOME: path.join(rdir, 'home'),
-      RABBITMQ_NODENAME: this.rabbitNode,
+      HOME: path.join(dir, 'home'),
+      RABBITMQ_NODENAME: node,
       RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(this.amqpPort),
-      RABBITMQ_DIST_PORT: String(this.rabbitDistPort),
+      RABBITMQ_NODE_PORT: String(amqpPort),
+      RABBITMQ_DIST_PORT: String(distPort),
       ERL_EPMD_PORT: String(this.epmdPort),
       ERL_EPMD_ADDRESS: '127.0.0.1',
-      RABBITMQ_MNESIA_BASE: path.join(rdir, 'mnesia'),
-      RABBITMQ_LOG_BASE: path.join(rdir, 'log'),
-      RABBITMQ_PID_FILE: path.join(rdir, 'rabbit.pid'),
-      RABBITMQ_CONFIG_FILE: path.join(rdir, 'rabbitmq'),
-      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(rdir, 'advanced.config'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(rdir, 'enabled_plugins'),
-      RABBITMQ_CONF_ENV_FILE: path.join(rdir, 'rabbitmq-env.conf'),
+      RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+      RABBITMQ_PID_FILE: path.join(dir, 'rabbit.pid'),
+      RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
+      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+      RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
       RABBITMQ_LOGS: '-',
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: RABBIT_ERL_ARGS,
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: n > 1 ? RABBIT_CLUSTER_ERL_ARGS : RABBIT_ERL_ARGS,
     };
-    this.procs.rabbitmq = new Proc({
-      name: 'rabbitmq',
-      cmd: path.join(RABBIT_BIN, 'rabbitmq-server'),
-      env: this.rabbitEnv,
-      cwd: rdir,
-      user: 'rabbitmq',
-      logFile: this.logFile('rabbitmq'),
-      stopSignal: 'SIGTERM',
+    this.procs[name] = new Proc({
+      name, cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env, cwd: dir, user: 'rabbitmq',
+      logFile: this.logFile(name), stopSignal: 'SIGTERM',
     });
-    this.amqpUrl = `amqp://mtm:mtm@127.0.0.1:${this.amqpPort}/`;
-    this.env.MTM_AMQP_URL = this.amqpUrl;
-    await this.startRabbit();
+    return { index: i, name, proc: this.procs[name], node, dir, env, amqpPort, distPort, url: `amqp://mtm:mtm@127.0.0.1:${amqpPort}/` };
   }
 
-  /** (Re)starts the RabbitMQ node (same name, data and ports); resolves when user mtm can log in. */
-  async startRabbit({ timeoutMs = 60000 } = {}) {
-    const p = this.procs.rabbitmq;
-    p.start();
-    await waitFor('RabbitMQ to accept AMQP logins', () => amqpProbe(this.amqpUrl, { timeoutMs: 2000 }), {
-      timeoutMs,
-      intervalMs: 250,
-      check: () => p.assertRunning('to start'),
-      describe: () => this.describeLogs(['rabbitmq']),
-    });
-  }
-
-  /** Graceful stop of the node; resolves when the Erlang VM has exited. */
-  async stopRabbit({ timeoutMs = 30000 } = {}) {
-    const r = await this.procs.rabbitmq.stop({ signal: 'SIGTERM', timeoutMs });
+  #rabbit(node = 0) {
+    const r = this.rabbits && this.rabbits[node];
+    if (!r) throw new Error(`harness: no RabbitMQ node ${node} (this stack has ${this.rabbits ? this.rabbits.length : 0})`);
     return r;
   }
 
-  /** Runs rabbitmqctl against the private node; resolves {code, stdout, stderr}. */
+  /** (Re)starts a RabbitMQ node (same name, data and ports; node 0 unless {node}); resolves when user mtm can log in. */
+  async startRabbit({ timeoutMs = 60000, node = 0 } = {}) {
+    const r = this.#rabbit(node);
+    r.proc.start();
+    await waitFor(`RabbitMQ node ${r.node} to accept AMQP logins`, () => amqpProbe(r.url, { timeoutMs: 2000 }), {
+      timeoutMs,
+      intervalMs: 250,
+      check: () => r.proc.assertRunning('to start'),
+      describe: () => this.describeLogs([r.name]),
+    });
+  }
+
+  /** Graceful stop of a node (node 0 unless {node}); resolves when the Erlang VM has exited. */
+  async stopRabbit({ timeoutMs = 30000, node = 0 } = {}) {
+    return this.#rabbit(node).proc.stop({ signal: 'SIGTERM', timeoutMs });
+  }
+
+  /** Sends `signal` (SIGKILL: a crash) to a node and waits for it to exit; resolves the run record. */
+  async killRabbit(signal = 'SIGKILL', { node = 0, timeoutMs = 30000 } = {}) {
+    return this.#rabbit(node).proc.stop({ signal, timeoutMs });
+  }
+
+  /**
+   * Runs rabbitmqctl; resolves {code, stdout, stderr}. Against node 0, or
+   * {node: i} when the first argument is such an object; in a cluster
+   * whose node 0 is down, against the first node that runs.
+   */
   rabbitmqctl(...args) {
-    return run(path.join(RABBIT_BIN, 'rabbitmqctl'), ['-n', this.rabbitNode, ...args], {
-      env: this.rabbitEnv, user: 'rabbitmq', cwd: this.rabbitDir, timeoutMs: 60000,
+    let node;
+    if (args.length && typeof args[0] === 'object') node = args.shift().node;
+    if (node === undefined) node = Math.max(0, this.rabbits.findIndex((x) => x.proc.running));
+    const r = this.#rabbit(node);
+    return run(path.join(RABBIT_BIN, 'rabbitmqctl'), ['-n', r.node, ...args], {
+      env: r.env, user: 'rabbitmq', cwd: r.dir, timeoutMs: 60000,
+    });
+  }
+
+  /** The Erlang node names a node sees running in its cluster (rabbitmqctl cluster_status). */
+  async rabbitRunningNodes({ node } = {}) {
+    const r = await this.rabbitmqctl(...(node === undefined ? [] : [{ node }]), 'cluster_status', '--formatter', 'json');
+    if (r.code !== 0) throw new Error(`rabbitmqctl cluster_status failed (status ${r.code}): ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout).running_nodes || [];
+  }
+
+  /** Waits until the running nodes of the cluster are exactly the `n` nodes started by this stack. */
+  async waitRabbitCluster(n = this.rabbits.length, { timeoutMs = 60000 } = {}) {
+    const want = this.rabbits.slice(0, n).map((r) => r.node).sort();
+    let last = [];
+    await waitFor(`a RabbitMQ cluster of ${n} nodes`, async () => {
+      last = (await this.rabbitRunningNodes()).sort();
+      return JSON.stringify(last) === JSON.stringify(want);
+    }, {
+      timeoutMs, intervalMs: 500,
+      describe: () => `  running nodes: ${JSON.stringify(last)}, wanted ${JSON.stringify(want)}\n${this.describeLogs(this.rabbits.map((r) => r.name), 15)}`,
     });
   }
 
@@ -533,10 +630,10 @@ class Stack {
 
   // ------------------------------------------------------------ our binaries
 
-  /** Starts (again) consumerd; resolves once it has survived its first second. */
-  async startConsumerd() {
-    const p = this.procs.consumerd;
-    if (!p) throw new Error('harness: this stack was started without consumerd');
+  /** Starts (again) consumerd (or another one, `name`); resolves once it has survived its first second. */
+  async startConsumerd({ name = 'consumerd' } = {}) {
+    const p = this.procs[name];
+    if (!p) throw new Error(`harness: this stack was started without ${name}`);
     p.start();
     await sleep(300);
     p.assertRunning('to keep running after start');
@@ -683,7 +780,7 @@ class Stack {
         else if (r.code !== 0) problems.push(`${name} (pid ${r.pid}) exited with ${r.signal ? 'signal ' + r.signal : 'status ' + r.code} on SIGTERM (contract: 0)`);
       }
     }
-    if (this.procs.rabbitmq) await this.procs.rabbitmq.stop({ signal: 'SIGTERM', timeoutMs: 30000 });
+    await Promise.all((this.rabbits || []).map((r) => r.proc.stop({ signal: 'SIGTERM', timeoutMs: 30000 })));
     if (this.procs.postgres) await this.procs.postgres.stop({ signal: 'SIGINT', timeoutMs: 20000, group: false });
     // epmd (daemonised by erl) and anything else carrying our tag
     killTaggedSync(this.tag, 3000);
@@ -734,6 +831,8 @@ class Stack {
  *   env: extra/overriding MTM_* variables for our binaries (e.g. {MTM_MAX_BODY: '1024'})
  *   pgRoleAttrs: attributes of role mtm (default 'LOGIN')
  *   binDir: where consumerd/mtm-api are (default MTM_TEST_BIN_DIR or build/asan/bin)
+ *   rabbitNodes (default 1): with n > 1, a RabbitMQ cluster of n nodes
+ *     (#setupRabbit); MTM_AMQP_URL lists them all
  *   monitoring (default false): Prometheus and Alertmanager too (#startMonitoring),
  *     with MTM_METRICS_TOKEN, MTM_ALERTS_TOKEN and MTM_PROMETHEUS_URL set
  * If start-up fails, everything started so far is stopped and the error

@@ -15,6 +15,7 @@ import { assertProblem } from '../harness/http.mjs';
 import { sleep, waitFor } from '../harness/util.mjs';
 import { amqpPublish } from '../harness/amqp.mjs';
 import { makeCursor } from '../harness/cursor.mjs';
+import { sqlStr, startStream, summarize, assertFaultAnswers, assertStreamsStored } from '../harness/faults.mjs';
 import {
   makeApi, describe, assertFieldError, queueNames, storedCount, storedIds, assertStoredExactlyOnce,
 } from '../harness/api.mjs';
@@ -57,7 +58,6 @@ after(async () => {
 // ------------------------------------------------------------------ helpers
 
 const logs = () => stack.describeLogs(['consumerd', 'mtm-api']);
-const sqlStr = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const messagesPath = (t) => `/api/tenants/${t}/messages`;
 
 /** POST a raw body (string or Buffer) as application/json. */
@@ -622,59 +622,6 @@ test('a poison message never blocks the valid messages behind it', async (t) => 
 
 // ------------------------------------------------------------------ outages in the middle of a stream
 
-/**
- * A publisher that keeps posting batches of `batch` messages and records
- * every answer {start, end, status, ids}. With `keyed`, each batch carries
- * its own Idempotency-Key and is retried with that key after a non-202, as a
- * careful client would, so that every message it sends ends up answered 202.
- */
-function startStream(tenant, { batch = 20, gapMs = 10, keyed = false, tag = 'stream' } = {}) {
-  let stopping = false;
-  const attempts = [];
-  const ids = [];
-  let seq = 0;
-  const loop = (async () => {
-    let pending = null; // keyed: the batch being retried
-    while (!stopping || pending) {
-      if (stopping && pending && attempts.length && Date.now() - attempts[attempts.length - 1].end > 30000) break;
-      const n = pending ? pending.n : seq++;
-      const key = keyed ? `${tag}-${n}` : undefined;
-      const messages = Array.from({ length: batch }, (_, i) => ({ payload: { tag, n, i } }));
-      const start = Date.now();
-      let status, json, err;
-      try {
-        const res = await api.publish(tenant, { messages }, { idempotencyKey: key, timeoutMs: 10000 });
-        status = res.status;
-        json = res.json;
-        if (status !== 202) err = describe(res);
-      } catch (e) {
-        status = 'no answer';
-        err = e.message;
-      }
-      const end = Date.now();
-      attempts.push({ n, start, end, status, err });
-      if (status === 202) {
-        ids.push(...json.ids);
-        pending = null;
-      } else if (keyed) {
-        pending = { n };
-      }
-      await sleep(status === 202 ? gapMs : 100);
-    }
-  })();
-  return {
-    attempts,
-    ids,
-    async stop() { stopping = true; await loop; return { attempts, ids }; },
-  };
-}
-
-function summarize(attempts) {
-  const by = {};
-  for (const a of attempts) by[a.status] = (by[a.status] || 0) + 1;
-  return JSON.stringify(by);
-}
-
 /** One publish while a dependency is down: 503 with Retry-After, in under 1 s. */
 async function assertFast503(tenant, what) {
   const res = await api.publish(tenant, { payload: 'during the outage' }, { timeoutMs: 5000 });
@@ -696,8 +643,8 @@ async function assertFast503(tenant, what) {
  */
 async function streamThroughOutage(t, dep, { stop, start }) {
   const tenant = await newTenant(`${dep}-restart`, 2);
-  const plain = startStream(tenant, { tag: `${dep}-plain` });
-  const keyed = startStream(tenant, { keyed: true, tag: `${dep}-keyed-${Date.now()}` });
+  const plain = startStream(api, tenant, { tag: `${dep}-plain` });
+  const keyed = startStream(api, tenant, { keyed: true, tag: `${dep}-keyed-${Date.now()}` });
   await sleep(1500); // deliberate: traffic before the outage (load, not a wait for a condition)
   const stoppingAt = Date.now();
   let probeError = null;
@@ -727,52 +674,16 @@ async function streamThroughOutage(t, dep, { stop, start }) {
   t.diagnostic(info);
   if (probeError) throw probeError;
 
-  const odd = all.filter((a) => a.status !== 202 && a.status !== 503);
-  assert.deepEqual(odd.slice(0, 5).map((a) => `${a.status} after ${a.end - a.start} ms: ${a.err}`), [], `only 202 or 503 expected (${info})`);
+  assertFaultAnswers(all, info);
   const during = all.filter((a) => a.start >= stoppedAt && a.end <= restartAt);
   assert.ok(during.length > 0, `the streams kept publishing during the outage (${info})`);
   assert.deepEqual(during.filter((a) => a.status === 202).map((a) => a.n), [], `no 202 while ${dep} is down (${info})`);
-  const slow = during.filter((a) => a.end - a.start >= 1000);
-  assert.deepEqual(slow.map((a) => `${a.status} in ${a.end - a.start} ms`), [], `answers during the outage must take under 1 s (${info})`);
+  assertFaultAnswers(during, `during the outage: ${info}`, { slowMs: 1000 });
   assert.ok(all.some((a) => a.status === 202 && a.start >= upAt), `publishing works again after the restart (${info})`);
 
   await stack.waitReady({ timeoutMs: 30000 });
-  const sent = [...p.ids, ...k.ids];
-  const sentSet = new Set(sent);
-  assert.equal(sentSet.size, sent.length, `the API answered 202 with ${sent.length} ids but only ${sentSet.size} are distinct`);
-  let stored;
-  let missingNow = [];
-  await waitFor(`every id answered 202 stored (${info})`, async () => {
-    stored = await storedIds(stack, tenant);
-    const have = new Set(stored.ids);
-    missingNow = sent.filter((x) => !have.has(x));
-    return missingNow.length === 0;
-  }, { timeoutMs: 60000, intervalMs: 250, describe: () => `  missing ${missingNow.length}, e.g. ${JSON.stringify(missingNow.slice(0, 5))}` });
-  // Anything still on the queues (a duplicate, a plain batch answered 503
-  // whose messages were published) lands before they are empty: messages
-  // counts ready and unacknowledged, and consumerd acks after the commit.
-  let depth;
-  await waitFor(`${queueNames(tenant).join(' and ')} empty`, async () => {
-    const q = await stack.listQueues();
-    depth = queueNames(tenant).map((n) => q.get(n));
-    return depth.every((n) => n === 0);
-  }, { timeoutMs: 30000, intervalMs: 250, describe: () => `  messages: ${JSON.stringify(depth)}` });
-  stored = await storedIds(stack, tenant);
-  const storedSet = new Set(stored.ids);
-  const missing = sent.filter((x) => !storedSet.has(x));
-  assert.equal(stored.total, stored.distinct, `count(*) = ${stored.total} but count(DISTINCT id) = ${stored.distinct}: a message was stored twice (${info})`);
-  assert.deepEqual({ missing: missing.length }, { missing: 0 },
-    `${sent.length} ids answered 202, ${stored.total} stored; missing ${missing.length}, e.g. ${JSON.stringify(missing.slice(0, 5))} (${info})`);
-  const extras = stored.ids.filter((x) => !sentSet.has(x));
-  if (extras.length) {
-    const rows = (await stack.psql(`SELECT id || '|' || (payload->>'tag') || '|' || (payload->>'n') FROM messages
-      WHERE tenant_id = '${tenant}' AND id IN (${extras.map(sqlStr).join(',')})`)).split('\n').map((l) => l.split('|'));
-    const refused = new Set(p.attempts.filter((a) => a.status === 503).map((a) => a.n));
-    const unexplained = rows.filter(([, tag, n]) => tag !== `${dep}-plain` || !refused.has(Number(n)));
-    assert.deepEqual(unexplained.slice(0, 5), [],
-      `${unexplained.length} stored ids were never answered 202 and are not from a plain batch answered 503 (${info})`);
-    t.diagnostic(`${extras.length} rows stored from plain batches answered 503 (allowed: "may not have been published")`);
-  }
+  const { extras } = await assertStreamsStored(stack, tenant, [p, k], { info, timeoutMs: 60000 });
+  if (extras) t.diagnostic(`${extras} rows stored from plain batches answered 503 (allowed: "may not have been published")`);
   assert.deepEqual(await dlqAll(tenant), [], 'an outage must not burn attempts: no dead letters');
 }
 

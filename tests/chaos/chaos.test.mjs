@@ -1,0 +1,27 @@
+// make chaos: every entry of the fault catalogue (tests/chaos/catalogue.mjs)
+// against one stack with two consumerd, in order; each entry gets a fresh
+// tenant. MTM_CHAOS_ONLY=<text> runs only the entries whose name contains
+// it. The figures of each run (recovery, longest answer) are printed at the
+// end; docs/operations.md, "Faults", lists them.
+import { test, before, after } from 'node:test';
+import { ENTRIES, startChaosStack, runEntry } from './catalogue.mjs';
+
+let ctx;
+const figures = [];
+const only = process.env.MTM_CHAOS_ONLY;
+
+before(async () => { ctx = await startChaosStack(); });
+
+after(async () => {
+  for (const f of figures) {
+    const rec = f.healed ? `${f.recoveryMs} ms after the heal (${f.outageMs} ms after the fault)` : `${f.outageMs} ms after the fault`;
+    process.stdout.write(`chaos: ${f.name}: publishing recovered ${rec}, longest publish ${f.maxAnswerMs} ms, publishes ${f.answers}, reads ${f.reads}\n`);
+  }
+  if (ctx) await ctx.stack.stop();
+});
+
+for (const entry of ENTRIES.filter((e) => !only || e.name.includes(only))) {
+  test(entry.name, async (t) => {
+    figures.push({ name: entry.name, healed: !!entry.heal, ...(await runEntry(t, ctx, entry)) });
+  });
+}
