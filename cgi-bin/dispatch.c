@@ -88,6 +88,7 @@ void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
     t->ctx = ctx;
     t->index = index;
     mtm_pg_init(&t->pg, ctx->cfg->pg_url, 2);
+    mtm_pg_set_deadline(&t->pg, MTM_PG_ANSWER_MS);
     mtm_amqp_init(&t->amqp, ctx->cfg->amqp_url, 1000, 0);
     t->log.component = "mtm-api";
 }

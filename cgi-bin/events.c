@@ -428,6 +428,7 @@ int events_serve(const struct mtm_config *cfg, int listen_fd, const atomic_bool 
     eventlog_init(&s->events, EVENTS_KEEP, mtm_wall_ms());
     eventsource_init(&s->source, cfg->pg_url, emit, s);
     mtm_pg_init(&s->auth, cfg->pg_url, 2);
+    mtm_pg_set_deadline(&s->auth, MTM_PG_ANSWER_MS);
     mtm_pg_set_options(&s->auth, MTM_PG_OPTIONS_ALL_TENANTS);
     struct pollfd *pfd = NULL;
     size_t pcap = 0;

@@ -20,6 +20,7 @@ void eventsource_init(struct eventsource *es, const char *pg_url, eventsource_em
 {
     memset(es, 0, sizeof(*es));
     mtm_pg_init(&es->pg, pg_url, 2);
+    mtm_pg_set_deadline(&es->pg, MTM_PG_ANSWER_MS);
     mtm_pg_set_options(&es->pg, MTM_PG_OPTIONS_ALL_TENANTS);
     es->log.component = "events-source";
     mtm_backoff_init(&es->backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);

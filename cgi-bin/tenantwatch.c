@@ -47,6 +47,7 @@ static void *watch(void *arg)
     bool warned = false;
 
     mtm_pg_init(&pg, w->pg_url, 2);
+    mtm_pg_set_deadline(&pg, MTM_PG_ANSWER_MS);
     mtm_backoff_init(&backoff, 250, 5000);
     while (!atomic_load(w->stopping)) {
         if (mtm_pg_listen(&pg, "mtm_tenants", err, sizeof(err))) {

@@ -28,6 +28,7 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     d->cfg = cfg;
     d->log.component = "consumerd";
     mtm_pg_init(&d->pg, cfg->pg_url, 2);
+    mtm_pg_set_deadline(&d->pg, MTM_PG_ANSWER_MS);
     mtm_pg_set_options(&d->pg, MTM_PG_OPTIONS_ALL_TENANTS);
     mtm_amqp_init(&d->amqp, cfg->amqp_url, 2000, 0);
     mtm_backoff_init(&d->pg_backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);

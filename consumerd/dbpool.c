@@ -20,6 +20,7 @@ void dbpool_init(struct dbpool *p, const char *url, int size)
     p->lent = xcalloc((size_t)size, sizeof(*p->lent));
     for (int i = 0; i < size; i++) {
         mtm_pg_init(&p->conns[i], url, 2);
+        mtm_pg_set_deadline(&p->conns[i], MTM_PG_BATCH_ANSWER_MS);
         mtm_pg_set_options(&p->conns[i], MTM_PG_OPTIONS_ALL_TENANTS);
     }
 }

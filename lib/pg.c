@@ -1,11 +1,14 @@
 /* pg: see pg.h. */
 #include "pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
 static const struct {
@@ -27,6 +30,11 @@ void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s)
     pg->url = xstrdup(url);
     pg->timeout_s = timeout_s > 0 ? timeout_s : 2;
     pg->session_stmt = -1;
+}
+
+void mtm_pg_set_deadline(struct mtm_pg *pg, int ms)
+{
+    pg->deadline_ms = ms > 0 ? ms : 0;
 }
 
 void mtm_pg_cleanup(struct mtm_pg *pg)
@@ -186,6 +194,60 @@ int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
     return MTM_EDB;
 }
 
+/*
+ * The answer to what was just sent (PQsend*): its last result, the first
+ * error result if there was one, as PQexec would give. NULL when sending
+ * failed, or when no answer came within the deadline: the connection is
+ * then dropped and *timed_out set.
+ */
+static PGresult *await(struct mtm_pg *pg, bool sent, bool *timed_out)
+{
+    *timed_out = false;
+    if (!sent)
+        return NULL;
+    int64_t deadline = pg->deadline_ms ? mtm_mono_ms() + pg->deadline_ms : 0;
+    PGresult *keep = NULL, *r;
+    for (;;) {
+        while (PQisBusy(pg->conn)) {
+            int wait = -1;
+            if (deadline) {
+                int64_t left = deadline - mtm_mono_ms();
+                if (left <= 0) {
+                    PQclear(keep);
+                    *timed_out = true;
+                    return NULL;
+                }
+                wait = (int)left;
+            }
+            struct pollfd fd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+            if (poll(&fd, 1, wait) < 0 && errno != EINTR)
+                break;
+            if (!PQconsumeInput(pg->conn))
+                break; /* the connection broke: PQgetResult says so */
+        }
+        if (!(r = PQgetResult(pg->conn)))
+            break;
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r); /* the first error is the one to report */
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+        if (PQstatus(pg->conn) != CONNECTION_OK)
+            break;
+    }
+    return keep;
+}
+
+/* The failure of a statement that got no answer in time. */
+static int timed_out_error(struct mtm_pg *pg, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "postgres: no answer within %d ms", pg->deadline_ms);
+    snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", "");
+    mtm_pg_disconnect(pg);
+    return MTM_ETIMEOUT;
+}
+
 static bool result_ok(PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
@@ -215,9 +277,14 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
     if (rc)
         return rc;
     pg->sqlstate[0] = '\0';
+    bool late;
     if (!(pg->prepared & (UINT64_C(1) << stmt))) {
-        PGresult *p = PQprepare(pg->conn, statements[stmt].name, statements[stmt].sql,
-                                statements[stmt].nparams, NULL);
+        PGresult *p = await(pg,
+                            PQsendPrepare(pg->conn, statements[stmt].name, statements[stmt].sql,
+                                          statements[stmt].nparams, NULL) == 1,
+                            &late);
+        if (late)
+            return timed_out_error(pg, err, errlen);
         if (!p || !result_ok(p)) {
             rc = mtm_pg_classify(pg, p, err, errlen);
             PQclear(p);
@@ -226,8 +293,12 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
         PQclear(p);
         pg->prepared |= UINT64_C(1) << stmt;
     }
-    PGresult *r = PQexecPrepared(pg->conn, statements[stmt].name, statements[stmt].nparams, params,
-                                 NULL, NULL, 0);
+    PGresult *r = await(pg,
+                        PQsendQueryPrepared(pg->conn, statements[stmt].name,
+                                            statements[stmt].nparams, params, NULL, NULL, 0) == 1,
+                        &late);
+    if (late)
+        return timed_out_error(pg, err, errlen);
     if (!r || !result_ok(r)) {
         rc = mtm_pg_classify(pg, r, err, errlen);
         PQclear(r);
@@ -245,7 +316,10 @@ int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errl
     int rc = mtm_pg_connect(pg, err, errlen);
     if (rc)
         return rc;
-    PGresult *r = PQexec(pg->conn, sql);
+    bool late;
+    PGresult *r = await(pg, PQsendQuery(pg->conn, sql) == 1, &late);
+    if (late)
+        return timed_out_error(pg, err, errlen);
     if (!r || !result_ok(r)) {
         rc = mtm_pg_classify(pg, r, err, errlen);
         PQclear(r);

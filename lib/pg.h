@@ -11,7 +11,10 @@
  *   MTM_EINVAL    another integrity or data error (class 22 or 23)
  *   MTM_EDB       anything else
  * Connections use a connect timeout and TCP keepalives/user timeout so that
- * a dead server is noticed in seconds, never a hang.
+ * a dead server is noticed in seconds, never a hang. A server that is alive
+ * to TCP but does not answer (stopped, swapping, wedged) is bounded by the
+ * owner's deadline (mtm_pg_set_deadline): a statement without an answer by
+ * then fails with MTM_ETIMEOUT and the connection is dropped.
  */
 #ifndef MTM_PG_H
 #define MTM_PG_H
@@ -28,11 +31,18 @@ struct mtm_pg {
     PGconn *conn;      /* owned; NULL while disconnected */
     uint64_t prepared; /* bit i set: statement i prepared on conn */
     int timeout_s;     /* connect timeout */
+    int deadline_ms;   /* longest wait for a statement's answer; 0: none */
     char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
     char *options;     /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
     int session_stmt;  /* statement re-run first on every new connection, -1: none */
     char *session[2];  /* owned; its two parameters */
 };
+
+/* Deadlines (mtm_pg_set_deadline) of the services' connections: requests
+ * and the control loops answer in seconds whatever the server does;
+ * consumerd's workers, whose statements store whole batches, wait longer. */
+#define MTM_PG_ANSWER_MS 5000
+#define MTM_PG_BATCH_ANSWER_MS 30000
 
 /* Session scope of consumerd's connections: every tenant's rows (see
  * sql/0008_row_security.sql). The API sets its scope per request instead. */
@@ -42,6 +52,10 @@ _Static_assert(MTM_STMT_COUNT <= 64, "prepared-statement bitmap holds 64 stateme
 
 void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s);
 void mtm_pg_cleanup(struct mtm_pg *pg);
+/* How long a statement may wait for its answer before MTM_ETIMEOUT (the
+ * connection is then dropped: the statement's fate is unknown); 0, the
+ * default, waits for as long as the server takes. */
+void mtm_pg_set_deadline(struct mtm_pg *pg, int ms);
 /* Server options for every (re)connection, e.g. "-c mtm.scope=all". */
 void mtm_pg_set_options(struct mtm_pg *pg, const char *options);
 

@@ -80,10 +80,9 @@ export const ENTRIES = [
     recoverMs: 15000,
     // The spec wants a dependency that is down answered fast (SPEC 3): a
     // request that needs the database must not wait out the cut. lib/pg.c
-    // bounds a connection attempt (2 s) and an unacknowledged write
-    // (tcp_user_timeout, 5 s), so 6 s. KNOWN FAILURE (docs/operations.md,
-    // "Faults"): a query on an open connection to a server that is stopped
-    // (its kernel still acknowledges) waits out the whole cut, 10 s.
+    // bounds a connection attempt (2 s), an unacknowledged write
+    // (tcp_user_timeout, 5 s) and a statement's answer (MTM_PG_ANSWER_MS,
+    // 5 s), so 6 s.
     slowMs: 6000,
   },
   {

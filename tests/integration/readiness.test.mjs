@@ -14,9 +14,12 @@ const RECOVER_WITHIN_MS = 30000; // reconnect with capped backoff
 let stack;
 let url;
 
+let adminToken; // taken while everything is up: the tests below stop the database
+
 before(async () => {
   stack = await startStack();
   url = stack.baseUrl;
+  adminToken = await stack.adminToken();
 });
 
 after(async () => {
@@ -120,3 +123,46 @@ for (const dep of ['rabbitmq', 'postgres']) {
     assertNoneRestarted(pids, `the ${dep} outage`);
   });
 }
+
+// A server that is alive to TCP but does not answer (stopped, wedged): the
+// kernel keeps acknowledging, so neither connect nor write timeouts fire.
+// Every statement has a deadline (lib/pg.h, MTM_PG_ANSWER_MS, 5 s): a request
+// that needs the database answers 503 by then, and the connection it
+// dropped is made again once the server answers.
+test('PostgreSQL stopped (SIGSTOP): a request that needs it answers 503 with Retry-After within the 5 s statement deadline; after SIGCONT, 200 again', async (t) => {
+  const auth = { headers: { Authorization: `Bearer ${adminToken}` } };
+  const pids = ourPids();
+  // The earlier test restarted the database: a thread's first statement on
+  // its old connection may fail once (503); wait until the route answers.
+  const start = Date.now();
+  while ((await request(url, 'GET', '/api/tenants', auth)).status !== 200) {
+    assert.ok(Date.now() - start < RECOVER_WITHIN_MS, 'the route works before');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Every request thread holds an open connection (32 at once, a few
+  // rounds), so the request below meets an open connection to a server
+  // that does not answer, not a connect attempt (bounded at 2 s anyway).
+  for (let round = 0; round < 3; round++) {
+    const all = await Promise.all(Array.from({ length: 32 }, () => request(url, 'GET', '/api/tenants', auth)));
+    assert.deepEqual(all.filter((r) => r.status !== 200).map(describe), [], 'warm-up');
+  }
+  assert.ok(stack.signalPostgres('SIGSTOP').length > 0, 'postgres stopped');
+  let res;
+  try {
+    res = await request(url, 'GET', '/api/tenants', { ...auth, timeoutMs: 15000 });
+  } finally {
+    stack.signalPostgres('SIGCONT');
+  }
+  t.diagnostic(`answered ${res.status} after ${res.ms} ms`);
+  assertProblem(res, 503);
+  assert.match(res.headers.get('retry-after') || '', /^[1-9]\d*$/, `Retry-After: ${describe(res)}`);
+  assert.ok(res.ms >= 4000 && res.ms < 7000, `answered by the deadline, not before it and not when the server woke: ${res.ms} ms`);
+  const woke = Date.now();
+  let last;
+  while ((last = await request(url, 'GET', '/api/tenants', { ...auth, timeoutMs: 7000 })).status !== 200) {
+    assert.ok(Date.now() - woke < RECOVER_WITHIN_MS, `200 again within ${RECOVER_WITHIN_MS} ms of SIGCONT; last: ${describe(last)}\n${logs()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  t.diagnostic(`200 again ${Date.now() - woke} ms after SIGCONT`);
+  assertNoneRestarted(pids, 'a stopped database');
+});
