@@ -239,6 +239,27 @@ static PGresult *await(struct mtm_pg *pg, bool sent, bool *timed_out)
     return keep;
 }
 
+/*
+ * A connection the server closed while it sat idle (a restart, an idle
+ * timeout, a terminated backend) is noticed before a statement is sent on
+ * it, so that the statement goes out on a fresh one instead of failing:
+ * the server's goodbye is already waiting on the socket.
+ */
+static void drop_if_closed(struct mtm_pg *pg)
+{
+    /* A server shutting down sends its last words (57P01) and then closes:
+     * libpq takes the first read's bytes and reports the close only at the
+     * next read, so read while the socket stays readable (a few times: a
+     * LISTEN connection may simply have notifications waiting). */
+    for (int i = 0; pg->conn && i < 3; i++) {
+        struct pollfd fd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+        if (poll(&fd, 1, 0) <= 0)
+            return;
+        if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK)
+            mtm_pg_disconnect(pg);
+    }
+}
+
 /* The failure of a statement that got no answer in time. */
 static int timed_out_error(struct mtm_pg *pg, char *err, size_t errlen)
 {
@@ -273,6 +294,7 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
 {
     if (res)
         *res = NULL;
+    drop_if_closed(pg);
     int rc = mtm_pg_connect(pg, err, errlen);
     if (rc)
         return rc;
@@ -313,6 +335,7 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
 
 int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen)
 {
+    drop_if_closed(pg);
     int rc = mtm_pg_connect(pg, err, errlen);
     if (rc)
         return rc;
