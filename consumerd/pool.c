@@ -46,7 +46,14 @@ void pool_set_target(struct tenant_pool *p, int n)
         n = 0;
     if (n > p->nslots)
         n = p->nslots;
-    atomic_store(&p->target, n);
+    int old = atomic_exchange(&p->target, n);
+    /* Workers wait for deliveries without a timeout worth speaking of (an
+     * idle one costs no CPU): wake those that must stop. */
+    bool stopping = atomic_load(&p->env->stopping);
+    if (n < old || stopping)
+        for (int i = stopping ? 0 : n; i < p->nslots; i++)
+            if (p->slots[i])
+                worker_poke(p->slots[i]);
 }
 
 int pool_maintain(struct tenant_pool *p)
