@@ -206,6 +206,9 @@ static void write_metrics(struct consumerd *d)
     d->metrics.amqp_connected = mtm_amqp_is_open(&d->amqp);
     d->metrics.worker_threads = reconciler_threads(&d->rec);
     d->metrics.db_connections = dbpool_open_count(&d->rec.db);
+    size_t up = 0;
+    d->metrics.broker_connections = (int)mux_connections(&d->rec.mux, &up);
+    d->metrics.broker_connections_up = (int)up;
 
     struct mtm_buf text;
     err[0] = '\0';
