@@ -22,7 +22,10 @@
 #define FRAMES_PER_ROUND 256 /* then requests get their turn */
 #define RECONNECT_BASE_MS 100
 #define RECONNECT_CAP_MS 2000
-#define AMQP_TIMEOUT_MS 2000
+/* Connect, login and the one RPC (confirm.select) of a shared connection.
+ * Longer than a responder's: a login that times out under load is retried,
+ * which only adds to the load, and nothing waits on it but its workers. */
+#define AMQP_TIMEOUT_MS 10000
 #define AMQP_HEARTBEAT_S 30
 
 struct mux_item {

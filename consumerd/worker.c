@@ -18,8 +18,12 @@
 
 /* An idle worker sleeps on its mailbox; deliveries and pokes (pool.c) wake
  * it, this only bounds how long a lost wake-up could last. */
-#define IDLE_WAIT_MS 10000
-#define ATTACH_WAIT_MS 10000  /* for basic.consume-ok */
+#define IDLE_WAIT_MS 60000
+/* For basic.consume-ok. Long: when 10,000 workers attach at once (a start,
+ * a broker restart) the broker needs tens of seconds for all the channels,
+ * and a worker that gave up would close its channel and ask again, adding
+ * to that work. A stopping worker is poked out of the wait. */
+#define ATTACH_WAIT_MS 60000
 #define PUBLISH_WAIT_MS 10000 /* for a retry republish's confirm */
 #define OUTAGE_BASE_MS 100
 #define OUTAGE_CAP_MS 2000
