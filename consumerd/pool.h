@@ -63,7 +63,9 @@ struct tenant_pool {
     char name[65];         /* the tenant's name, for mtm_tenant_info */
     struct worker **slots; /* env->cfg->max_concurrency entries */
     int nslots;
-    bool seen;           /* marked during a reconcile pass */
+    int hi;    /* slots[hi..] are all NULL: loops stop there (10,000 pools x 64 slots, 4 times a
+                  second) */
+    bool seen; /* marked during a reconcile pass */
     int64_t queue_depth; /* -1: unknown */
     int64_t dlq_depth;   /* dead letters stored */
     /* What the last successful status report wrote; reported == false:
