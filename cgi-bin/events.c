@@ -435,6 +435,7 @@ int events_serve(const struct mtm_config *cfg, int listen_fd, const atomic_bool 
 
     while (!atomic_load(stopping)) {
         int64_t now = mtm_mono_ms();
+        s->source.idle = s->n == 0;
         int64_t due = eventsource_tick(&s->source, now);
         eventsource_continue(&s->source);
         housekeeping(s, now);

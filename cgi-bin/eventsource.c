@@ -340,10 +340,12 @@ int64_t eventsource_tick(struct eventsource *es, int64_t now_ms)
             LOG_INFO(&es->log, "listening for tenant changes, dead letters and alerts");
         }
     }
-    if (es->listening && now_ms >= es->next_poll_ms) {
+    if (es->listening && now_ms >= es->next_poll_ms && !es->idle) {
         es->next_poll_ms = now_ms + EVENTSOURCE_POLL_MS;
         poll_tenants(es, now_ms);
     }
+    if (es->listening && es->idle && now_ms >= es->next_poll_ms)
+        return now_ms + EVENTSOURCE_POLL_MS; /* read at once when a stream opens */
     if (!es->listening)
         return es->retry_at_ms;
     return es->next_poll_ms;

@@ -61,6 +61,7 @@ struct consumerd {
     bool need_reconcile;      /* a NOTIFY or a reconnect asked for a pass */
     int64_t next_reconcile;   /* monotonic ms of the periodic pass */
     int64_t next_login_sweep; /* monotonic ms of the next login sweep */
+    int64_t next_metrics;     /* monotonic ms of the next metrics textfile */
 };
 
 /* Sets up state; blocks SIGTERM/SIGINT and opens the signalfd. */

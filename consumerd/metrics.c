@@ -60,6 +60,18 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, struct mtm_buf *
                              "# TYPE mtm_consumerd_db_connections gauge\n"
                              "mtm_consumerd_db_connections %d\n",
                              m->worker_threads, m->db_connections);
+    rc = rc ? rc
+            : mtm_buf_printf(out,
+                             "# HELP mtm_consumerd_broker_connections The workers' shared "
+                             "RabbitMQ connections (MTM_AMQP_CHANNELS_PER_CONNECTION channels "
+                             "each at most).\n"
+                             "# TYPE mtm_consumerd_broker_connections gauge\n"
+                             "mtm_consumerd_broker_connections %d\n"
+                             "# HELP mtm_consumerd_broker_connections_up Of those, the ones "
+                             "connected.\n"
+                             "# TYPE mtm_consumerd_broker_connections_up gauge\n"
+                             "mtm_consumerd_broker_connections_up %d\n",
+                             m->broker_connections, m->broker_connections_up);
     return rc;
 }
 

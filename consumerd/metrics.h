@@ -22,10 +22,12 @@ struct consumerd_metrics {
     int64_t last_reconcile_ms; /* wall clock of the last finished reconcile, 0 if none */
     bool pg_connected;
     bool amqp_connected;
-    int worker_threads; /* consumer threads alive */
-    int db_connections; /* shared pool connections open */
-    bool stopped;       /* written once at a clean stop: mtm_consumerd_up 0 */
-    bool fenced;        /* pools stopped: no heartbeat reached the database (daemon.c) */
+    int worker_threads;        /* consumer threads alive */
+    int db_connections;        /* shared pool connections open */
+    int broker_connections;    /* the workers' shared broker connections (mux.h) */
+    int broker_connections_up; /* of those, connected */
+    bool stopped;              /* written once at a clean stop: mtm_consumerd_up 0 */
+    bool fenced;               /* pools stopped: no heartbeat reached the database (daemon.c) */
     long long fenced_total;
 };
 

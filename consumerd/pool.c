@@ -46,13 +46,23 @@ void pool_set_target(struct tenant_pool *p, int n)
         n = 0;
     if (n > p->nslots)
         n = p->nslots;
-    atomic_store(&p->target, n);
+    int old = atomic_exchange(&p->target, n);
+    /* Workers wait for deliveries without a timeout worth speaking of (an
+     * idle one costs no CPU): wake those that must stop. */
+    bool stopping = atomic_load(&p->env->stopping);
+    if (n < old || stopping)
+        for (int i = stopping ? 0 : n; i < p->hi; i++)
+            if (p->slots[i])
+                worker_poke(p->slots[i]);
 }
 
 int pool_maintain(struct tenant_pool *p)
 {
-    int target = atomic_load(&p->target), alive = 0;
-    for (int i = 0; i < p->nslots; i++) {
+    int target = atomic_load(&p->target), alive = 0, hi = 0;
+    int end = target > p->hi ? target : p->hi;
+    if (end > p->nslots)
+        end = p->nslots;
+    for (int i = 0; i < end; i++) {
         struct worker *w = p->slots[i];
         if (w && atomic_load(&w->done)) {
             worker_join(w);
@@ -61,14 +71,17 @@ int pool_maintain(struct tenant_pool *p)
         if (!w && i < target && !atomic_load(&p->env->stopping))
             p->slots[i] = w = worker_start(p, i);
         alive += w != NULL;
+        if (w)
+            hi = i + 1;
     }
+    p->hi = hi;
     return alive;
 }
 
 int pool_live_threads(const struct tenant_pool *p)
 {
     int n = 0;
-    for (int i = 0; i < p->nslots; i++)
+    for (int i = 0; i < p->hi; i++)
         n += p->slots[i] != NULL;
     return n;
 }

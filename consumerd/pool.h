@@ -4,8 +4,9 @@
  * Ownership and threads: the main thread creates, resizes, reaps and frees
  * pools; worker threads only read their pool's constant fields and update
  * its atomics. A worker with index i runs while i < target and consumerd is
- * not stopping; when that stops being true it finishes the batch in hand,
- * closes its own broker connection (unacknowledged deliveries return to the
+ * not stopping; when that stops being true (pool_set_target pokes the
+ * workers it stops, so they notice at once) it finishes the batch in hand,
+ * closes its broker channel (unacknowledged deliveries return to the
  * queue) and sets its `done` flag. The main thread joins done workers in
  * pool_maintain and spawns missing ones below the target, so resizing is
  * just storing a new target and calling pool_maintain.
@@ -28,9 +29,12 @@
 #include "uuid.h"
 
 /* What every pool shares; owned by the daemon, outlives all pools. */
+struct mux;
+
 struct pool_env {
     const struct mtm_config *cfg;
     struct dbpool *db;
+    struct mux *mux; /* consumerd's shared broker connections */
     atomic_bool stopping;
 };
 
@@ -59,7 +63,9 @@ struct tenant_pool {
     char name[65];         /* the tenant's name, for mtm_tenant_info */
     struct worker **slots; /* env->cfg->max_concurrency entries */
     int nslots;
-    bool seen;           /* marked during a reconcile pass */
+    int hi;    /* slots[hi..] are all NULL: loops stop there (10,000 pools x 64 slots, 4 times a
+                  second) */
+    bool seen; /* marked during a reconcile pass */
     int64_t queue_depth; /* -1: unknown */
     int64_t dlq_depth;   /* dead letters stored */
     /* What the last successful status report wrote; reported == false:

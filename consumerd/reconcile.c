@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
@@ -19,6 +20,8 @@ void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
     r->env.db = &r->db;
     atomic_init(&r->env.stopping, false);
     dbpool_init(&r->db, cfg->pg_url, cfg->db_pool_size);
+    mux_init(&r->mux, cfg->amqp_url, cfg->amqp_channels_per_connection, log);
+    r->env.mux = &r->mux;
     r->log = log;
     r->consumer = consumer;
 }
@@ -42,19 +45,69 @@ void reconciler_cleanup(struct reconciler *r)
     free(r->pools);
     r->pools = NULL;
     r->npools = 0;
+    free(r->index);
+    r->index = NULL;
+    r->index_cap = 0;
+    mux_cleanup(&r->mux);
     dbpool_cleanup(&r->db);
 }
 
-static struct tenant_pool *find(struct reconciler *r, const char *id, size_t *at)
+/* ---- the index of pools by tenant id ---------------------------------------- */
+
+static struct tenant_pool tombstone_;
+#define TOMBSTONE (&tombstone_)
+
+static void index_put(struct reconciler *r, struct tenant_pool *p)
 {
-    for (size_t i = 0; i < r->npools; i++) {
-        if (strcmp(r->pools[i]->tenant_id, id) == 0) {
-            if (at)
-                *at = i;
-            return r->pools[i];
+    size_t mask = r->index_cap - 1;
+    for (size_t i = mtm_hash_str(MTM_HASH_INIT, p->tenant_id) & mask;; i = (i + 1) & mask) {
+        if (!r->index[i] || r->index[i] == TOMBSTONE) {
+            r->index[i] = p;
+            return;
         }
     }
-    return NULL;
+}
+
+/* Rebuilds the index for npools + room pools, dropping tombstones. */
+static void index_rebuild(struct reconciler *r, size_t room)
+{
+    size_t cap = 64;
+    while (cap < 2 * (r->npools + room))
+        cap *= 2;
+    free(r->index);
+    r->index = xcalloc(cap, sizeof(*r->index));
+    r->index_cap = cap;
+    for (size_t i = 0; i < r->npools; i++)
+        index_put(r, r->pools[i]);
+}
+
+static struct tenant_pool **index_slot(struct reconciler *r, const char *id)
+{
+    if (!r->index_cap)
+        return NULL;
+    size_t mask = r->index_cap - 1;
+    for (size_t i = mtm_hash_str(MTM_HASH_INIT, id) & mask;; i = (i + 1) & mask) {
+        struct tenant_pool *p = r->index[i];
+        if (!p)
+            return NULL;
+        if (p != TOMBSTONE && strcmp(p->tenant_id, id) == 0)
+            return &r->index[i];
+    }
+}
+
+static struct tenant_pool *find(struct reconciler *r, const char *id)
+{
+    struct tenant_pool **slot = index_slot(r, id);
+    return slot ? *slot : NULL;
+}
+
+/* Where p is in pools[] (linear: only for the rare deletion). */
+static size_t position(const struct reconciler *r, const struct tenant_pool *p)
+{
+    size_t i = 0;
+    while (i < r->npools && r->pools[i] != p)
+        i++;
+    return i;
 }
 
 static struct tenant_pool *add(struct reconciler *r, const char *id)
@@ -67,6 +120,10 @@ static struct tenant_pool *add(struct reconciler *r, const char *id)
         r->pools = xrealloc(r->pools, r->cap * sizeof(*r->pools));
     }
     r->pools[r->npools++] = p;
+    if (2 * r->npools > r->index_cap)
+        index_rebuild(r, r->npools);
+    else
+        index_put(r, p);
     LOG_INFO(r->log, "tenant %s: pool created", id);
     return p;
 }
@@ -78,6 +135,9 @@ static bool retire(struct reconciler *r, size_t at)
     pool_set_target(p, 0);
     if (pool_maintain(p) > 0)
         return false;
+    struct tenant_pool **slot = index_slot(r, p->tenant_id);
+    if (slot)
+        *slot = TOMBSTONE;
     pool_free(p);
     r->pools[at] = r->pools[--r->npools];
     return true;
@@ -112,16 +172,16 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
     for (size_t i = 0; i < r->npools; i++)
         r->pools[i]->seen = false;
     r->pending = false;
+    index_rebuild(r, (size_t)PQntuples(res));
 
     for (int row = 0; row < PQntuples(res); row++) {
         const char *id = PQgetvalue(res, row, 0);
         const char *status = PQgetvalue(res, row, 1);
         int concurrency = (int)strtol(PQgetvalue(res, row, 2), NULL, 10);
-        size_t at = 0;
-        struct tenant_pool *p = find(r, id, &at);
+        struct tenant_pool *p = find(r, id);
 
         if (strcmp(status, "deleting") == 0) {
-            if (p && !retire(r, at)) {
+            if (p && !retire(r, position(r, p))) {
                 p->seen = true;
                 r->pending = true; /* threads still finishing their batch */
                 continue;
@@ -199,7 +259,7 @@ static void read_dlq_depths(struct reconciler *r, struct mtm_pg *pg)
     for (size_t i = 0; i < r->npools; i++)
         r->pools[i]->dlq_depth = 0;
     for (int row = 0; row < PQntuples(res); row++) {
-        struct tenant_pool *p = find(r, PQgetvalue(res, row, 0), NULL);
+        struct tenant_pool *p = find(r, PQgetvalue(res, row, 0));
         if (p)
             p->dlq_depth = strtoll(PQgetvalue(res, row, 1), NULL, 10);
     }
@@ -213,18 +273,39 @@ static bool figures_equal(const struct pool_figures *a, const struct pool_figure
            a->dead_lettered == b->dead_lettered;
 }
 
+/*
+ * Whether p's queue has no message ready without asking the broker: every
+ * worker it should have holds a consumer and none is handling a batch. The
+ * broker then pushes whatever is ready at once (the prefetch, 2 x batch, is
+ * far from used up by an idle worker), so a passive declare would only say
+ * 0 — or count a message for the milliseconds it is on its way. Skipping
+ * it spares an idle installation a broker round trip per tenant (and a
+ * wake-up of each queue's process) every few seconds.
+ */
+static bool idle_consuming(const struct tenant_pool *p)
+{
+    int target = atomic_load(&p->target);
+    return target > 0 && atomic_load(&p->running) == target && atomic_load(&p->busy) == 0;
+}
+
 int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
                       size_t errlen)
 {
     read_dlq_depths(r, pg);
     /* Queue depths cost a broker round trip each: at most
-     * DEPTHS_PER_REPORT a pass, round robin, so 1000 tenants are refreshed
+     * DEPTHS_PER_REPORT a pass, round robin (idle consuming pools need
+     * none, see idle_consuming), so 1000 tenants are refreshed
      * every few seconds instead of costing 1000 round trips a second. */
-    size_t asked = 0;
-    for (size_t k = 0; k < r->npools && asked < DEPTHS_PER_REPORT; k++, asked++) {
-        struct tenant_pool *p = r->pools[(r->depth_cursor + k) % r->npools];
+    size_t asked = 0, looked = 0;
+    for (; looked < r->npools && asked < DEPTHS_PER_REPORT; looked++) {
+        struct tenant_pool *p = r->pools[(r->depth_cursor + looked) % r->npools];
         uint32_t depth;
         char derr[256];
+        if (idle_consuming(p)) {
+            p->queue_depth = 0;
+            continue;
+        }
+        asked++;
         if (mtm_amqp_is_open(admin) &&
             mtm_topology_depth(admin, p->tenant_id, &depth, derr, sizeof(derr)) == 0)
             p->queue_depth = depth;
@@ -232,7 +313,7 @@ int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *
             p->queue_depth = -1;
     }
     if (r->npools)
-        r->depth_cursor = (r->depth_cursor + asked) % r->npools;
+        r->depth_cursor = (r->depth_cursor + looked) % r->npools;
     /* Only rows that would change are sent: an idle tenant's row is not
      * rewritten every second (each rewrite is a dead tuple and WAL). */
     struct json_object *arr = json_object_new_array();

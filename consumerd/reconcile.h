@@ -28,14 +28,21 @@
 #include "buf.h"
 #include "dbpool.h"
 #include "log.h"
+#include "mux.h"
 #include "pg.h"
 #include "pool.h"
 
 struct reconciler {
     struct pool_env env; /* shared with every pool */
     struct dbpool db;
+    struct mux mux;             /* the workers' shared broker connections */
     struct tenant_pool **pools; /* owned */
     size_t npools, cap;
+    /* An open-addressing index of pools by tenant id (pointers into pools[],
+     * NULL: empty, TOMBSTONE: removed), rebuilt at each pass: with 10,000
+     * tenants a linear search per row made a pass quadratic. */
+    struct tenant_pool **index;
+    size_t index_cap;    /* a power of two, at least twice npools */
     bool pending;        /* a deletion waits for its threads or the broker */
     size_t depth_cursor; /* next pool whose queue depth the report refreshes */
     const struct mtm_log_ctx *log;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backoff.h"
 #include "buf.h"
@@ -15,14 +16,21 @@
 #include "trace.h"
 #include "xalloc.h"
 
-#define RETRY_CHANNEL 2
-#define CONSUME_WAIT_MS 250
+/* An idle worker sleeps on its mailbox; deliveries and pokes (pool.c) wake
+ * it, this only bounds how long a lost wake-up could last. */
+#define IDLE_WAIT_MS 60000
+/* For basic.consume-ok. Long: when 10,000 workers attach at once (a start,
+ * a broker restart) the broker needs tens of seconds for all the channels,
+ * and a worker that gave up would close its channel and ask again, adding
+ * to that work. A stopping worker is poked out of the wait. */
+#define ATTACH_WAIT_MS 60000
+#define PUBLISH_WAIT_MS 10000 /* for a retry republish's confirm */
 #define OUTAGE_BASE_MS 100
 #define OUTAGE_CAP_MS 2000
 
 /*
- * A worker's life. It connects, consumes until its connection is lost,
- * backs off and connects again, and stops when consumerd stops or its
+ * A worker's life. It takes a channel, consumes until the channel or its
+ * connection is lost, backs off and takes one again, and stops when consumerd stops or its
  * pool shrinks below it:
  *
  *   CONNECTING -> CONSUMING | BACKING_OFF | STOPPED
@@ -45,7 +53,7 @@ struct wctx {
     const struct mtm_config *cfg;
     struct mtm_log_ctx log;
     char thread_name[16];
-    struct mtm_amqp amqp;
+    struct mux_chan *ch; /* &w->chan */
     enum worker_state state;
     struct mtm_backoff outage;
     amqp_envelope_t batch[WORKER_BATCH_MAX];
@@ -62,7 +70,7 @@ static void nap(const struct wctx *c, uint32_t ms)
 {
     int64_t until = mtm_mono_ms() + ms;
     while (!should_exit(c) && mtm_mono_ms() < until)
-        mtm_sleep_ms(until - mtm_mono_ms() < 50 ? until - mtm_mono_ms() : 50, NULL);
+        mux_nap(c->ch, (int)(until - mtm_mono_ms()));
 }
 
 /* ---- consuming --------------------------------------------------------- */
@@ -88,19 +96,23 @@ static void become(struct wctx *c, enum worker_state to)
         atomic_fetch_add(&c->pool->running, 1);
     if (c->state == WORKER_CONSUMING)
         atomic_fetch_sub(&c->pool->running, 1);
-    /* Leaving CONSUMING (or a connection that failed half way): closing
-     * returns every unacknowledged delivery to the queue. */
+    /* Leaving CONSUMING (or a channel that failed half way): closing the
+     * channel returns every unacknowledged delivery to the queue. */
     if (to == WORKER_BACKING_OFF || to == WORKER_STOPPED)
-        mtm_amqp_close(&c->amqp);
+        mux_detach(c->ch);
     c->state = to;
 }
 
 static int start_consuming(struct wctx *c)
 {
     char err[512];
-    int rc = mtm_amqp_consume(&c->amqp, c->pool->queue, 2 * WORKER_BATCH_MAX, err, sizeof(err));
+    int rc = mux_consume(c->pool->env->mux, c->ch, c->pool->queue, 2 * WORKER_BATCH_MAX,
+                         ATTACH_WAIT_MS, err, sizeof(err));
     if (rc) {
-        LOG_WARN(&c->log, "%s: cannot consume: %s", c->thread_name, err);
+        if (should_exit(c))
+            LOG_DEBUG(&c->log, "%s: stopped before consuming: %s", c->thread_name, err);
+        else
+            LOG_WARN(&c->log, "%s: cannot consume: %s", c->thread_name, err);
         return rc;
     }
     mtm_backoff_reset(&c->outage);
@@ -114,19 +126,18 @@ static size_t collect(struct wctx *c, bool *lost)
     size_t n = 0;
     int64_t window_end = 0;
     *lost = false;
-    mtm_amqp_release(&c->amqp);
     while (n < WORKER_BATCH_MAX) {
-        int64_t wait = CONSUME_WAIT_MS;
+        int64_t wait = IDLE_WAIT_MS;
         if (n > 0) {
             wait = window_end - mtm_mono_ms();
             if (wait <= 0)
                 break;
         }
-        int rc = mtm_amqp_next(&c->amqp, &c->batch[n], (int)wait);
+        int rc = mux_next(c->ch, &c->batch[n], (int)wait);
         if (rc == MTM_ETIMEOUT)
-            break;
+            break; /* or poked: the caller looks at should_exit */
         if (rc) {
-            *lost = true; /* the consumer was cancelled or the connection ended */
+            *lost = true; /* the consumer was cancelled, or its channel or connection ended */
             break;
         }
         if (n++ == 0)
@@ -293,8 +304,8 @@ static int retry_later(struct wctx *c, const amqp_envelope_t *e, const struct de
     props.expiration = amqp_cstring_bytes(ttl);
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 
-    int rc = mtm_amqp_tx_publish(&c->amqp, RETRY_CHANNEL, c->pool->retry_queue, &props,
-                                 e->message.body, err, sizeof(err));
+    int rc = mux_publish(c->ch, c->pool->retry_queue, &props, e->message.body, PUBLISH_WAIT_MS, err,
+                         sizeof(err));
     free(entries);
     if (rc == MTM_EINVAL) {
         LOG_WARN(&c->log, "%s: %s cannot be republished for a retry: %s", c->thread_name,
@@ -425,10 +436,9 @@ static int handle_batch(struct wctx *c, size_t n)
     if (!rc)
         rc = settle_failures(c, n, &retried, &dead, &dropped);
     if (!rc) {
-        char err[512];
-        rc = mtm_amqp_ack_upto(&c->amqp, c->batch[n - 1].delivery_tag, err, sizeof(err));
+        rc = mux_ack_upto(c->ch, c->batch[n - 1].delivery_tag);
         if (rc)
-            LOG_WARN(&c->log, "%s: %s", c->thread_name, err);
+            LOG_WARN(&c->log, "%s: ack: the channel ended; the batch comes back", c->thread_name);
     }
 
     atomic_fetch_add(&c->pool->consumed, (long long)n);
@@ -468,15 +478,23 @@ static int consume_once(struct wctx *c)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct wctx *c = xcalloc(1, sizeof(*c));
+    /* Mapped, not malloc'd: its batch arrays are large and mostly never
+     * touched by an idle tenant, and pages of a fresh mapping cost no memory
+     * until written (10,000 workers, docs/architecture.md "Scale"). */
+    struct wctx *c =
+        mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED) {
+        perror("consumerd: mmap of a worker's state");
+        abort();
+    }
     c->w = w;
+    c->ch = &w->chan;
     c->pool = w->pool;
     c->cfg = w->pool->env->cfg;
     c->log.component = "worker";
     c->log.tenant = c->pool->tenant_id;
     snprintf(c->thread_name, sizeof(c->thread_name), "w%.8s-%d", c->pool->tenant_id, w->index);
     pthread_setname_np(pthread_self(), c->thread_name);
-    mtm_amqp_init(&c->amqp, c->cfg->amqp_url, 2000, 30);
     mtm_backoff_init(&c->outage, OUTAGE_BASE_MS, OUTAGE_CAP_MS);
 
     c->state = WORKER_CONNECTING;
@@ -495,16 +513,16 @@ static void *worker_main(void *arg)
             break;
         case WORKER_CONSUMING:
             if (consume_once(c)) {
-                LOG_WARN(&c->log, "%s: broker connection lost; reconnecting", c->thread_name);
+                LOG_WARN(&c->log, "%s: consumer ended (%s); consuming again", c->thread_name,
+                         c->ch->end_err[0] ? c->ch->end_err : "channel lost");
                 become(c, WORKER_BACKING_OFF);
             }
             break;
         case WORKER_STOPPED: break;
         }
     }
-    mtm_amqp_cleanup(&c->amqp);
     LOG_DEBUG(&c->log, "%s: exited", c->thread_name);
-    free(c);
+    munmap(c, sizeof(*c));
     atomic_store(&w->done, true);
     return NULL;
 }
@@ -515,12 +533,14 @@ struct worker *worker_start(struct tenant_pool *pool, int index)
     w->pool = pool;
     w->index = index;
     atomic_init(&w->done, false);
+    mux_chan_init(&w->chan);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, WORKER_STACK_BYTES);
     int rc = pthread_create(&w->tid, &attr, worker_main, w);
     pthread_attr_destroy(&attr);
     if (rc) {
+        mux_chan_cleanup(&w->chan);
         free(w);
         return NULL;
     }
@@ -530,5 +550,11 @@ struct worker *worker_start(struct tenant_pool *pool, int index)
 void worker_join(struct worker *w)
 {
     pthread_join(w->tid, NULL);
+    mux_chan_cleanup(&w->chan);
     free(w);
+}
+
+void worker_poke(struct worker *w)
+{
+    mux_chan_poke(&w->chan);
 }

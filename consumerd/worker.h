@@ -1,12 +1,13 @@
 /*
  * worker: one consumer thread of a tenant's pool.
  *
- * Each worker owns one broker connection with two channels: channel 1
- * consumes the tenant's queue (manual acks, prefetch 2 x batch), channel 2
- * republishes failed messages to the retry queue inside broker
- * transactions (tx.commit is an RPC, so it interleaves safely with the
- * deliveries arriving on channel 1). It borrows a PostgreSQL connection
- * from the shared dbpool per batch.
+ * Each worker holds one channel on one of consumerd's shared broker
+ * connections (mux.h), consuming the tenant's queue with manual acks and a
+ * prefetch of 2 x batch; it never calls librabbitmq itself: deliveries come
+ * through its mailbox, acks and retry republishes go to the connection's
+ * I/O thread. Republishes go through the connection's confirm channel and
+ * the worker waits for the broker's confirm before it acks. It borrows a
+ * PostgreSQL connection from the shared dbpool per batch.
  *
  * A batch closes at WORKER_BATCH_MAX deliveries or WORKER_BATCH_WINDOW_MS
  * after its first one. Storing is one INSERT .. ON CONFLICT DO NOTHING of the
@@ -23,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "mux.h"
 #include "pool.h"
 
 #define WORKER_BATCH_MAX 200
@@ -33,12 +35,16 @@ struct worker {
     struct tenant_pool *pool; /* borrowed; outlives the worker */
     int index;
     pthread_t tid;
-    atomic_bool done; /* set by the thread as its last act */
+    atomic_bool done;     /* set by the thread as its last act */
+    struct mux_chan chan; /* its channel's mailbox (mux.h) */
 };
 
 /* Starts the thread; NULL if it could not be created. */
 struct worker *worker_start(struct tenant_pool *pool, int index);
 /* Joins a worker (blocks until it ends) and frees it. */
 void worker_join(struct worker *w);
+/* Makes a waiting worker look at whether it should stop (its pool shrank,
+ * consumerd is stopping) now rather than at its next delivery. */
+void worker_poke(struct worker *w);
 
 #endif

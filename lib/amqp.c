@@ -87,6 +87,11 @@ static void drop(struct mtm_amqp *a)
     a->tx_channel = 0;
 }
 
+void mtm_amqp_want_cancel_notify(struct mtm_amqp *a)
+{
+    a->cancel_notify = true;
+}
+
 void mtm_amqp_abandon(struct mtm_amqp *a)
 {
     drop(a);
@@ -172,8 +177,21 @@ static int connect_to(struct mtm_amqp *a, const char *u, char *err, size_t errle
         /* "amqp://host/" names the empty vhost in the AMQP URI spec; nobody
          * means that, so an empty vhost is the default vhost "/". */
         const char *vhost = info.vhost && *info.vhost ? info.vhost : "/";
-        amqp_rpc_reply_t r = amqp_login(a->conn, vhost, 0, 131072, a->heartbeat_s,
-                                        AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+        amqp_rpc_reply_t r;
+        if (a->cancel_notify) {
+            amqp_table_entry_t cap = {
+                .key = amqp_cstring_bytes("consumer_cancel_notify"),
+                .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value = {.boolean = 1}}};
+            amqp_table_entry_t prop = {
+                .key = amqp_cstring_bytes("capabilities"),
+                .value = {.kind = AMQP_FIELD_KIND_TABLE, .value = {.table = {1, &cap}}}};
+            amqp_table_t props = {1, &prop};
+            r = amqp_login_with_properties(a->conn, vhost, 0, 131072, a->heartbeat_s, &props,
+                                           AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+        } else {
+            r = amqp_login(a->conn, vhost, 0, 131072, a->heartbeat_s, AMQP_SASL_METHOD_PLAIN,
+                           info.user, info.password);
+        }
         rc = mtm_amqp_reply_error(a, r, "rabbitmq login", err, errlen);
         if (!rc) {
             amqp_channel_open(a->conn, MTM_AMQP_CHANNEL);

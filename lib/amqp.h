@@ -49,6 +49,7 @@ struct mtm_amqp {
     bool confirms;                 /* channel is in confirm mode */
     uint64_t next_tag;             /* delivery tag of the next publish */
     uint16_t tx_channel;           /* channel opened in tx mode (mtm_amqp_tx_publish), 0: none */
+    bool cancel_notify; /* advertise consumer_cancel_notify (mtm_amqp_want_cancel_notify) */
 };
 
 #define MTM_AMQP_CHANNEL 1
@@ -70,12 +71,20 @@ void mtm_amqp_cleanup(struct mtm_amqp *a);
 
 /* Connects, logs in and opens channel 1, if not open already. */
 int mtm_amqp_connect(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHECK;
+/*
+ * Asks the broker, from the next connect on, to tell this connection's
+ * consumers when it cancels them (basic.cancel, e.g. their queue was
+ * deleted). librabbitmq-c does not advertise the capability itself, and
+ * without it a consumer whose queue vanished just stops receiving.
+ */
+void mtm_amqp_want_cancel_notify(struct mtm_amqp *a);
 /* Closes politely (with the timeout); safe when closed. */
 void mtm_amqp_close(struct mtm_amqp *a);
-bool mtm_amqp_is_open(const struct mtm_amqp *a);
-/* Drops the connection without a word to the broker (it is broken, or
- * being given up); the next connect moves on as after a lost connection. */
+/* Drops the connection without a word to the broker (it is broken, or its
+ * owner gave up on it); safe when closed. The next connect moves on as
+ * after a lost connection. */
 void mtm_amqp_abandon(struct mtm_amqp *a);
+bool mtm_amqp_is_open(const struct mtm_amqp *a);
 
 /* A round trip to the broker (passive declare of amq.direct). */
 int mtm_amqp_ping(struct mtm_amqp *a, char *err, size_t errlen) MTM_MUST_CHECK;

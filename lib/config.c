@@ -86,6 +86,9 @@ static const struct key keys[] = {
      "seconds after which consumerd's heartbeat counts as stale"},
     {"MTM_DB_POOL_SIZE", T_INT, F(db_pool_size), 1, 90, "8", 0,
      "PostgreSQL connections consumerd's workers share"},
+    {"MTM_AMQP_CHANNELS_PER_CONNECTION", T_INT, F(amqp_channels_per_connection), 1, 2000, "200", 0,
+     "consumer channels (one per worker) consumerd carries on each of its shared broker "
+     "connections; it opens another connection only when all are full"},
     {"MTM_RETRY_BASE_MS", T_INT, F(retry_base_ms), 10, 3600000, "1000", 0,
      "first retry delay; doubles per attempt (with jitter) up to 64 times it"},
     {"MTM_PUBLISH_RATE", T_INT, F(publish_rate), 0, 1000000, "0", 0,

@@ -48,6 +48,7 @@ struct mtm_config {
     char *sql_dir;
     int heartbeat_max_age;
     int db_pool_size;
+    int amqp_channels_per_connection; /* consumerd's workers per shared broker connection */
     int retry_base_ms;
     int publish_rate;       /* default messages/s per tenant; 0 = unlimited */
     int publish_burst;      /* default bucket size */

@@ -33,6 +33,8 @@ static const char *const metric_names[] = {
     "mtm_consumerd_rabbitmq_connected",
     "mtm_consumerd_worker_threads",
     "mtm_consumerd_db_connections",
+    "mtm_consumerd_broker_connections",
+    "mtm_consumerd_broker_connections_up",
 };
 
 static char *render(const struct consumerd_metrics *m)
@@ -81,7 +83,9 @@ static void test_render_all_metrics(void **state)
                                   .pg_connected = true,
                                   .amqp_connected = false,
                                   .worker_threads = 12,
-                                  .db_connections = 3};
+                                  .db_connections = 3,
+                                  .broker_connections = 4,
+                                  .broker_connections_up = 2};
     char *text = render(&m);
     char val[64];
     for (size_t i = 0; i < sizeof(metric_names) / sizeof(metric_names[0]); i++) {
@@ -102,6 +106,8 @@ static void test_render_all_metrics(void **state)
     assert_string_equal(sample(text, "mtm_consumerd_rabbitmq_connected", val, sizeof(val)), "0");
     assert_string_equal(sample(text, "mtm_consumerd_worker_threads", val, sizeof(val)), "12");
     assert_string_equal(sample(text, "mtm_consumerd_db_connections", val, sizeof(val)), "3");
+    assert_string_equal(sample(text, "mtm_consumerd_broker_connections", val, sizeof(val)), "4");
+    assert_string_equal(sample(text, "mtm_consumerd_broker_connections_up", val, sizeof(val)), "2");
     assert_int_equal(text[strlen(text) - 1], '\n');
     free(text);
 
