@@ -16,6 +16,7 @@
 
 #include "../testutil.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,8 +253,10 @@ static void test_terminated_session_reconnects(void **state)
         usleep(20000);
     }
 
-    /* The server's goodbye waits on the idle connection: the statement
-     * notices it before sending and goes out on a fresh connection. */
+    /* Once the server's goodbye has reached the idle connection, the
+     * statement notices it before sending and goes out on a fresh one. */
+    struct pollfd gone = {.fd = PQsocket(victim.conn), .events = POLLIN};
+    assert_int_equal(poll(&gone, 1, 5000), 1);
     PGresult *res = NULL;
     int rc = mtm_pg_exec(&victim, MTM_STMT_PING, NULL, &res, err, sizeof(err));
     if (rc)
@@ -289,6 +292,8 @@ static void test_exec_fixed_after_terminate(void **state)
         assert_true(mtm_mono_ms() < deadline);
         usleep(20000);
     }
+    struct pollfd gone = {.fd = PQsocket(victim.conn), .events = POLLIN};
+    assert_int_equal(poll(&gone, 1, 5000), 1);
     assert_int_equal(mtm_pg_exec_fixed(&victim, "SELECT 1", err, sizeof(err)), 0);
     char newpid[16];
     snprintf(newpid, sizeof(newpid), "%d", PQbackendPID(victim.conn));
