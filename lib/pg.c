@@ -83,9 +83,14 @@ static void set_err(char *err, size_t errlen, const char *what, const char *msg)
 static void notice_to_log(void *arg, const PGresult *res)
 {
     static const struct mtm_log_ctx ctx = {.component = "postgres"};
+    struct mtm_pg *pg = arg;
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    (void)arg;
+    /* libpq hands an error that arrives while the connection is idle to
+     * the notice receiver: a FATAL one is the server's goodbye (57P01 of a
+     * shutdown or a terminated backend), and the close follows. */
+    if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        pg->goodbye = true;
     if (!msg)
         return;
     if (severity && strcmp(severity, "WARNING") == 0)
@@ -128,7 +133,8 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
         mtm_pg_disconnect(pg);
         return MTM_EUNAVAIL;
     }
-    PQsetNoticeReceiver(pg->conn, notice_to_log, NULL);
+    pg->goodbye = false;
+    PQsetNoticeReceiver(pg->conn, notice_to_log, pg);
     if (pg->session_stmt >= 0) {
         const char *params[] = {pg->session[0], pg->session[1]};
         int rc = exec_once(pg, (enum mtm_stmt)pg->session_stmt, params, NULL, err, errlen);
@@ -247,17 +253,20 @@ static PGresult *await(struct mtm_pg *pg, bool sent, bool *timed_out)
  */
 static void drop_if_closed(struct mtm_pg *pg)
 {
-    /* A server shutting down sends its last words (57P01) and then closes:
-     * libpq takes the first read's bytes and reports the close only at the
-     * next read, so read while the socket stays readable (a few times: a
-     * LISTEN connection may simply have notifications waiting). */
-    for (int i = 0; pg->conn && i < 3; i++) {
-        struct pollfd fd = {.fd = PQsocket(pg->conn), .events = POLLIN};
-        if (poll(&fd, 1, 0) <= 0)
-            return;
-        if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK)
-            mtm_pg_disconnect(pg);
-    }
+    /* A server shutting down sends its last words (57P01, FATAL) and then
+     * closes, maybe a moment later: the words are enough. PQisBusy parses
+     * what PQconsumeInput read (the notice receiver sets goodbye); a LISTEN
+     * connection may simply have notifications waiting, which stay queued. */
+    if (!pg->conn)
+        return;
+    struct pollfd fd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+    if (poll(&fd, 1, 0) <= 0)
+        return;
+    bool alive = PQconsumeInput(pg->conn) == 1;
+    if (alive)
+        (void)PQisBusy(pg->conn); /* parses what was read: a FATAL sets goodbye */
+    if (!alive || pg->goodbye || PQstatus(pg->conn) != CONNECTION_OK)
+        mtm_pg_disconnect(pg);
 }
 
 /* The failure of a statement that got no answer in time. */

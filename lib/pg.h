@@ -2,7 +2,8 @@
  * pg: one PostgreSQL connection with lazily prepared named statements.
  *
  * A struct mtm_pg is owned by one thread (libpq connections are not
- * thread-safe). It connects on demand: mtm_pg_exec connects if needed,
+ * thread-safe), and does not move while connected (libpq's notice receiver
+ * points at it). It connects on demand: mtm_pg_exec connects if needed,
  * prepares the statement on first use on this connection, runs it, and
  * classifies failures:
  *   MTM_EUNAVAIL  the server is unreachable or the connection broke
@@ -32,6 +33,7 @@ struct mtm_pg {
     uint64_t prepared; /* bit i set: statement i prepared on conn */
     int timeout_s;     /* connect timeout */
     int deadline_ms;   /* longest wait for a statement's answer; 0: none */
+    bool goodbye;      /* the server sent a FATAL while idle: it is closing */
     char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
     char *options;     /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
     int session_stmt;  /* statement re-run first on every new connection, -1: none */
