@@ -229,6 +229,23 @@ static long query_long(PGconn *conn, const char *sql, const char *param)
     return v;
 }
 
+/*
+ * Waits until the session pid (victim's) is gone from the server and its
+ * goodbye has reached victim's idle socket: pg_terminate_backend only
+ * sends the signal.
+ */
+static void await_goodbye(struct mtm_pg *killer, struct mtm_pg *victim, const char *pid)
+{
+    int64_t deadline = mtm_mono_ms() + 5000;
+    while (query_long(killer->conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
+                      pid) != 0) {
+        assert_true(mtm_mono_ms() < deadline);
+        usleep(20000);
+    }
+    struct pollfd gone = {.fd = PQsocket(victim->conn), .events = POLLIN};
+    assert_int_equal(poll(&gone, 1, 5000), 1);
+}
+
 /* A session the server ended while idle costs no failure: the next
  * statement notices before sending and reconnects (lib/pg.c). */
 static void test_terminated_session_reconnects(void **state)
@@ -245,18 +262,10 @@ static void test_terminated_session_reconnects(void **state)
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(victim.conn));
     /* A role may signal its own sessions: no superuser needed. */
     assert_int_equal(query_long(killer.conn, "SELECT pg_terminate_backend($1::int)::int", pid), 1);
-    /* pg_terminate_backend only sends the signal: wait until the session is gone. */
-    int64_t deadline = mtm_mono_ms() + 5000;
-    while (query_long(killer.conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
-                      pid) != 0) {
-        assert_true(mtm_mono_ms() < deadline);
-        usleep(20000);
-    }
+    await_goodbye(&killer, &victim, pid);
 
     /* Once the server's goodbye has reached the idle connection, the
      * statement notices it before sending and goes out on a fresh one. */
-    struct pollfd gone = {.fd = PQsocket(victim.conn), .events = POLLIN};
-    assert_int_equal(poll(&gone, 1, 5000), 1);
     PGresult *res = NULL;
     int rc = mtm_pg_exec(&victim, MTM_STMT_PING, NULL, &res, err, sizeof(err));
     if (rc)
@@ -286,14 +295,7 @@ static void test_exec_fixed_after_terminate(void **state)
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(victim.conn));
     assert_int_equal(
         query_long(killer.conn, "SELECT pg_terminate_backend($1::int, 5000)::int", pid), 1);
-    int64_t deadline = mtm_mono_ms() + 5000;
-    while (query_long(killer.conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
-                      pid) != 0) {
-        assert_true(mtm_mono_ms() < deadline);
-        usleep(20000);
-    }
-    struct pollfd gone = {.fd = PQsocket(victim.conn), .events = POLLIN};
-    assert_int_equal(poll(&gone, 1, 5000), 1);
+    await_goodbye(&killer, &victim, pid);
     assert_int_equal(mtm_pg_exec_fixed(&victim, "SELECT 1", err, sizeof(err)), 0);
     char newpid[16];
     snprintf(newpid, sizeof(newpid), "%d", PQbackendPID(victim.conn));
