@@ -80,7 +80,7 @@ COPY deploy/lighttpd/problem.lua /opt/mtm/deploy/lighttpd/problem.lua
 COPY deploy/docker/supervisord.conf deploy/docker/entrypoint.sh \
      deploy/docker/healthcheck.sh deploy/docker/fatal-exit.sh /opt/mtm/docker/
 
-# $MTM_VAR_DIR: log/, run/ (FastCGI and supervisor sockets), metrics/ (mtm.prom,
+# $MTM_VAR_DIR: log/, run/ (FastCGI and supervisor sockets), metrics/ (mtm-consumerd-<host>.prom,
 # shared with node_exporter in docker compose: world-readable).
 RUN mkdir -p /var/lib/mtm/log /var/lib/mtm/run /var/lib/mtm/metrics \
  && chown -R mtm:mtm /var/lib/mtm \

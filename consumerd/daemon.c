@@ -36,6 +36,7 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     mtm_backoff_init(&d->amqp_backoff, RECONNECT_BASE_MS, RECONNECT_CAP_MS);
     if (gethostname(d->hostname, sizeof(d->hostname) - 1) != 0)
         snprintf(d->hostname, sizeof(d->hostname), "unknown");
+    consumerd_metrics_name(cfg->consumer_name, d->hostname, d->name);
     if (mtm_uuid7_new(d->id)) {
         LOG_ERROR(&d->log, "cannot make this consumerd's id");
         mtm_amqp_cleanup(&d->amqp);
@@ -52,6 +53,12 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
     d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (mkdir(cfg->metrics_dir, 0755) != 0 && errno != EEXIST)
         LOG_WARN(&d->log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
+    /* Earlier versions wrote mtm.prom: left behind, its heartbeat would go
+     * stale and keep MtmConsumerdDown firing. */
+    char legacy[4096 + 16];
+    snprintf(legacy, sizeof(legacy), "%s/mtm.prom", cfg->metrics_dir);
+    if (unlink(legacy) == 0)
+        LOG_INFO(&d->log, "removed %s (an earlier version's metrics file)", legacy);
     reconciler_init(&d->rec, cfg, &d->log, d->id);
     d->need_reconcile = true;
     if (d->signal_fd < 0) {
@@ -257,8 +264,9 @@ static void write_metrics(struct consumerd *d)
     struct mtm_buf text;
     err[0] = '\0';
     mtm_buf_init(&text, 64 << 20);
-    if (consumerd_metrics_render(&d->metrics, &text) || reconciler_metrics(&d->rec, &text) ||
-        consumerd_metrics_write(d->cfg->metrics_dir, mtm_buf_cstr(&text), text.len, err,
+    if (consumerd_metrics_render(&d->metrics, d->name, &text) ||
+        reconciler_metrics(&d->rec, d->name, &text) ||
+        consumerd_metrics_write(d->cfg->metrics_dir, d->name, mtm_buf_cstr(&text), text.len, err,
                                 sizeof(err)))
         LOG_WARN(&d->log, "%s", err[0] ? err : "metrics: rendering failed");
     mtm_buf_cleanup(&text);
@@ -349,7 +357,7 @@ static void login_sweep(struct consumerd *d, int64_t now)
 int consumerd_run(struct consumerd *d)
 {
     int64_t next_tick = 0, next_beat = 0;
-    LOG_INFO(&d->log, "starting (pid %ld)", (long)getpid());
+    LOG_INFO(&d->log, "starting (pid %ld, name %s in the metrics)", (long)getpid(), d->name);
     while (!d->stop) {
         int64_t now = mtm_mono_ms();
         bool asked = d->need_reconcile && d->listening;
@@ -385,10 +393,12 @@ int consumerd_run(struct consumerd *d)
         if (rc > 0 && fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
             read_notifications(d);
     }
-    /* A clean stop says so at once (mtm_consumerd_up 0): alerts need not
-     * wait for the heartbeat to go stale. */
-    d->metrics.stopped = true;
-    write_metrics(d);
+    /* A clean stop takes this consumerd's figures away at once (metrics.h):
+     * its tenants go to the others; when it was the last, MtmConsumerdDown
+     * sees mtm_consumerd_up absent without waiting for a stale heartbeat. */
+    char err[512];
+    if (consumerd_metrics_remove(d->cfg->metrics_dir, d->name, err, sizeof(err)))
+        LOG_WARN(&d->log, "%s", err);
     LOG_INFO(&d->log, "stopped");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "metrics.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
@@ -369,19 +370,20 @@ void reconciler_report_all(struct reconciler *r)
         r->pools[i]->reported = false;
 }
 
-static int latency_metrics(const struct reconciler *r, struct mtm_buf *out)
+static int latency_metrics(const struct reconciler *r, const char *consumerd, struct mtm_buf *out)
 {
     static const char name[] = "mtm_publish_to_stored_seconds";
     int rc = mtm_histogram_header(out, name, "Time from publish to stored.");
     for (size_t i = 0; !rc && i < r->npools; i++) {
-        char labels[16 + MTM_UUID_STRLEN];
-        snprintf(labels, sizeof(labels), "tenant=\"%s\"", r->pools[i]->tenant_id);
+        char labels[64 + MTM_UUID_STRLEN + CONSUMERD_NAME_MAX];
+        snprintf(labels, sizeof(labels), "tenant=\"%s\",consumerd=\"%s\"", r->pools[i]->tenant_id,
+                 consumerd);
         rc = mtm_histogram_render(&r->pools[i]->latency, name, labels, out);
     }
     return rc;
 }
 
-int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
+int reconciler_metrics(const struct reconciler *r, const char *consumerd, struct mtm_buf *out)
 {
     static const struct {
         const char *name, *type, *help;
@@ -422,7 +424,8 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             }
             if (f == 0 && v < 0)
                 continue; /* depth unknown: no sample rather than a wrong one */
-            rc = mtm_buf_printf(out, "%s{tenant=\"%s\"} %lld\n", families[f].name, p->tenant_id, v);
+            rc = mtm_buf_printf(out, "%s{tenant=\"%s\",consumerd=\"%s\"} %lld\n", families[f].name,
+                                p->tenant_id, consumerd, v);
         }
     }
     if (!rc)
@@ -438,8 +441,9 @@ int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out)
             name[o++] = *c;
         }
         name[o] = '\0';
-        rc = mtm_buf_printf(out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\",consumer=\"%s\"} 1\n",
-                            r->pools[i]->tenant_id, name, r->consumer);
+        rc = mtm_buf_printf(
+            out, "mtm_tenant_info{tenant=\"%s\",name=\"%s\",consumer=\"%s\",consumerd=\"%s\"} 1\n",
+            r->pools[i]->tenant_id, name, r->consumer, consumerd);
     }
-    return rc ? rc : latency_metrics(r, out);
+    return rc ? rc : latency_metrics(r, consumerd, out);
 }

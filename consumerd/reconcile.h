@@ -73,8 +73,10 @@ int reconciler_report(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *
 /* The next report writes every pool's row, changed or not (after a
  * reconnect to PostgreSQL). */
 void reconciler_report_all(struct reconciler *r);
-/* Per-tenant metrics in text exposition format. */
-int reconciler_metrics(const struct reconciler *r, struct mtm_buf *out) MTM_MUST_CHECK;
+/* Per-tenant metrics in text exposition format, labelled tenant and
+ * consumerd="<consumerd>" (this consumerd's name, metrics.h). */
+int reconciler_metrics(const struct reconciler *r, const char *consumerd,
+                       struct mtm_buf *out) MTM_MUST_CHECK;
 /* Worker threads alive across all pools. */
 int reconciler_threads(const struct reconciler *r);
 

@@ -94,8 +94,8 @@ setup_env() {
 	fi
 	export MTM_PG_URL MTM_AMQP_URL MTM_START_POSTGRES MTM_START_RABBITMQ
 	# consumerd processes sharing the tenants (docs/architecture.md, "Running
-	# across hosts"); the first writes the metrics textfile node_exporter
-	# serves, the others their own (var/metrics/consumerd-N/).
+	# across hosts"), each writing its metrics textfile into var/metrics/
+	# under its own name (MTM_CONSUMER_NAME=consumerd-N, supervisord.conf).
 	export MTM_CONSUMERS=${MTM_CONSUMERS:-1}
 	[[ $MTM_CONSUMERS =~ ^[1-9][0-9]?$ ]] || die "MTM_CONSUMERS: must be 1 to 99"
 	export MTM_START_NODE_EXPORTER=${MTM_START_NODE_EXPORTER:-true}

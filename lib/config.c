@@ -34,6 +34,7 @@ enum key_type {
     T_LOGLEVEL, /* debug | info | warn | error */
     T_ADDRLIST, /* comma-separated IPv4/IPv6 addresses or CIDR blocks */
     T_HTTP_URL, /* http://host[:port][/path] (httpclient.h) */
+    T_NAME,     /* 1 to max bytes of letters, digits, '.', '_' and '-' */
 };
 
 struct key {
@@ -71,7 +72,12 @@ static const struct key keys[] = {
     {"MTM_MAX_BODY", T_INT, F(max_body), 1024, 64 * 1024 * 1024, "1048576", 0,
      "largest request body in bytes"},
     {"MTM_METRICS_DIR", T_STR, F(metrics_dir), 1, 4096, "var/metrics", 0,
-     "folder of the Prometheus textfile (mtm.prom)"},
+     "folder of the Prometheus textfiles (mtm-api.prom, mtm-events.prom, "
+     "mtm-consumerd-<MTM_CONSUMER_NAME>.prom)"},
+    {"MTM_CONSUMER_NAME", T_NAME, F(consumer_name), 1, 64, NULL, 0,
+     "this consumerd's name in its metrics (label consumerd, textfile "
+     "mtm-consumerd-<name>.prom): distinct for every consumerd sharing a metrics folder; "
+     "default: the host name"},
     {"MTM_LOG_LEVEL", T_LOGLEVEL, F(log_level), 0, 0, "info", 0, "debug, info, warn or error"},
     {"MTM_FCGI_SOCKET", T_STR, F(fcgi_socket), 1, 107, "var/run/mtm-api.sock", 0,
      "unix socket the FastCGI responder listens on"},
@@ -270,6 +276,13 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
         }
         break;
     }
+    case T_NAME:
+        if (!mtm_config_name_ok(v)) {
+            snprintf(err, errlen, "%s: must be letters, digits, '.', '_' or '-' (got \"%.40s\")",
+                     k->name, v);
+            return MTM_EINVAL;
+        }
+        break;
     case T_STR: break;
     }
     if (len > (size_t)k->max) {
@@ -280,6 +293,16 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
     free(*slot);
     *slot = xstrdup(v);
     return 0;
+}
+
+bool mtm_config_name_ok(const char *v)
+{
+    if (!*v)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            return false;
+    return true;
 }
 
 static int check_relations(const struct mtm_config *cfg, char *err, size_t errlen)

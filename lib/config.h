@@ -14,6 +14,7 @@
 #ifndef MTM_CONFIG_H
 #define MTM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -41,6 +42,7 @@ struct mtm_config {
     int max_attempts;
     int max_body;
     char *metrics_dir;
+    char *consumer_name; /* consumerd's name in its metrics; NULL: the host name */
     enum mtm_log_level log_level;
     char *fcgi_socket;
     int api_threads;
@@ -77,6 +79,10 @@ int mtm_config_load_env(struct mtm_config *cfg, enum mtm_program prog, char *err
                         size_t errlen) MTM_MUST_CHECK;
 
 void mtm_config_cleanup(struct mtm_config *cfg);
+
+/* Whether v is a valid name (MTM_CONSUMER_NAME): non-empty, only letters,
+ * digits, '.', '_' and '-', so that it fits a file name and a label value. */
+bool mtm_config_name_ok(const char *v);
 
 /* Iteration over the table, for documentation and tests. */
 struct mtm_config_key_info {

@@ -22,6 +22,7 @@ export const IMAGE_INTERNAL = {
   MTM_EVENTS_SOCKET: 'a path of the image (k8s: a shared emptyDir)',
   MTM_SQL_DIR: 'the migrations shipped in the image',
   MTM_METRICS_DIR: 'a path of the image, shared with node_exporter',
+  MTM_CONSUMER_NAME: 'each container\'s host name: distinct per container, as consumerd sharing the metrics volume need',
 };
 
 /** Settings that are secrets: files (compose) or a Secret (k8s), never plain values. */

@@ -211,7 +211,7 @@ class Stack {
     for (const [k, v] of Object.entries(this.env)) if (v === undefined || v === null) delete this.env[k];
 
     if (o.consumerd) {
-      this.procs.consumerd = this.#binProc('consumerd');
+      this.procs.consumerd = this.#binProc('consumerd', { env: { MTM_CONSUMER_NAME: 'consumerd' } });
       await this.startConsumerd();
     }
     if (o.api) {
@@ -639,21 +639,24 @@ class Stack {
     p.assertRunning('to keep running after start');
   }
 
-  /** Sends `signal` to consumerd (or another one, `name`) and waits for it to exit; resolves the run record {code, signal}. */
-  /** Where consumerd `name` (addConsumerd's) writes its metrics textfile (mtm.prom). */
-  consumerdMetricsDir(name) {
-    const n = /^consumerd-(\d+)$/.exec(name);
-    return n ? path.join(this.dir, `metrics-${n[1]}`) : this.env.MTM_METRICS_DIR;
+  /**
+   * consumerd `name`'s metrics textfile: every consumerd of the stack
+   * writes into the one metrics folder, each under its own name
+   * (MTM_CONSUMER_NAME = its process name; consumerd/metrics.h).
+   */
+  consumerdMetricsFile(name = 'consumerd') {
+    return path.join(this.env.MTM_METRICS_DIR, `mtm-consumerd-${name}.prom`);
   }
 
+  /** Sends `signal` to consumerd (or another one, `name`) and waits for it to exit; resolves the run record {code, signal}. */
   async killConsumerd(signal = 'SIGKILL', { timeoutMs = 15000, name = 'consumerd' } = {}) {
     return this.procs[name].stop({ signal, timeoutMs });
   }
 
   /**
    * Starts one more consumerd beside the first (several share the tenants
-   * by lease: sql/0019_consumer_leases.sql), with its own metrics folder;
-   * resolves its process name ('consumerd-2', 'consumerd-3', ...). It is
+   * by lease: sql/0019_consumer_leases.sql), writing its metrics beside
+   * the others' under its own name (consumerdMetricsFile); resolves its process name ('consumerd-2', 'consumerd-3', ...). It is
    * stopped with the stack like the first. env: settings of its own (a
    * different MTM_PG_URL, say).
    */
@@ -661,7 +664,7 @@ class Stack {
     let n = 2;
     while (this.procs[`consumerd-${n}`]) n++;
     const name = `consumerd-${n}`;
-    this.procs[name] = this.#binProc(name, { bin: 'consumerd', env: { MTM_METRICS_DIR: this.consumerdMetricsDir(name), ...env } });
+    this.procs[name] = this.#binProc(name, { bin: 'consumerd', env: { MTM_CONSUMER_NAME: name, ...env } });
     this.procs[name].start();
     await sleep(300);
     this.procs[name].assertRunning('to keep running after start');

@@ -125,7 +125,7 @@ test('deploy/k8s pods run under podman kube play', { skip: ENGINE !== 'podman' &
     await t.test('consumerd\'s liveness command passes; the root is read-only', async () => {
       const c = load('consumerd.yaml')[0].spec.template.spec.containers.find((x) => x.name === 'consumerd');
       const pod = `${consumerd.metadata.name}-pod-0`;
-      await waitFor('mtm.prom to be written', async () => (await podman(['exec', `${pod}-consumerd`, ...c.livenessProbe.exec.command])).code === 0,
+      await waitFor('consumerd\'s metrics file to be written', async () => (await podman(['exec', `${pod}-consumerd`, ...c.livenessProbe.exec.command])).code === 0,
         { timeoutMs: 20000, intervalMs: 500 });
       const r = await podman(['exec', `${pod}-consumerd`, 'touch', '/opt/mtm/x']);
       assert.notEqual(r.code, 0, 'the root file system is writable');

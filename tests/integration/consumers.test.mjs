@@ -7,7 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../harness/stack.mjs';
-import { makeApi, describe, startPublisher, assertStoredExactlyOnce } from '../harness/api.mjs';
+import fs from 'node:fs';
+import { makeApi, describe, startPublisher, assertStoredExactlyOnce, metricValue } from '../harness/api.mjs';
 import { waitFor } from '../harness/util.mjs';
 
 const TENANTS = 6;
@@ -75,6 +76,43 @@ test('two consumerd share six tenants three and three; each tenant names its con
   assert.equal(new Set(Object.values(own)).size, 2);
 });
 
+/** The harness name of the consumerd process with this pid. */
+function procName(pid) {
+  return Object.keys(stack.procs).find((n) => /^consumerd(-\d+)?$/.test(n) && stack.proc(n).pid === pid);
+}
+
+test('every consumerd writes its own textfile in the one metrics folder; GET /api/metrics merges them: each consumerd with its heartbeat, each tenant under the consumerd that holds it, each family once', async () => {
+  const { list, own } = await waitEven(2, 30000, 'two consumerd share the tenants');
+  const names = Object.fromEntries(list.map((c) => [c.id, procName(c.pid)]));
+  assert.deepEqual(Object.values(names).sort(), ['consumerd', 'consumerd-2'], JSON.stringify(list));
+  for (const name of Object.values(names)) assert.ok(fs.existsSync(stack.consumerdMetricsFile(name)), `${name}'s textfile`);
+  // Both rewrite their files every second: wait until each shows the tenants it holds now.
+  let text = '';
+  await waitFor('GET /api/metrics shows every tenant under its holder', async () => {
+    const res = await api.get('/api/metrics');
+    assert.equal(res.status, 200, describe(res));
+    text = res.text;
+    return ids.every((id) => metricValue(text, 'mtm_workers_running', { tenant: id, consumerd: names[own[id]] }) === 1);
+  }, { timeoutMs: 10000, intervalMs: 250, describe: () => text.split('\n').filter((l) => l.startsWith('mtm_workers_running')).join('\n') });
+  const now = Date.now() / 1000;
+  for (const name of Object.values(names)) {
+    assert.equal(metricValue(text, 'mtm_consumerd_up', { consumerd: name }), 1, name);
+    const beat = metricValue(text, 'mtm_consumerd_heartbeat_timestamp_seconds', { consumerd: name });
+    assert.ok(beat > now - 5 && beat <= now + 1, `${name}'s heartbeat ${beat} (now ${now})`);
+  }
+  // Each tenant's sample appears once: under its holder only.
+  for (const id of ids) {
+    const lines = text.split('\n').filter((l) => l.startsWith(`mtm_workers_running{tenant="${id}"`));
+    assert.equal(lines.length, 1, lines.join('\n'));
+  }
+  // The text format wants one HELP and TYPE per family, its samples together.
+  for (const family of ['mtm_consumerd_up', 'mtm_workers_running', 'mtm_publish_to_stored_seconds']) {
+    assert.equal(text.split('\n').filter((l) => l.startsWith(`# TYPE ${family} `)).length, 1, family);
+    const at = text.split('\n').map((l, i) => (l.startsWith(`${family}{`) || l.startsWith(`${family}_`) ? i : -1)).filter((i) => i >= 0);
+    assert.equal(at[at.length - 1] - at[0] + 1, at.length, `${family}'s samples are contiguous`);
+  }
+});
+
 test('a joining consumerd moves only its share: from two to three, exactly two tenants move, once', async () => {
   // Each of the two gives up exactly its excess (one); nothing else moves.
   const before_ = await owners();
@@ -87,6 +125,12 @@ test('a joining consumerd moves only its share: from two to three, exactly two t
   await stack.killConsumerd('SIGTERM', { name });
   await waitEven(2, 5000, 'the two left take the third one\'s tenants back');
   assert.ok(Date.now() - t0 < 5000);
+  // It stopped on purpose: its figures go with it (no stale heartbeat to
+  // keep MtmConsumerdDown firing).
+  assert.equal(fs.existsSync(stack.consumerdMetricsFile(name)), false, `${name}'s textfile removed at its clean stop`);
+  const res = await api.get('/api/metrics');
+  assert.equal(res.status, 200, describe(res));
+  assert.ok(!res.text.includes(`consumerd="${name}"`), `no sample of ${name} left in GET /api/metrics`);
 });
 
 test('SIGKILL of one consumerd under load: its tenants move to the other within 10 s; every message is stored exactly once', async (t) => {

@@ -11,7 +11,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { startStack } from '../harness/stack.mjs';
 import { makeApi, describe, startPublisher, assertStoredExactlyOnce, queueNames, metricValue } from '../harness/api.mjs';
 import { waitFor, sleep } from '../harness/util.mjs';
@@ -63,7 +62,7 @@ async function ownerOf(id) {
 
 function fencedMetric(name) {
   try {
-    return metricValue(fs.readFileSync(path.join(stack.consumerdMetricsDir(name), 'mtm.prom'), 'utf8'), 'mtm_consumerd_fenced');
+    return metricValue(fs.readFileSync(stack.consumerdMetricsFile(name), 'utf8'), 'mtm_consumerd_fenced', { consumerd: name });
   } catch { return undefined; }
 }
 

@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { startStack } from '../harness/stack.mjs';
 import { sleep, waitFor } from '../harness/util.mjs';
 import {
@@ -36,7 +35,7 @@ after(async () => {
 const logs = () => stack.describeLogs(['consumerd', 'mtm-api']);
 
 function metricsText() {
-  try { return fs.readFileSync(path.join(stack.env.MTM_METRICS_DIR, 'mtm.prom'), 'utf8'); } catch { return ''; }
+  try { return fs.readFileSync(stack.consumerdMetricsFile(), 'utf8'); } catch { return ''; }
 }
 
 /** waitFor with a probe resolving {ok, describe}; resolves the elapsed ms. */
@@ -91,8 +90,8 @@ test('lifecycle: create -> queues in the broker -> workers running (API, threads
     const n = stack.threadCount();
     return { ok: n === threads0 + 4, describe: `${n} threads (before the tenant: ${threads0})` };
   }, { timeoutMs: 2000 });
-  await waitUntil('mtm_workers_running{tenant} == 4 in mtm.prom', () => {
-    const v = metricValue(metricsText(), 'mtm_workers_running', { tenant: tn.id });
+  await waitUntil('mtm_workers_running{tenant} == 4 in consumerd textfile', () => {
+    const v = metricValue(metricsText(), 'mtm_workers_running', { tenant: tn.id, consumerd: 'consumerd' });
     return { ok: v === 4, describe: `mtm_workers_running{tenant="${tn.id}"} = ${v}` };
   }, { timeoutMs: 2500 });
 
@@ -108,7 +107,7 @@ test('lifecycle: create -> queues in the broker -> workers running (API, threads
     const n = stack.threadCount();
     return { ok: n === threads0, describe: `${n} threads` };
   }, { timeoutMs: 2000 });
-  await waitUntil('tenant gone from mtm.prom', () => {
+  await waitUntil('tenant gone from consumerd textfile', () => {
     const text = metricsText();
     return { ok: !text.includes(tn.id), describe: text.split('\n').filter((l) => l.includes(tn.id)).join(' | ') };
   }, { timeoutMs: 2500 });
@@ -232,8 +231,8 @@ test('50 tenants created and deleted in a loop leave no queue, partition, thread
   assert.ok(conns.events.length <= 2, `mtm-events holds ${conns.events.length} connections; bound is 2 (events source, token checks)`);
   assert.deepEqual(conns.other, [], 'backends of role mtm that belong to none of consumerd, mtm-api and mtm-events');
 
-  // consumerd rewrites mtm.prom once a second: within a few periods no deleted tenant is left in it.
-  await waitUntil('no deleted tenant in mtm.prom', () => {
+  // consumerd rewrites its textfile once a second: within a few periods no deleted tenant is left in it.
+  await waitUntil('no deleted tenant in consumerd textfile', () => {
     const text = metricsText();
     const stale = all.filter((id) => text.includes(id));
     return { ok: stale.length === 0, describe: `still there: ${JSON.stringify(stale.slice(0, 5))} (${stale.length})` };

@@ -177,8 +177,11 @@ static void test_good_values(void **state)
                          "/srv/metrics",
                          "MTM_LOG_LEVEL",
                          "debug",
+                         "MTM_CONSUMER_NAME",
+                         "eu-1.consumerd_2",
                          NULL};
     expect_ok(MTM_PROG_API, env, &cfg);
+    assert_string_equal(cfg.consumer_name, "eu-1.consumerd_2");
     assert_int_equal(cfg.http_port, 65535);
     assert_string_equal(cfg.pg_url, "postgres://u:p@db:5432/x");
     assert_string_equal(cfg.amqp_url, "amqp://u:p@mq:5672/vh");
@@ -233,6 +236,11 @@ static void test_bad_values_name_the_variable(void **state)
         {"MTM_API_THREADS", "many"},
         {"MTM_HEARTBEAT_MAX_AGE", "0"},
         {"MTM_ADMIN_PASSWORD", "short"},
+        {"MTM_CONSUMER_NAME", "a/b"},
+        {"MTM_CONSUMER_NAME", "host name"},
+        {"MTM_CONSUMER_NAME", "x\"y"},
+        {"MTM_CONSUMER_NAME",
+         "nameeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee65"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *env[] = {bad[i].name, bad[i].value, "MTM_JWT_SECRET", SECRET32, NULL};

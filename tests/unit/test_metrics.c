@@ -41,20 +41,23 @@ static char *render(const struct consumerd_metrics *m)
 {
     struct mtm_buf b;
     mtm_buf_init(&b, 1 << 16);
-    int rc = consumerd_metrics_render(m, &b);
+    int rc = consumerd_metrics_render(m, "c-1", &b);
     assert_int_equal(rc, 0);
     return mtm_buf_steal(&b);
 }
 
-/* Finds the sample line of name ("name value\n") and returns its value. */
+/* Finds the sample line of name ("name{consumerd=\"c-1\"} value\n": every
+ * sample names the consumerd) and returns its value. */
 static const char *sample(const char *text, const char *name, char *val, size_t vallen)
 {
-    size_t n = strlen(name);
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "%s{consumerd=\"c-1\"} ", name);
+    size_t n = strlen(prefix);
     for (const char *l = text; *l;) {
         const char *eol = strchr(l, '\n');
         assert_non_null(eol); /* every line ends with \n */
-        if (l[0] != '#' && strncmp(l, name, n) == 0 && l[n] == ' ') {
-            snprintf(val, vallen, "%.*s", (int)(eol - l - (long)n - 1), l + n + 1);
+        if (l[0] != '#' && strncmp(l, prefix, n) == 0) {
+            snprintf(val, vallen, "%.*s", (int)(eol - l - (long)n), l + n);
             return val;
         }
         l = eol + 1;
@@ -119,8 +122,9 @@ static void test_render_all_metrics(void **state)
     free(text);
 }
 
-/* Every sample line, whatever metrics are added later: "mtm_name value"
- * with a HELP and a TYPE line before it, and a value that is a number. */
+/* Every sample line, whatever metrics are added later:
+ * "mtm_name{consumerd=\"c-1\"} value" with a HELP and a TYPE line before
+ * it, and a value that is a number. */
 static void test_render_exposition_format(void **state)
 {
     (void)state;
@@ -140,10 +144,12 @@ static void test_render_exposition_format(void **state)
             char name[128];
             double v;
             char extra;
-            if (sscanf(l, "%127s %lf %c", name, &v, &extra) != 2 || strncmp(name, "mtm_", 4) != 0) {
+            if (sscanf(l, "%127s %lf %c", name, &v, &extra) != 2 || strncmp(name, "mtm_", 4) != 0 ||
+                !strstr(name, "{consumerd=\"c-1\"}")) {
                 print_message("bad sample line: %s\n", l);
                 fail();
             }
+            *strchr(name, '{') = '\0';
             *eol = '\n';
             check_help_and_type(text, name);
             samples++;
@@ -174,7 +180,7 @@ static void test_render_respects_buffer_cap(void **state)
     struct consumerd_metrics m = {.heartbeat_ms = 1, .last_reconcile_ms = 1};
     struct mtm_buf b;
     mtm_buf_init(&b, 100);
-    assert_int_equal(consumerd_metrics_render(&m, &b), MTM_ETOOBIG);
+    assert_int_equal(consumerd_metrics_render(&m, "c-1", &b), MTM_ETOOBIG);
     assert_true(b.len <= 100);
     mtm_buf_cleanup(&b);
 }
@@ -225,17 +231,17 @@ static void test_write_creates_file_atomically(void **state)
     (void)state;
     char err[256] = "";
     char path[128], listing[1024];
-    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
+    snprintf(path, sizeof(path), "%s/mtm-consumerd-c-1.prom", test_dir());
 
     struct consumerd_metrics m = {.heartbeat_ms = 1700000000000, .pg_connected = true};
     char *first = render(&m);
-    int rc = consumerd_metrics_write(test_dir(), first, strlen(first), err, sizeof(err));
+    int rc = consumerd_metrics_write(test_dir(), "c-1", first, strlen(first), err, sizeof(err));
     if (rc)
         print_message("write: %s\n", err);
     assert_int_equal(rc, 0);
     assert_string_equal(slurp(path), first);
     list_dir(listing, sizeof(listing));
-    assert_string_equal(listing, "mtm.prom"); /* no temporary file left */
+    assert_string_equal(listing, "mtm-consumerd-c-1.prom"); /* no temporary file left */
 
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -249,8 +255,8 @@ static void test_write_creates_file_atomically(void **state)
     m.last_reconcile_ms = 1700000000999;
     m.amqp_connected = true;
     char *second = render(&m);
-    assert_int_equal(consumerd_metrics_write(test_dir(), second, strlen(second), err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        consumerd_metrics_write(test_dir(), "c-1", second, strlen(second), err, sizeof(err)), 0);
     char buf[4096];
     ssize_t n = pread(old, buf, sizeof(buf) - 1, 0);
     assert_true(n >= 0);
@@ -259,7 +265,7 @@ static void test_write_creates_file_atomically(void **state)
     close(old);
     assert_string_equal(slurp(path), second);
     list_dir(listing, sizeof(listing));
-    assert_string_equal(listing, "mtm.prom");
+    assert_string_equal(listing, "mtm-consumerd-c-1.prom");
     free(first);
     free(second);
 }
@@ -268,11 +274,11 @@ static void test_write_empty_text(void **state)
 {
     (void)state;
     char err[256], path[128], listing[1024];
-    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
-    assert_int_equal(consumerd_metrics_write(test_dir(), "", 0, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/mtm-consumerd-c-1.prom", test_dir());
+    assert_int_equal(consumerd_metrics_write(test_dir(), "c-1", "", 0, err, sizeof(err)), 0);
     assert_string_equal(slurp(path), "");
     list_dir(listing, sizeof(listing));
-    assert_string_equal(listing, "mtm.prom");
+    assert_string_equal(listing, "mtm-consumerd-c-1.prom");
 }
 
 static void test_write_missing_dir(void **state)
@@ -280,7 +286,8 @@ static void test_write_missing_dir(void **state)
     (void)state;
     char err[256] = "", missing[128], listing[1024];
     snprintf(missing, sizeof(missing), "%s/not-there", test_dir());
-    assert_int_equal(consumerd_metrics_write(missing, "x 1\n", 4, err, sizeof(err)), MTM_EIO);
+    assert_int_equal(consumerd_metrics_write(missing, "c-1", "x 1\n", 4, err, sizeof(err)),
+                     MTM_EIO);
     assert_contains(err, "not-there");
     list_dir(listing, sizeof(listing));
     assert_string_equal(listing, "");
@@ -290,20 +297,66 @@ static void test_write_rename_failure_cleans_up(void **state)
 {
     (void)state;
     char err[256] = "", path[128], listing[1024];
-    /* mtm.prom is a non-empty folder: the rename over it fails, and the
+    /* mtm-consumerd-c-1.prom is a non-empty folder: the rename over it fails, and the
      * temporary file must not be left behind. */
-    snprintf(path, sizeof(path), "%s/mtm.prom", test_dir());
+    snprintf(path, sizeof(path), "%s/mtm-consumerd-c-1.prom", test_dir());
     assert_int_equal(mkdir(path, 0755), 0);
     char inner[192];
     snprintf(inner, sizeof(inner), "%s/keep", path);
     FILE *f = fopen(inner, "w");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(consumerd_metrics_write(test_dir(), "x 1\n", 4, err, sizeof(err)), MTM_EIO);
+    assert_int_equal(consumerd_metrics_write(test_dir(), "c-1", "x 1\n", 4, err, sizeof(err)),
+                     MTM_EIO);
     assert_contains(err, "rename");
     list_dir(listing, sizeof(listing));
-    assert_string_equal(listing, "mtm.prom");
+    assert_string_equal(listing, "mtm-consumerd-c-1.prom");
     unlink(inner);
+}
+
+/* Two consumerd share the folder: each has its own file, and a clean stop
+ * removes only its own. */
+static void test_write_and_remove_per_name(void **state)
+{
+    (void)state;
+    char err[256] = "", listing[1024];
+    assert_int_equal(consumerd_metrics_write(test_dir(), "c-1", "a 1\n", 4, err, sizeof(err)), 0);
+    assert_int_equal(consumerd_metrics_write(test_dir(), "host.b", "b 1\n", 4, err, sizeof(err)),
+                     0);
+    list_dir(listing, sizeof(listing));
+    assert_string_equal(listing, "mtm-consumerd-c-1.prom mtm-consumerd-host.b.prom");
+    assert_int_equal(consumerd_metrics_remove(test_dir(), "c-1", err, sizeof(err)), 0);
+    list_dir(listing, sizeof(listing));
+    assert_string_equal(listing, "mtm-consumerd-host.b.prom");
+    /* Already gone: not an error. */
+    assert_int_equal(consumerd_metrics_remove(test_dir(), "c-1", err, sizeof(err)), 0);
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s/not-there", test_dir());
+    assert_int_equal(consumerd_metrics_remove(missing, "c-1", err, sizeof(err)), 0);
+}
+
+/* ---- consumerd_metrics_name --------------------------------------------- */
+
+static void test_name_configured_or_from_host(void **state)
+{
+    (void)state;
+    char name[CONSUMERD_NAME_MAX + 1];
+    consumerd_metrics_name("worker_2.eu-1", "ignored", name);
+    assert_string_equal(name, "worker_2.eu-1");
+    consumerd_metrics_name(NULL, "web-1.example.com", name);
+    assert_string_equal(name, "web-1.example.com");
+    consumerd_metrics_name("", "db7", name);
+    assert_string_equal(name, "db7");
+    /* What a file name or a label value cannot hold becomes '-'. */
+    consumerd_metrics_name(NULL, "h\"x/y z\\", name);
+    assert_string_equal(name, "h-x-y-z-");
+    consumerd_metrics_name(NULL, "", name);
+    assert_string_equal(name, "consumerd");
+    char longhost[200];
+    memset(longhost, 'h', sizeof(longhost) - 1);
+    longhost[sizeof(longhost) - 1] = '\0';
+    consumerd_metrics_name(NULL, longhost, name);
+    assert_int_equal(strlen(name), CONSUMERD_NAME_MAX);
 }
 
 /* ---- reconciler_metrics: the publish -> stored histogram ------------------ */
@@ -330,71 +383,97 @@ static void test_latency_histogram_pinned(void **state)
 
     struct mtm_buf b;
     mtm_buf_init(&b, 1 << 16);
-    assert_int_equal(reconciler_metrics(&r, &b), 0);
+    assert_int_equal(reconciler_metrics(&r, "c-1", &b), 0);
     /* Each tenant names the consumerd that consumes it. */
     assert_non_null(
         strstr(mtm_buf_cstr(&b),
                "mtm_tenant_info{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",name=\"\","
-               "consumer=\"01a235dd-bc16-706a-8140-c80a2043db66\"} 1\n"));
+               "consumer=\"01a235dd-bc16-706a-8140-c80a2043db66\",consumerd=\"c-1\"} 1\n"));
     const char *hist = strstr(mtm_buf_cstr(&b), "# HELP mtm_publish_to_stored_seconds ");
     assert_non_null(hist);
-    assert_string_equal(
-        hist,
-        "# HELP mtm_publish_to_stored_seconds Time from publish to stored.\n"
-        "# TYPE mtm_publish_to_stored_seconds histogram\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.005\"} 3\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.01\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.025\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.05\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.1\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.25\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"0.5\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"1\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"2.5\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"10\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"60\"} 4\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\",le="
-        "\"+Inf\"} 5\n"
-        "mtm_publish_to_stored_seconds_sum{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\"} "
-        "70.011\n"
-        "mtm_publish_to_stored_seconds_count{tenant=\"0b5e7c3a-1111-4222-8333-944445555666\"} 5\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.005\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.01\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.025\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.05\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.1\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.25\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"0.5\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"1\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"2.5\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"10\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"60\"} 0\n"
-        "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\",le="
-        "\"+Inf\"} 0\n"
-        "mtm_publish_to_stored_seconds_sum{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\"} 0.000\n"
-        "mtm_publish_to_stored_seconds_count{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\"} 0\n");
+    assert_string_equal(hist, "# HELP mtm_publish_to_stored_seconds Time from publish to stored.\n"
+                              "# TYPE mtm_publish_to_stored_seconds histogram\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.005\"} 3\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.01\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.025\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.05\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.1\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.25\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.5\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"1\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"2.5\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"10\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"60\"} 4\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"+Inf\"} 5\n"
+                              "mtm_publish_to_stored_seconds_sum{tenant=\"0b5e7c3a-1111-4222-8333-"
+                              "944445555666\",consumerd=\"c-1\"} "
+                              "70.011\n"
+                              "mtm_publish_to_stored_seconds_count{tenant=\"0b5e7c3a-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\"} 5\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.005\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.01\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.025\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.05\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.1\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.25\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"0.5\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"1\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"2.5\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"10\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"60\"} 0\n"
+                              "mtm_publish_to_stored_seconds_bucket{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\",le="
+                              "\"+Inf\"} 0\n"
+                              "mtm_publish_to_stored_seconds_sum{tenant=\"aaaaaaaa-1111-4222-8333-"
+                              "944445555666\",consumerd=\"c-1\"} 0.000\n"
+                              "mtm_publish_to_stored_seconds_count{tenant=\"aaaaaaaa-1111-4222-"
+                              "8333-944445555666\",consumerd=\"c-1\"} 0\n");
     mtm_buf_cleanup(&b);
     pool_free(pools[0]);
     pool_free(pools[1]);
@@ -414,6 +493,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_missing_dir, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_write_rename_failure_cleans_up, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_and_remove_per_name, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test(test_name_configured_or_from_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
