@@ -7,6 +7,8 @@
 // host's network (--network host) and serves on a free port of its own. The
 // test waits for the image's own HEALTHCHECK (GET /api/ready), logs in as the
 // admin, creates a tenant, publishes a message, waits until it is stored,
+// runs a second consumerd from the image the way the compose file's
+// `consumerd` service does (command consumerd, the metrics volume shared),
 // then stops the container and checks it ended cleanly (exit 0, every
 // program stopped with status 0) well within the grace period.
 //
@@ -22,6 +24,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import YAML from 'yaml';
 import { startStack, REPO } from '../harness/stack.mjs';
 import { run } from '../harness/proc.mjs';
 import { freePort, waitFor, randomSecret, sleep } from '../harness/util.mjs';
@@ -69,10 +73,14 @@ test(`the image ${IMAGE} (${ENGINE}) serves, stores a message and stops cleanly`
 
   const stack = await startStack({ consumerd: false, api: false, lighttpd: false, allowMissingDeps: true });
   const name = `mtm-image-test-${crypto.randomBytes(4).toString('hex')}`;
+  const extra = `${name}-consumerd`; // the compose file's consumerd service
+  const volume = `${name}-metrics`; // the compose file's metrics volume
   const keep = !!process.env.MTM_IMAGE_TEST_KEEP;
   const removeSync = () => {
     if (keep) return;
-    try { execFileSync(IMAGE_SH, ['run', 'rm', '-f', name], { stdio: 'ignore', timeout: 60000 }); } catch { /* gone */ }
+    for (const args of [['rm', '-f', extra], ['rm', '-f', name], ['volume', 'rm', '-f', volume]]) {
+      try { execFileSync(IMAGE_SH, ['run', ...args], { stdio: 'ignore', timeout: 60000 }); } catch { /* gone */ }
+    }
   };
   process.on('exit', removeSync);
   const logs = async () => { const r = await engine(['logs', name]); return r.stdout + r.stderr; };
@@ -88,7 +96,8 @@ test(`the image ${IMAGE} (${ENGINE}) serves, stores a message and stops cleanly`
     };
     const base = `http://127.0.0.1:${port}`;
     let adminToken;
-    await engineOk(['run', '-d', '--name', name, '--network', 'host',
+    await engineOk(['volume', 'create', volume]);
+    await engineOk(['run', '-d', '--name', name, '--network', 'host', '-v', `${volume}:/var/lib/mtm/metrics`,
       ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), IMAGE]);
 
     await t.test('runs as the unprivileged user', async () => {
@@ -144,6 +153,43 @@ test(`the image ${IMAGE} (${ENGINE}) serves, stores a message and stops cleanly`
       adminToken = token;
     });
 
+    await t.test('a second consumerd from the image, as compose\'s consumerd service runs it, shares the tenants and the metrics volume under its own name', async () => {
+      assert.ok(adminToken, 'no admin token: the previous step failed');
+      const service = YAML.parse(fs.readFileSync(path.join(REPO, 'docker-compose.yml'), 'utf8'), { merge: true }).services.consumerd;
+      assert.deepEqual(service.command, ['consumerd']);
+      await engineOk(['run', '-d', '--name', extra, '--network', 'host', '--hostname', 'extra-1', '-v', `${volume}:/var/lib/mtm/metrics`,
+        '-e', `MTM_PG_URL=${env.MTM_PG_URL}`, '-e', `MTM_AMQP_URL=${env.MTM_AMQP_URL}`, IMAGE, ...service.command]);
+      const get = async (p) => {
+        const res = await fetch(base + p, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(10000) });
+        return { status: res.status, text: await res.text() };
+      };
+      let ready;
+      await waitFor('two consumerd in /api/ready', async () => {
+        ready = await get('/api/ready');
+        return ready.status === 200 && JSON.parse(ready.text).consumers.length === 2;
+      }, { timeoutMs: 30000, intervalMs: 500, describe: () => `  ${ready && ready.text}` });
+      // The compose healthcheck (its file is fresh), run inside the container.
+      const [kind, script] = service.healthcheck.test;
+      assert.equal(kind, 'CMD-SHELL');
+      await waitFor('the consumerd service\'s healthcheck to pass', async () =>
+        (await engine(['exec', extra, 'sh', '-c', script.replaceAll('$$', '$')])).code === 0, { timeoutMs: 20000, intervalMs: 500 });
+      const files = (await engineOk(['exec', name, 'ls', '/var/lib/mtm/metrics'])).split('\n').filter((f) => f.startsWith('mtm-consumerd-'));
+      assert.equal(files.length, 2, files.join(' '));
+      assert.ok(files.includes('mtm-consumerd-extra-1.prom'), files.join(' '));
+      let metrics;
+      await waitFor('both consumerd in GET /api/metrics', async () => {
+        metrics = await get('/api/metrics');
+        return (metrics.text.match(/^mtm_consumerd_up\{consumerd="[^"]+"\} 1$/gm) || []).length === 2;
+      }, { timeoutMs: 15000, intervalMs: 500, describe: () => metrics.text.split('\n').filter((l) => l.startsWith('mtm_consumerd_up')).join('\n') });
+      assert.match(metrics.text, /^mtm_consumerd_up\{consumerd="extra-1"\} 1$/m);
+      // Scaled down: it stops cleanly, hands its tenants over and takes its file away.
+      await engineOk(['stop', '-t', '30', extra], { timeoutMs: 60000 });
+      assert.equal(await inspect(extra, '{{.State.ExitCode}}'), '0', (await engine(['logs', extra])).stderr);
+      const left = (await engineOk(['exec', name, 'ls', '/var/lib/mtm/metrics'])).split('\n').filter((f) => f.startsWith('mtm-consumerd-'));
+      assert.equal(left.length, 1, left.join(' '));
+      assert.ok(!left.includes('mtm-consumerd-extra-1.prom'));
+    });
+
     await t.test(`stops cleanly within ${GRACE_S} s`, async () => {
       // An open event stream (mtm-events through lighttpd) must not hold the stop up.
       assert.ok(adminToken, 'no admin token: the previous step failed');
@@ -165,7 +211,11 @@ test(`the image ${IMAGE} (${ENGINE}) serves, stores a message and stops cleanly`
       }
     });
   } finally {
-    if (!keep) await engine(['rm', '-f', name]);
+    if (!keep) {
+      await engine(['rm', '-f', extra]);
+      await engine(['rm', '-f', name]);
+      await engine(['volume', 'rm', '-f', volume]);
+    }
     process.off('exit', removeSync);
     await stack.stop();
     await sleep(0);
