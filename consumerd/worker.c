@@ -152,7 +152,11 @@ static size_t collect(struct wctx *c, bool *lost)
  * Runs one statement on a borrowed connection, waiting out outages until it
  * succeeds or the worker should exit (consumerd stops, the pool shrinks, or
  * consumerd fenced itself off: its batch then goes back to the queue for
- * whoever holds the tenant now). Returns 0, MTM_EUNAVAIL (gave up), or the
+ * whoever holds the tenant now). An outage is what mtm_pg_retryable says:
+ * the server unreachable, out of disk or memory, read-only, or silent past
+ * the batch deadline; both statements run here are idempotent (ON
+ * CONFLICT), so one whose fate is unknown is simply run again. None of it
+ * counts against a message. Returns 0, MTM_EUNAVAIL (gave up), or the
  * statement's own error.
  */
 static int run_stmt(struct wctx *c, enum mtm_stmt stmt, const char *const *params, PGresult **res,
@@ -167,7 +171,7 @@ static int run_stmt(struct wctx *c, enum mtm_stmt stmt, const char *const *param
         } else {
             snprintf(err, errlen, "no database connection free");
         }
-        if (rc != MTM_EUNAVAIL) {
+        if (!mtm_pg_retryable(rc)) {
             if (!rc)
                 mtm_backoff_reset(&c->outage);
             return rc;

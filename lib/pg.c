@@ -179,6 +179,17 @@ int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, co
     return rc;
 }
 
+bool mtm_pg_state_is_outage(const char *state)
+{
+    if (!state || strlen(state) != 5)
+        return true;                        /* no SQLSTATE: libpq's own failure, the connection */
+    return strncmp(state, "08", 2) == 0     /* connection exception */
+           || strncmp(state, "53", 2) == 0  /* insufficient resources: disk full, memory */
+           || strncmp(state, "58", 2) == 0  /* system error: I/O */
+           || strncmp(state, "57P", 3) == 0 /* shutdown, crash, cannot connect now */
+           || strcmp(state, "25006") == 0;  /* read-only: a standby, a failover under way */
+}
+
 int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -188,9 +199,16 @@ int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
     snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
     set_err(err, errlen, "postgres", msg);
 
-    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || !state ||
-        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
-        mtm_pg_disconnect(pg);
+    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || mtm_pg_state_is_outage(state)) {
+        /* A server short of disk or memory (classes 53, 58) keeps a good
+         * session: reconnecting would only add work (authentication) to
+         * a struggling server. Any other outage drops the connection: a
+         * new one finds a restarted server, or after a failover the new
+         * primary. */
+        bool keep = pg->conn && PQstatus(pg->conn) == CONNECTION_OK && state &&
+                    (strncmp(state, "53", 2) == 0 || strncmp(state, "58", 2) == 0);
+        if (!keep)
+            mtm_pg_disconnect(pg);
         return MTM_EUNAVAIL;
     }
     if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0)

@@ -6,8 +6,12 @@
  * points at it). It connects on demand: mtm_pg_exec connects if needed,
  * prepares the statement on first use on this connection, runs it, and
  * classifies failures:
- *   MTM_EUNAVAIL  the server is unreachable or the connection broke
- *                 (the connection is dropped; the next call reconnects)
+ *   MTM_EUNAVAIL  the server is unreachable, the connection broke, or the
+ *                 server cannot take writes for now (out of disk or
+ *                 memory, an I/O error, read-only while a standby is
+ *                 promoted: mtm_pg_state_is_outage); the connection is
+ *                 dropped (kept when short of disk or memory: the session
+ *                 is fine) and the next call reconnects
  *   MTM_ECONFLICT a unique or exclusion violation (SQLSTATE 23505/23P01)
  *   MTM_EINVAL    another integrity or data error (class 22 or 23)
  *   MTM_EDB       anything else
@@ -101,5 +105,26 @@ PGnotify *mtm_pg_notification(struct mtm_pg *pg);
 
 /* Classifies a failed result (or a NULL one) as described above. */
 int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen);
+
+/*
+ * Whether a SQLSTATE (NULL: none) is an outage of the database rather than
+ * a fault of the statement: classes 08 (connection), 53 (insufficient
+ * resources: 53100 disk_full, 53200 out_of_memory, 53300
+ * too_many_connections), 58 (system error: 58030 io_error), 57P
+ * (shutdown, crash, cannot connect now) and 25006
+ * (read_only_sql_transaction: a standby, or a primary being demoted). The
+ * same statement succeeds once the server is well again, so callers wait
+ * and retry (consumerd's workers) or answer 503 (the API); such errors must
+ * never count against a message.
+ */
+bool mtm_pg_state_is_outage(const char *state);
+
+/* Whether a failure of mtm_pg_exec is worth waiting out and running again:
+ * an outage (MTM_EUNAVAIL) or no answer within the deadline (MTM_ETIMEOUT;
+ * the statement's fate is unknown, so only for statements safe to repeat). */
+static inline bool mtm_pg_retryable(int rc)
+{
+    return rc == MTM_EUNAVAIL || rc == MTM_ETIMEOUT;
+}
 
 #endif

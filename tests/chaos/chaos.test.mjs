@@ -1,7 +1,7 @@
 // make chaos: every entry of the fault catalogue (tests/chaos/catalogue.mjs)
 // against one stack with two consumerd, in order; each entry gets a fresh
 // tenant. MTM_CHAOS_ONLY=<text> runs only the entries whose name contains
-// it. The figures of each run (recovery, longest answer) are printed at the
+// it (several texts separated by '|': any of them). The figures of each run (recovery, longest answer) are printed at the
 // end; docs/operations.md, "Faults", lists them.
 import { test, before, after } from 'node:test';
 import { ENTRIES, startChaosStack, runEntry } from './catalogue.mjs';
@@ -20,7 +20,9 @@ after(async () => {
   if (ctx) await ctx.stack.stop();
 });
 
-for (const entry of ENTRIES.filter((e) => !only || e.name.includes(only))) {
+// Several parts separated by '|' run every entry that contains one of them.
+const wanted = (e) => !only || only.split('|').some((part) => part && e.name.includes(part));
+for (const entry of ENTRIES.filter(wanted)) {
   test(entry.name, async (t) => {
     figures.push({ name: entry.name, healed: !!entry.heal, ...(await runEntry(t, ctx, entry)) });
   });

@@ -1,6 +1,7 @@
 // The short form of the fault catalogue (make chaos runs all of it): the
 // quick entries marked `short` in tests/chaos/catalogue.mjs (consumerd and
-// mtm-api SIGKILLed under load; about 30 s with the stack's start), against
+// mtm-api SIGKILLed under load, consumerd stopped by SIGTERM; about 45 s
+// with the stack's start), against
 // one stack with two consumerd. pipeline.test.mjs restarts RabbitMQ and
 // PostgreSQL mid-stream.
 import { test, before, after } from 'node:test';

@@ -5,7 +5,8 @@
  * MTM_PG_URL pointing at a fresh database owned by the unprivileged role mtm;
  * without it the program skips (exit 77). Checked here: connecting, a named
  * statement, failing fast when the server is unreachable or silent, the
- * classification of constraint errors, and recovery after the server kills
+ * classification of constraint errors and of outages (disk full, read-only),
+ * and recovery after the server kills
  * the session.
  */
 #include <setjmp.h>
@@ -212,6 +213,55 @@ static void test_classify_constraint_errors(void **state)
     mtm_pg_cleanup(&pg);
 }
 
+/*
+ * A database that cannot take writes for now (its disk full, a primary
+ * being demoted: read-only) is an outage, not a fault of the statement:
+ * MTM_EUNAVAIL, so that consumerd's workers wait it out instead of counting it against each message
+ * (and dead-lettering good messages), and the API answers 503 instead of 500. Before, both came
+ * back as MTM_EDB.
+ */
+static void test_classify_outages(void **state)
+{
+    (void)state;
+    struct mtm_pg pg;
+    char err[512] = "";
+    mtm_pg_init(&pg, pg_url, 5);
+
+    /* disk_full 53100, as a trigger or the storage manager raises it */
+    assert_int_equal(mtm_pg_exec_fixed(&pg,
+                                       "DO $$ BEGIN RAISE EXCEPTION 'could not extend file'"
+                                       " USING ERRCODE = 'disk_full'; END $$",
+                                       err, sizeof(err)),
+                     MTM_EUNAVAIL);
+    assert_string_equal(pg.sqlstate, "53100");
+    assert_contains(err, "could not extend file");
+    assert_true(mtm_pg_connected(&pg)); /* kept: the session is fine, the disk is not */
+
+    /* read_only_sql_transaction 25006: a write on a read-only session */
+    exec_ok(&pg, "CREATE TEMP TABLE itest_ro (id int)");
+    exec_ok(&pg, "SET default_transaction_read_only = on");
+    assert_int_equal(
+        mtm_pg_exec_fixed(&pg, "CREATE TABLE itest_ro_refused (id int)", err, sizeof(err)),
+        MTM_EUNAVAIL);
+    assert_string_equal(pg.sqlstate, "25006");
+    assert_false(mtm_pg_connected(&pg)); /* dropped: a new one may reach a new primary */
+
+    /* io_error 58030 */
+    assert_int_equal(mtm_pg_exec_fixed(&pg, "DO $$ BEGIN RAISE USING ERRCODE = 'io_error'; END $$",
+                                       err, sizeof(err)),
+                     MTM_EUNAVAIL);
+    assert_string_equal(pg.sqlstate, "58030");
+
+    /* A statement's own fault stays one: raise_exception P0001 */
+    assert_int_equal(
+        mtm_pg_exec_fixed(&pg, "DO $$ BEGIN RAISE EXCEPTION 'no'; END $$", err, sizeof(err)),
+        MTM_EDB);
+    assert_string_equal(pg.sqlstate, "P0001");
+    assert_true(mtm_pg_connected(&pg));
+    assert_false(mtm_pg_retryable(MTM_EDB));
+    mtm_pg_cleanup(&pg);
+}
+
 /* Runs a one-parameter query on conn and returns the first value as a long. */
 static long query_long(PGconn *conn, const char *sql, const char *param)
 {
@@ -363,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_url_settings_win_over_defaults),
         cmocka_unit_test(test_classify_constraint_errors),
+        cmocka_unit_test(test_classify_outages),
         cmocka_unit_test(test_terminated_session_reconnects),
         cmocka_unit_test(test_exec_fixed_after_terminate),
         cmocka_unit_test(test_notices_go_to_the_json_log),
