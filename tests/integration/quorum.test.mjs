@@ -204,3 +204,17 @@ test('MTM_AMQP_URL with two URLs, the first a dead port: the API and consumerd u
   await publishAndStore(t.id, 50, 'failover');
   await publishAndStore(classic.id, 10, 'failover-classic');
 });
+
+// How a highly available PostgreSQL is reached (docs/architecture.md,
+// "PostgreSQL's own availability"): a libpq multi-host URL tries each host
+// in turn and, with target_session_attrs=read-write, keeps only a primary.
+test('MTM_PG_URL with two hosts and target_session_attrs=read-write, the first a dead port: the API and consumerd use the second', async () => {
+  const u = new URL(stack.env.MTM_PG_URL);
+  const url = `postgresql://${u.username}:${u.password}@127.0.0.1:${await deadPort()},${u.host}${u.pathname}?target_session_attrs=read-write`;
+  await restartWith({ MTM_PG_URL: url });
+  const t = await newTenant('two-pg-hosts');
+  await publishAndStore(t.id, 50, 'pg-hosts');
+  const list = await api.get(`/api/tenants/${t.id}/messages?limit=5`);
+  assert.equal(list.status, 200, describe(list));
+  assert.equal(list.json.data.length, 5);
+});
