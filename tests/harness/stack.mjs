@@ -453,7 +453,7 @@ class Stack {
     const dir = path.join(this.dir, i === 0 ? 'rabbit' : `rabbit-${i + 1}`);
     for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(dir, d), { recursive: true });
     const amqpPort = await freePort();
-    const distPort = await freePort({ max: 45000, extra: [10000, 10001, 10002, 10010] });
+    const distPort = await freePort({ extra: [10000, 10001, 10002, 10010] });
     const node = `mtm-test-${suffix}${n > 1 ? '-' + (i + 1) : ''}@localhost`;
     const first = `mtm-test-${suffix}-1@localhost`;
     fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), [

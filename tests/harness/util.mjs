@@ -20,12 +20,22 @@ function tryListen(port) {
   });
 }
 
+/** The first port the kernel hands out for outgoing connections. */
+function ephemeralMin() {
+  try { return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768; } catch { return 32768; }
+}
+const EPHEMERAL_MIN = ephemeralMin();
+
 /**
  * A TCP port on 127.0.0.1 that is free right now and has not been handed out
  * by this process before. `extra` lists offsets that must be free as well
- * (RabbitMQ's CLI tools use dist port + 10000..10010).
+ * (RabbitMQ's CLI tools use dist port + 10000..10010). Every port, extras
+ * included, lies below the kernel's ephemeral range: a server restarted in
+ * a test (a RabbitMQ node killed and started again) must find its port
+ * free, not taken meanwhile by some client's outgoing connection.
  */
-export async function freePort({ min = 20000, max = 50000, extra = [] } = {}) {
+export async function freePort({ min = 10000, max = EPHEMERAL_MIN - 1, extra = [] } = {}) {
+  max = Math.min(max, EPHEMERAL_MIN - 1 - Math.max(0, ...extra));
   for (let i = 0; i < 500; i++) {
     const port = min + crypto.randomInt(max - min);
     if (handedOut.has(port)) continue;

@@ -1,7 +1,8 @@
 // A three-node RabbitMQ cluster with quorum queues (issue 11): mtm is given
 // all three URLs (MTM_AMQP_URL, lib/amqp.h) and MTM_QUEUE_TYPE=quorum. The
-// node mtm-api and consumerd are connected to is killed (SIGKILL) while
-// producers publish over HTTP; then:
+// node mtm-api and consumerd are connected to is killed (SIGKILL), and
+// later another stopped gracefully (SIGTERM), while producers publish over
+// HTTP; then:
 //   - every answer is a 202 or a 503 problem+json with Retry-After;
 //   - publishing recovers on the surviving nodes, and consumerd reconnects
 //     to a survivor and keeps storing;
@@ -65,26 +66,30 @@ test('three nodes form one cluster; a tenant\'s two queues are quorum queues wit
   }
 });
 
-let victim; // index of the killed node
-
-test('SIGKILL of the node mtm-api and consumerd use, under load: only 202 or 503 + Retry-After; consumerd moves to a survivor and keeps storing; every 202 stored exactly once', async (t) => {
+/**
+ * Loses, under load, the node mtm-api and consumerd are connected to, by
+ * `signal` (SIGKILL: it dies; SIGTERM: RabbitMQ's graceful stop), and
+ * checks what must survive. Resolves the node's index; the streams' results
+ * are added to streamsOf.
+ */
+async function loseNodeUnderLoad(t, signal) {
   // With the URLs in order, every connection starts on the first node.
   const apiNodes = amqpNodesOf('mtm-api');
   const cdNodes = amqpNodesOf('consumerd');
-  victim = cdNodes.indexOf(Math.max(...cdNodes));
+  const victim = cdNodes.indexOf(Math.max(...cdNodes));
   assert.ok(cdNodes[victim] > 0, `consumerd holds AMQP connections: ${JSON.stringify(cdNodes)}`);
   assert.ok(apiNodes[victim] > 0, `mtm-api uses the node consumerd uses (node ${victim}): ${JSON.stringify({ apiNodes, cdNodes })}`);
   const dead = stack.rabbits[victim];
 
   const streams = tenants.flatMap((id, i) => [
-    startStream(api, id, { tag: `node-plain-${i}`, timeoutMs: 20000 }),
-    startStream(api, id, { tag: `node-keyed-${i}`, keyed: true, timeoutMs: 20000 }),
+    startStream(api, id, { tag: `${signal}-plain-${i}`, timeoutMs: 20000 }),
+    startStream(api, id, { tag: `${signal}-keyed-${i}`, keyed: true, timeoutMs: 20000 }),
   ]);
   const allAttempts = () => streams.flatMap((s) => s.attempts);
   await waitFor('load under way: 20 batches answered 202', () => allAttempts().filter((a) => a.status === 202).length >= 20, { timeoutMs: 20000 });
   const storedBefore = Number(await stack.psql('SELECT count(*) FROM messages'));
   const killedAt = Date.now();
-  await stack.killRabbit('SIGKILL', { node: victim });
+  await stack.killRabbit(signal, { node: victim });
 
   // consumerd: connections to survivors only, and storing messages published after the kill.
   let nodes = [];
@@ -112,18 +117,26 @@ test('SIGKILL of the node mtm-api and consumerd use, under load: only 202 or 503
 
   const results = await Promise.all(streams.map((s) => s.stop()));
   const all = results.flatMap((r) => r.attempts);
-  const info = `node ${dead.node} killed at ${new Date(killedAt).toISOString()}; ${results.map((r) => `${r.tag} ${summarize(r.attempts)}`).join(', ')}`;
-  t.diagnostic(`after the kill: consumerd connected to survivors only in ${movedAt - killedAt} ms; publishes all 202 again from ${pubBack - killedAt} ms; messages published after that stored by ${storingAt - killedAt} ms; ${storedBefore} rows before the kill`);
+  const info = `node ${dead.node} stopped by ${signal} at ${new Date(killedAt).toISOString()}; ${results.map((r) => `${r.tag} ${summarize(r.attempts)}`).join(', ')}`;
+  t.diagnostic(`after the ${signal}: consumerd connected to survivors only in ${movedAt - killedAt} ms; publishes all 202 again from ${pubBack - killedAt} ms; messages published after that stored by ${storingAt - killedAt} ms; ${storedBefore} rows before the kill`);
   t.diagnostic(info);
   assertFaultAnswers(all, info);
   assert.ok(all.filter((a) => a.start >= killedAt && a.start < killedAt + 2000).length >= 4, `the producers kept publishing through the kill (${info})`);
   assert.ok(!amqpNodesOf('mtm-api')[victim], 'mtm-api holds no connection to the dead node');
   for (const [i, id] of tenants.entries()) {
     const mine = results.filter((r) => r.tag.endsWith(`-${i}`));
-    streamsOf[id] = mine;
-    const { ms, extras } = await assertStreamsStored(stack, id, mine, { info: `tenant ${i}: ${info}` });
+    // Every stream of the tenant so far: the stored rows include the earlier ones'.
+    streamsOf[id] = [...(streamsOf[id] || []), ...mine];
+    const { ms, extras } = await assertStreamsStored(stack, id, streamsOf[id], { info: `tenant ${i}: ${info}` });
     t.diagnostic(`tenant ${i}: ${mine.reduce((n, r) => n + r.ids.length, 0)} ids answered 202, all stored once (${ms} ms after the streams stopped); ${extras} rows of refused plain batches`);
   }
+  return victim;
+}
+
+let victim;
+
+test('SIGKILL of the node mtm-api and consumerd use, under load: only 202 or 503 + Retry-After; consumerd moves to a survivor and keeps storing; every 202 stored exactly once', async (t) => {
+  victim = await loseNodeUnderLoad(t, 'SIGKILL');
 });
 
 test('the killed node, started again, rejoins the cluster; its quorum members come back online; publishing and storing go on', async (t) => {
@@ -145,6 +158,12 @@ test('the killed node, started again, rejoins the cluster; its quorum members co
     const r = await s.stop();
     assertFaultAnswers(r.attempts, `after the rejoin, tenant ${i}`);
     assert.ok(r.ids.length > 0, 'publishes answered 202 after the rejoin');
-    await assertStreamsStored(stack, id, [...streamsOf[id], r], { info: `tenant ${i} after the rejoin` });
+    streamsOf[id].push(r);
+    await assertStreamsStored(stack, id, streamsOf[id], { info: `tenant ${i} after the rejoin` });
   }
+});
+
+test('a node stopped gracefully (SIGTERM) under load: the same guarantees as a kill', async (t) => {
+  await stack.waitReady({ timeoutMs: 30000 });
+  await loseNodeUnderLoad(t, 'SIGTERM');
 });
