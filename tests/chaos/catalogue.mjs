@@ -276,6 +276,35 @@ export const ENTRIES = [
       await stack.startConsumerd({ name: state.victim.name }); // as supervisord would
     },
   },
+  ...['SIGKILL', 'SIGTERM'].map((signal) => ({
+    name: `the only consumerd ${signal === 'SIGKILL' ? 'killed (SIGKILL)' : 'stopped (SIGTERM)'} and started again 2 s later, as supervisord would`,
+    // The others are stopped first (gracefully): nobody else can take the
+    // tenant, so the messages wait on the queue until the restart.
+    async prepare(ctx) {
+      const { stack, api, tenant, state } = ctx;
+      state.victim = await holderProcess(stack, api, tenant);
+      state.others = Object.keys(stack.procs).filter((n) => /^consumerd(-\d+)?$/.test(n) && n !== state.victim.name && stack.proc(n).running);
+      for (const name of state.others) await stack.killConsumerd('SIGTERM', { name, timeoutMs: 30000 });
+    },
+    async inject({ stack, state }) {
+      state.exit = await stack.killConsumerd(signal, { name: state.victim.name, timeoutMs: 30000 });
+    },
+    holdMs: 2000,
+    heal: ({ stack, state }) => stack.startConsumerd({ name: state.victim.name }),
+    recoverMs: 2000, // publishing never depended on consumerd
+    slowMs: 3000,
+    async check({ stack, api, tenant, state, downUntil }, t) {
+      try {
+        if (signal === 'SIGTERM') assert.ok(state.exit.code === 0 && !state.exit.timedOut, `consumerd exits 0 on SIGTERM: ${JSON.stringify(state.exit)}`);
+        let now = null;
+        await waitFor('the restarted consumerd holds the tenant', async () => { now = await holder(api, tenant); return now && now !== state.victim.id; },
+          { timeoutMs: 15000, intervalMs: 250 });
+        t.diagnostic(`the restarted consumerd holds the tenant ${Date.now() - downUntil} ms after its start`);
+      } finally {
+        for (const name of state.others) await stack.startConsumerd({ name });
+      }
+    },
+  })),
   {
     name: 'PostgreSQL frozen for 30 s (SIGSTOP of every postgres process, then SIGCONT)',
     inject(ctx) {
