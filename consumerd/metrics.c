@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,66 +22,58 @@ void consumerd_metrics_name(const char *configured, const char *hostname,
         snprintf(out, CONSUMERD_NAME_MAX + 1, "consumerd");
 }
 
-/* One gauge or counter family with this consumerd's sample. */
-static int family(struct mtm_buf *out, const char *name, const char *type, const char *help,
-                  const char *consumerd, long long value)
-{
-    return mtm_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{consumerd=\"%s\"} %lld\n", name,
-                          help, name, type, name, consumerd, value);
-}
-
 int consumerd_metrics_render(const struct consumerd_metrics *m, const char *name,
                              struct mtm_buf *out)
 {
-    /* A file that exists belongs to a consumerd that runs (or died
-     * without stopping: its heartbeat then goes stale). */
-    int rc = family(out, "mtm_consumerd_up", "gauge",
-                    "Whether consumerd is running (its file is removed when it stops cleanly).",
-                    name, 1);
-    rc = rc ? rc
-            : mtm_buf_printf(out,
-                             "# HELP mtm_consumerd_heartbeat_timestamp_seconds Time of "
-                             "consumerd's last heartbeat.\n"
-                             "# TYPE mtm_consumerd_heartbeat_timestamp_seconds gauge\n"
-                             "mtm_consumerd_heartbeat_timestamp_seconds{consumerd=\"%s\"} %.3f\n",
-                             name, (double)m->heartbeat_ms / 1000.0);
-    if (m->last_reconcile_ms)
-        rc = rc ? rc
-                : mtm_buf_printf(out,
-                                 "# HELP mtm_consumerd_last_reconcile_timestamp_seconds Time "
-                                 "the last reconcile finished.\n"
-                                 "# TYPE mtm_consumerd_last_reconcile_timestamp_seconds gauge\n"
-                                 "mtm_consumerd_last_reconcile_timestamp_seconds{consumerd=\"%s\"} "
-                                 "%.3f\n",
-                                 name, (double)m->last_reconcile_ms / 1000.0);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_postgres_connected", "gauge",
-                     "Whether consumerd is connected to PostgreSQL.", name, m->pg_connected);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_rabbitmq_connected", "gauge",
-                     "Whether consumerd is connected to RabbitMQ.", name, m->amqp_connected);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_fenced", "gauge",
-                     "Whether consumerd has stopped its pools because no heartbeat reached "
-                     "PostgreSQL for too long.",
-                     name, m->fenced);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_fenced_total", "counter",
-                     "Times consumerd fenced itself off.", name, m->fenced_total);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_worker_threads", "gauge", "Consumer threads alive.", name,
-                     m->worker_threads);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_db_connections", "gauge",
-                     "Shared PostgreSQL connections open.", name, m->db_connections);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_broker_connections", "gauge",
-                     "The workers' shared RabbitMQ connections "
-                     "(MTM_AMQP_CHANNELS_PER_CONNECTION channels each at most).",
-                     name, m->broker_connections);
-    rc = rc ? rc
-            : family(out, "mtm_consumerd_broker_connections_up", "gauge",
-                     "Of those, the ones connected.", name, m->broker_connections_up);
+    /* Timestamps are printed in seconds with milliseconds; the rest are
+     * whole numbers. A family whose `show` is false is left out. */
+    const struct {
+        const char *name, *type, *help;
+        double value;
+        bool seconds, show;
+    } families[] = {
+        /* A file that exists belongs to a consumerd that runs (or died
+         * without stopping: its heartbeat then goes stale). */
+        {"mtm_consumerd_up", "gauge",
+         "Whether consumerd is running (its file is removed when it stops cleanly).", 1, false,
+         true},
+        {"mtm_consumerd_heartbeat_timestamp_seconds", "gauge",
+         "Time of consumerd's last heartbeat.", (double)m->heartbeat_ms / 1000.0, true, true},
+        {"mtm_consumerd_last_reconcile_timestamp_seconds", "gauge",
+         "Time the last reconcile finished.", (double)m->last_reconcile_ms / 1000.0, true,
+         m->last_reconcile_ms != 0},
+        {"mtm_consumerd_postgres_connected", "gauge",
+         "Whether consumerd is connected to PostgreSQL.", m->pg_connected, false, true},
+        {"mtm_consumerd_rabbitmq_connected", "gauge", "Whether consumerd is connected to RabbitMQ.",
+         m->amqp_connected, false, true},
+        {"mtm_consumerd_fenced", "gauge",
+         "Whether consumerd has stopped its pools because no heartbeat reached PostgreSQL for "
+         "too long.",
+         m->fenced, false, true},
+        {"mtm_consumerd_fenced_total", "counter", "Times consumerd fenced itself off.",
+         (double)m->fenced_total, false, true},
+        {"mtm_consumerd_worker_threads", "gauge", "Consumer threads alive.", m->worker_threads,
+         false, true},
+        {"mtm_consumerd_db_connections", "gauge", "Shared PostgreSQL connections open.",
+         m->db_connections, false, true},
+        {"mtm_consumerd_broker_connections", "gauge",
+         "The workers' shared RabbitMQ connections (MTM_AMQP_CHANNELS_PER_CONNECTION channels "
+         "each at most).",
+         m->broker_connections, false, true},
+        {"mtm_consumerd_broker_connections_up", "gauge", "Of those, the ones connected.",
+         m->broker_connections_up, false, true},
+    };
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sizeof(families) / sizeof(families[0]); i++) {
+        if (!families[i].show)
+            continue;
+        rc = mtm_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{consumerd=\"%s\"} ",
+                            families[i].name, families[i].help, families[i].name, families[i].type,
+                            families[i].name, name);
+        rc = rc                    ? rc
+             : families[i].seconds ? mtm_buf_printf(out, "%.3f\n", families[i].value)
+                                   : mtm_buf_printf(out, "%.0f\n", families[i].value);
+    }
     return rc;
 }
 
