@@ -416,6 +416,11 @@ try {
     try {
       const [w, t] = (await stack.psql(`SELECT coalesce(sum(s.workers_running), 0), count(*) FROM tenants t LEFT JOIN tenant_status s ON s.tenant_id = t.id`, { timeoutMs: 8000 })).split('|').map(Number);
       v.workers = w; v.tenants = t;
+      // The workers each consumerd holds (its leased tenants' workers): its threads, channels and connections follow them.
+      const held = await stack.psql(`SELECT c.pid, coalesce(sum(s.workers_running), 0) FROM tenant_leases l JOIN consumers c ON c.id = l.consumer_id
+        LEFT JOIN tenant_status s ON s.tenant_id = l.tenant_id GROUP BY c.pid`, { timeoutMs: 8000 });
+      const byPid = new Map(held.split('\n').filter(Boolean).map((l) => l.split('|').map(Number)));
+      for (const [name, p] of Object.entries(stack.procs)) if (/^consumerd/.test(name) && p.running) v[`${name}.workers`] = byPid.get(p.pid) || 0;
     } catch (e) { log(`sample: workers: ${e.message.split('\n')[0]}`); }
     // rabbitmqctl takes a second or two: its figures come from the last call that finished, never older than a sample.
     if (!rabbitBusy) {
@@ -433,9 +438,10 @@ try {
     samples.push(s);
     fs.appendFileSync(samplesFile, JSON.stringify(s) + '\n');
     if (samples.length % 6 === 1) {
+      const held = Object.keys(v).filter((k) => /^consumerd.*\.workers$/.test(k)).map((k) => `${k.split('.')[0]} ${v[k]}`).join(', ');
       const f = (n) => (v[`${n}.rss_mib`] === undefined ? '-' : `${v[`${n}.rss_mib`].toFixed(1)}M/${v[`${n}.fds`]}fd/${v[`${n}.threads`]}t`);
       log(`t+${((at - Math.min(at, startedAt)) / 60000).toFixed(1)} min: ${['mtm-api', 'mtm-events', 'lighttpd', 'consumerd', steady, 'postgres', 'rabbitmq'].map((n) => `${n} ${f(n)}`).join(', ')}; `
-        + `pg ${v['pg.client_backends']} clients, rabbit ${v['rabbit.conns']} conns/${v['rabbit.channels']} ch/${v['rabbit.mem_mib']} MiB; workers ${v.workers}; ${JSON.stringify(counts)}`);
+        + `pg ${v['pg.client_backends']} clients, rabbit ${v['rabbit.conns']} conns/${v['rabbit.channels']} ch/${v['rabbit.mem_mib']} MiB; workers ${v.workers} (${held}); ${JSON.stringify(counts)}`);
     }
   };
   const sampler = (async () => {
