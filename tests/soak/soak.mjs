@@ -3,18 +3,19 @@
 //
 //   MTM_SOAK_MINUTES=30 node tests/soak/soak.mjs   (default 30)
 //
-// 1. Throughput: 100 tenants are created (concurrency 1, two at a time);
-//    mtm-load (bench/load.c) sends single publishes to them at full speed,
-//    closed loop over 16 connections, for MTM_SOAK_MEASURE_SECONDS (15);
-//    the throughput is the messages answered 202 over the time from the
-//    first request until the last of them is stored.
-// 2. For MTM_SOAK_MINUTES, at once:
+// 1. 100 tenants are created (concurrency 1, two at a time), and what runs
+//    throughout starts: three tracked streams (HTTP batches of 10, tags
+//    soak-0..2) on tenants 0..2, whose every id answered 202 is checked
+//    one by one; a reader walking the pages of tenants 0..2 with cursors;
+//    the sampler (3.).
+// 2. Throughput: mtm-load (bench/load.c) sends single publishes to the 100
+//    tenants at full speed, closed loop over 16 connections, for
+//    MTM_SOAK_MEASURE_SECONDS (15); the throughput is the messages answered
+//    202 over the time from the first request until the last is stored.
+//    Then for MTM_SOAK_MINUTES, at once:
 //    - mtm-load publishes single messages at half of that throughput, open
 //      loop (requests due at fixed times whatever the server does), request
 //      i to tenant i mod 100;
-//    - three tracked streams (HTTP batches of 10, tags soak-0..2) on
-//      tenants 0..2, whose every id answered 202 is checked one by one;
-//    - a reader walks the pages of tenants 0..2 with cursors;
 //    - a resizer sets one of tenants 0..9 to concurrency 1..4 every 10 s
 //      (tenants 10..99 stay at 1, so the workers, and what follows them,
 //      stay within a band: 100..130);
@@ -22,53 +23,59 @@
 //      it is stored exactly once, and deletes it;
 //    - the first consumerd is restarted (SIGTERM, start) every
 //      MTM_SOAK_RESTART_SECONDS (180); the second runs throughout;
-//    - every MTM_SOAK_POISON_SECONDS (120) one poison message (a body that
-//      is not JSON, put on the tenant's queue over AMQP: the worker cannot
-//      store it) goes to each of tenants 3 and 4.
+//    - every MTM_SOAK_POISON_SECONDS (120, the first after half of it) one
+//      poison message (a body that is not JSON, put on the tenant's queue
+//      over AMQP: the worker cannot store it) goes to each of tenants 3, 4.
 // 3. Every MTM_SOAK_SAMPLE_SECONDS (10), for every process of the stack
 //    (mtm-api, mtm-events, lighttpd, consumerd, consumerd-2, postgres: the
 //    postmaster and all its children, rabbitmq: rabbitmq-server and all its
 //    children, the beam among them): RSS, private and shared memory, open
-//    file descriptors, threads,
-//    processes, and its TCP connections to PostgreSQL and RabbitMQ (its own
-//    sockets, from /proc/net/tcp); PostgreSQL's view (pg_stat_activity:
-//    client backends by application_name/usename and by the stack process
-//    whose port they serve); RabbitMQ's view (connections, channels, each
-//    by stack process, and the broker's memory, erlang:memory(total), via
-//    one rabbitmqctl eval); the workers running and the tenants. Of a
-//    component: private = the sum of its processes' RssAnon; shared = the
-//    largest RssFile + RssShmem among them (PostgreSQL's shared_buffers as
-//    its processes have touched them, mapped libraries); RSS = private +
-//    shared (for one process: its VmRSS). A component of several processes
-//    (postgres, rabbitmq) is judged on its private memory; its shared
-//    memory and RSS are reported (shared_buffers fills as data is written,
-//    up to its size).
+//    file descriptors, threads, processes, and its TCP connections to
+//    PostgreSQL and RabbitMQ (its own sockets, from /proc/net/tcp);
+//    PostgreSQL's view (pg_stat_activity: client backends by
+//    application_name/usename and by the stack process whose port they
+//    serve); RabbitMQ's view (connections, channels, each by stack process,
+//    and the broker's memory, erlang:memory(total), via one rabbitmqctl
+//    eval); the workers running, in all and held by each consumerd (the
+//    workers of the tenants it leases), and the tenants. Of a component:
+//    private = the sum of its processes' RssAnon; shared = the largest
+//    RssFile + RssShmem among them (PostgreSQL's shared_buffers as its
+//    processes have touched them, mapped libraries); RSS = private +
+//    shared (for one process: its VmRSS).
 // 4. At the end: the books, then per series the first, last, max and the
 //    slope (least squares, per minute) over the samples after the warm-up
-//    (3 minutes; a third of the run if shorter), and the trend rule:
-//      memory (MiB: RSS, broker memory) grows without bound when its slope
-//      is over 0.5 MiB/min AND the mean of the last third of the samples
-//      after warm-up exceeds the first third's by more than 10 % + 8 MiB;
-//      a count (fds, threads, processes, connections, channels) grows
-//      without bound when its slope is over 0 AND the mean of the last third
-//      exceeds the first third's by more than 2 + 3 x the rise in workers
-//      running (mean of the last third - mean of the first, if positive):
-//      what the tenants explain; the open files of PostgreSQL and RabbitMQ
-//      (their caches of the tenants' files, which fill and empty as
-//      backends and queues come and go) when the slope is over 0 AND the
-//      last third's mean exceeds the first's by more than 25 % + 8 (judged
-//      when the samples after warm-up span 9 minutes or more: in short runs
-//      PostgreSQL's open files fell by half or more about once a minute and
-//      refilled, so a shorter run's thirds only tell the phase).
+//    (3 minutes after the soak's load started; a third of the run if
+//    shorter), and the trend rule. A series grows without bound when:
+//      memory (RSS of a single process, private memory of every component,
+//      the broker's memory): its slope is over 0.5 MiB/min AND the mean of
+//      the last third of the samples after warm-up exceeds the first
+//      third's by more than 10 % + 8 MiB;
+//      a count (fds, threads, processes, connections, channels): its slope
+//      is over 0 AND the last third's mean exceeds the first's by more than
+//      max(2, 10 % of it) + 3 x the rise of the workers that explain it
+//      (the mean of the last third - the first's, if positive, of the
+//      consumerd's own workers for a consumerd's series, of all workers
+//      otherwise);
+//      RabbitMQ's open files (its queues' files): its slope is over 0 AND
+//      the last third's mean exceeds the first's by more than 25 % + 8,
+//      judged once the samples after warm-up span 9 minutes.
+//    Reported, not judged: the shared memory and RSS of postgres and
+//    rabbitmq (shared_buffers fills as data is written, up to its size),
+//    and PostgreSQL's open files (each backend keeps up to
+//    max_files_per_process files of the partitions it touched; in the runs
+//    their sum fell by half or more about once a minute and refilled);
+//    PostgreSQL's connections are judged.
 //    The books: every id of the tracked streams answered 202 stored exactly
 //    once; every tenant's rows from mtm-load are as many as the requests
 //    it was sent (each answered 202; any other answer fails); no tenant has
 //    an id twice; every poison message is in its tenant's dead letters
 //    (GET /api/tenants/{id}/dlq) and none is stored. Exit status 1 if any of
 //    that, or any trend, fails.
-// The samples (JSON lines), the series (CSV) and the report (JSON) are
-// written to a folder mtm-soak-* under MTM_TEST_TMPDIR (or the system's
-// temporary folder), printed at the start and the end.
+// The samples (samples.jsonl as they come, samples.csv, samples.json) and
+// the report (report.json) are written to a folder mtm-soak-* under
+// MTM_TEST_TMPDIR (or the system's temporary folder), printed at the start
+// and the end; MTM_SOAK_ANALYSE=<a run's samples.json> prints its trend
+// table again without a stack.
 //
 // Uses the release build (MTM_TEST_BUILD_DIR, default build/release): the
 // sanitizers' own allocator would hide or fake a trend.
@@ -244,10 +251,10 @@ function slope(xs, ys) {
   return sxx ? sxy / sxx : 0;
 }
 const mean = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
-// PostgreSQL's backends and RabbitMQ's queues keep the files of the tenants'
-// partitions and queue segments open as a cache (bounded by
-// max_files_per_process and the broker's file handle limit): what they hold
-// depends on which tenants were touched lately, not only on how many exist.
+// RabbitMQ keeps its queues' segment and index files open as a cache
+// (bounded by its file handle limit): what it holds depends on which
+// tenants were busy lately, not only on how many exist. (PostgreSQL's
+// backends do the same with the partitions' files: reported, not judged.)
 const SERVER_FILES = /^rabbitmq\.fds$/;
 const isMemory = (k) => /(rss_mib|private_mib|mem_mib)$/.test(k);
 
