@@ -83,6 +83,8 @@ static int64_t *lat_us;
 static size_t lat_n, lat_cap;
 static long long scheduled; /* open loop: requests made due so far */
 static int64_t t0_ns, last_done_ns;
+/* open loop: the connection the next due request tries first */
+static int rr_next;
 /* open loop: due requests waiting for a free connection (their due times) */
 static int64_t *backlog;
 static size_t bl_head, bl_tail, bl_cap, bl_max;
@@ -587,9 +589,18 @@ int main(int argc, char **argv)
                     scheduled++;
                     bl_push(due);
                 }
-                for (int i = 0; i < opt.conns && bl_tail > bl_head; i++)
-                    if (conns[i].st == IDLE)
+                /* Round robin over the idle connections: always taking the
+                 * first idle one left the others unused long enough for the
+                 * server to drop them (lighttpd's keep-alive idle timeout,
+                 * 5 s) just as a request went out on one: a request lost to
+                 * the race, counted as an error. */
+                for (int j = 0; j < opt.conns && bl_tail > bl_head; j++) {
+                    int i = (rr_next + j) % opt.conns;
+                    if (conns[i].st == IDLE) {
                         next_for(&conns[i], now);
+                        rr_next = (i + 1) % opt.conns;
+                    }
+                }
                 if (may_start(now)) {
                     int64_t next = t0_ns + (int64_t)((double)scheduled * 1e9 / opt.rate);
                     struct itimerspec its = {.it_value = {next / 1000000000, next % 1000000000}};

@@ -50,14 +50,20 @@ void httpmetrics_observe(struct httpmetrics *m, size_t route, int status, int64_
     mtm_histogram_observe(&m->duration[ri], micros);
 }
 
-void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t n)
+/* Label values match consumerd's: lowercase UUIDs. */
+static void tenant_label(char out[MTM_UUID_STRLEN + 1], const char *tenant_id)
 {
-    /* Label values match consumerd's: lowercase UUIDs. */
-    char tenant[MTM_UUID_STRLEN + 1];
     size_t len = strnlen(tenant_id, MTM_UUID_STRLEN);
     for (size_t i = 0; i < len; i++)
-        tenant[i] = (char)tolower((unsigned char)tenant_id[i]);
-    tenant[len] = '\0';
+        out[i] = (char)tolower((unsigned char)tenant_id[i]);
+    out[len] = '\0';
+}
+
+void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t n)
+{
+    char tenant[MTM_UUID_STRLEN + 1];
+    tenant_label(tenant, tenant_id);
+    size_t len = strlen(tenant);
     pthread_mutex_lock(&m->lock);
     size_t i = 0;
     while (i < m->ntenants && strcmp(m->tenants[i].id, tenant) != 0)
@@ -72,6 +78,23 @@ void httpmetrics_published(struct httpmetrics *m, const char *tenant_id, size_t 
         m->ntenants++;
     }
     m->tenants[i].published += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void httpmetrics_forget(struct httpmetrics *m, const char *tenant_id)
+{
+    char tenant[MTM_UUID_STRLEN + 1];
+    tenant_label(tenant, tenant_id);
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->ntenants; i++) {
+        if (strcmp(m->tenants[i].id, tenant) == 0) {
+            /* Keep the others in their order: the scrape lists them as they came. */
+            memmove(&m->tenants[i], &m->tenants[i + 1],
+                    (m->ntenants - i - 1) * sizeof(*m->tenants));
+            m->ntenants--;
+            break;
+        }
+    }
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -9,7 +9,8 @@
  * extra slot for requests that matched no route) and status, with one
  * histogram (lib/histogram.h) per route; request threads only add. The
  * per-tenant publish counts live in a small table under a mutex (a leaf
- * lock) because tenants come and go. Rendering reads everything without
+ * lock) because tenants come and go: a tenant's entry goes when it is
+ * deleted through this process (httpmetrics_forget). Rendering reads everything without
  * stopping the request threads, so a scrape may see a counter a few
  * increments behind its histogram: Prometheus tolerates that.
  *
@@ -59,6 +60,12 @@ void httpmetrics_add_route(struct httpmetrics *m, const struct mtm_route *route)
  * the routes added counts as "unmatched". */
 void httpmetrics_observe(struct httpmetrics *m, size_t route, int status, int64_t micros);
 void httpmetrics_published(struct httpmetrics *m, const char *tenant, size_t n);
+/* Drops the tenant's publish count (its series leaves the next scrape): the
+ * tenant was deleted. Without it the table keeps one entry for every tenant
+ * ever published to, for the life of the process. A publish that passed its
+ * checks before the deletion may add the entry back: one entry, not a
+ * growth. Unknown tenants are ignored. */
+void httpmetrics_forget(struct httpmetrics *m, const char *tenant);
 int httpmetrics_render(struct httpmetrics *m, struct mtm_buf *out) MTM_MUST_CHECK;
 
 #endif

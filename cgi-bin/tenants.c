@@ -344,6 +344,7 @@ int api_tenant_delete(struct api_thread *t, struct mtm_request *r)
     if (!touched)
         return api_fail(t, MTM_ENOTFOUND, "no tenant %s", id);
     tenant_cache_forget(&t->ctx->tenants, id);
+    httpmetrics_forget(&t->ctx->metrics, id);
     /* Its tokens die with it at once; the rows go when consumerd removes
      * the tenant (ON DELETE CASCADE). */
     if (mtm_pg_exec(&t->pg, MTM_STMT_TOKENS_REVOKE_TENANT, params, NULL, err, sizeof(err)))

@@ -101,6 +101,20 @@ test('a tenant deleted through one responder process is refused by the other at 
   await refusedWithin(two, id, (r) => r.status === 409 || r.status === 404, 'the other process after DELETE');
 });
 
+test('a deleted tenant leaves the publish counts of the process that took the DELETE (no series per tenant ever made)', async () => {
+  const id = await createTenant();
+  for (let i = 0; i < 3; i++) assert.equal((await publish(one, id, i)).status, 202);
+  const scrape = async () => {
+    const res = await one.get('/api/metrics');
+    assert.equal(res.status, 200, describe(res));
+    return metricValue(res.text, 'mtm_messages_published_total', { tenant: id });
+  };
+  assert.equal(await scrape(), 3);
+  const del = await one.deleteTenant(id);
+  assert.equal(del.status, 202, describe(del));
+  assert.equal(await scrape(), undefined, 'the deleted tenant\'s series is gone at once');
+});
+
 test('a change made in SQL behind the API is seen at once (NOTIFY)', async () => {
   const id = await createTenant();
   assert.equal((await publish(one, id)).status, 202);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../../cgi-bin/httpmetrics.h"
@@ -173,6 +174,47 @@ static void test_render_respects_buffer_cap(void **state)
     httpmetrics_cleanup(&m);
 }
 
+/* The publish counts of a deleted tenant: a churn of tenants must not grow
+ * the table (the soak creates and deletes one every 20 s). */
+static void test_forget_deleted_tenants(void **state)
+{
+    (void)state;
+    struct httpmetrics m;
+    init_with_routes(&m);
+    char id[MTM_UUID_STRLEN + 1];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "%08x-1111-4222-8333-944445555666", (unsigned)i);
+        httpmetrics_published(&m, id, 1);
+        httpmetrics_forget(&m, id);
+    }
+    assert_int_equal(m.ntenants, 0);
+    httpmetrics_published(&m, "aaaaaaaa-1111-4222-8333-944445555666", 1);
+    httpmetrics_published(&m, "bbbbbbbb-1111-4222-8333-944445555666", 2);
+    httpmetrics_published(&m, "cccccccc-1111-4222-8333-944445555666", 3);
+    httpmetrics_forget(&m, "BBBBBBBB-1111-4222-8333-944445555666"); /* any case, as published */
+    httpmetrics_forget(&m, "dddddddd-1111-4222-8333-944445555666"); /* never published: ignored */
+    struct mtm_buf b;
+    render_into(&m, &b);
+    const char *text = mtm_buf_cstr(&b);
+    assert_null(strstr(text, "bbbbbbbb"));
+    /* the others stay, in the order they came */
+    const char *a = strstr(
+        text, "mtm_messages_published_total{tenant=\"aaaaaaaa-1111-4222-8333-944445555666\"} 1\n");
+    const char *c = strstr(
+        text, "mtm_messages_published_total{tenant=\"cccccccc-1111-4222-8333-944445555666\"} 3\n");
+    assert_non_null(a);
+    assert_non_null(c);
+    assert_true(a < c);
+    mtm_buf_cleanup(&b);
+    /* published again after a forget: counts afresh */
+    httpmetrics_published(&m, "bbbbbbbb-1111-4222-8333-944445555666", 1);
+    render_into(&m, &b);
+    assert_non_null(
+        strstr(mtm_buf_cstr(&b), "{tenant=\"bbbbbbbb-1111-4222-8333-944445555666\"} 1\n"));
+    mtm_buf_cleanup(&b);
+    httpmetrics_cleanup(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_render_pinned),
         cmocka_unit_test(test_foreign_route_is_unmatched),
         cmocka_unit_test(test_render_respects_buffer_cap),
+        cmocka_unit_test(test_forget_deleted_tenants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
