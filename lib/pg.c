@@ -199,7 +199,10 @@ int mtm_pg_classify(struct mtm_pg *pg, PGresult *res, char *err, size_t errlen)
     snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
     set_err(err, errlen, "postgres", msg);
 
-    if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK || mtm_pg_state_is_outage(state)) {
+    /* No SQLSTATE is libpq's own failure: an outage too (said here as
+     * well as in mtm_pg_state_is_outage, for the reader and the analyzer). */
+    if (!state || !pg->conn || PQstatus(pg->conn) != CONNECTION_OK ||
+        mtm_pg_state_is_outage(state)) {
         /* A server short of disk or memory (classes 53, 58) keeps a good
          * session: reconnecting would only add work (authentication) to
          * a struggling server. Any other outage drops the connection: a
