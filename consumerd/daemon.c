@@ -12,6 +12,7 @@
 
 #include "hash.h"
 #include "migrate.h"
+#include "textfile.h"
 #include "timeutil.h"
 
 #define TICK_MS 250
@@ -55,10 +56,13 @@ int consumerd_init(struct consumerd *d, const struct mtm_config *cfg)
         LOG_WARN(&d->log, "metrics folder %s: %s", cfg->metrics_dir, strerror(errno));
     /* Earlier versions wrote mtm.prom: left behind, its heartbeat would go
      * stale and keep MtmConsumerdDown firing. */
-    char legacy[4096 + 16];
-    snprintf(legacy, sizeof(legacy), "%s/mtm.prom", cfg->metrics_dir);
-    if (unlink(legacy) == 0)
-        LOG_INFO(&d->log, "removed %s (an earlier version's metrics file)", legacy);
+    bool legacy = false;
+    char err[512];
+    if (mtm_textfile_remove(cfg->metrics_dir, "mtm.prom", &legacy, err, sizeof(err)))
+        LOG_WARN(&d->log, "%s", err);
+    else if (legacy)
+        LOG_INFO(&d->log, "removed %s/mtm.prom (an earlier version's metrics file)",
+                 cfg->metrics_dir);
     reconciler_init(&d->rec, cfg, &d->log, d->id);
     d->need_reconcile = true;
     if (d->signal_fd < 0) {

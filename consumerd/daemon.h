@@ -52,8 +52,8 @@ struct consumerd {
     bool stop;
     struct consumerd_metrics metrics;
     char hostname[256];
-    char name[CONSUMERD_NAME_MAX +
-              1];                 /* in the metrics: label consumerd, its textfile (metrics.h) */
+    /* in the metrics: label consumerd, its textfile (metrics.h) */
+    char name[CONSUMERD_NAME_MAX + 1];
     char id[MTM_UUID_STRLEN + 1]; /* this process among the consumerd (new at each start) */
     uint64_t leases_hash;         /* the tenants held at the last heartbeat */
     int leases;

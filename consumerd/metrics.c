@@ -1,13 +1,10 @@
 /* metrics: see metrics.h. */
 #include "metrics.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "config.h"
 #include "textfile.h"
 
 void consumerd_metrics_name(const char *configured, const char *hostname,
@@ -16,7 +13,7 @@ void consumerd_metrics_name(const char *configured, const char *hostname,
     const char *src = configured && *configured ? configured : hostname;
     size_t n = 0;
     for (const char *c = src ? src : ""; *c && n < CONSUMERD_NAME_MAX; c++)
-        out[n++] = isalnum((unsigned char)*c) || *c == '.' || *c == '_' || *c == '-' ? *c : '-';
+        out[n++] = mtm_config_name_char(*c) ? *c : '-';
     out[n] = '\0';
     if (!n)
         snprintf(out, CONSUMERD_NAME_MAX + 1, "consumerd");
@@ -92,12 +89,7 @@ int consumerd_metrics_write(const char *dir, const char *name, const char *text,
 
 int consumerd_metrics_remove(const char *dir, const char *name, char *err, size_t errlen)
 {
-    char path[4096 + CONSUMERD_NAME_MAX + 32], file[CONSUMERD_NAME_MAX + 32];
+    char file[CONSUMERD_NAME_MAX + 32];
     file_name(name, file, sizeof(file));
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (unlink(path) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "textfile: remove %s: %s", path, strerror(errno));
-        return MTM_EIO;
-    }
-    return 0;
+    return mtm_textfile_remove(dir, file, NULL, err, errlen);
 }

@@ -194,6 +194,21 @@ static int parse_addrlist(const char *v, const char **bad, size_t *badlen)
     }
 }
 
+bool mtm_config_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+static bool name_ok(const char *v)
+{
+    if (!*v)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!mtm_config_name_char(*c))
+            return false;
+    return true;
+}
+
 /* Stores one value; on failure writes "NAME: reason" into err. */
 static int set_value(struct mtm_config *cfg, const struct key *k, const char *v, char *err,
                      size_t errlen)
@@ -277,7 +292,7 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
         break;
     }
     case T_NAME:
-        if (!mtm_config_name_ok(v)) {
+        if (!name_ok(v)) {
             snprintf(err, errlen, "%s: must be letters, digits, '.', '_' or '-' (got \"%.40s\")",
                      k->name, v);
             return MTM_EINVAL;
@@ -293,16 +308,6 @@ static int set_value(struct mtm_config *cfg, const struct key *k, const char *v,
     free(*slot);
     *slot = xstrdup(v);
     return 0;
-}
-
-bool mtm_config_name_ok(const char *v)
-{
-    if (!*v)
-        return false;
-    for (const char *c = v; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
-            return false;
-    return true;
 }
 
 static int check_relations(const struct mtm_config *cfg, char *err, size_t errlen)

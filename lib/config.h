@@ -80,9 +80,9 @@ int mtm_config_load_env(struct mtm_config *cfg, enum mtm_program prog, char *err
 
 void mtm_config_cleanup(struct mtm_config *cfg);
 
-/* Whether v is a valid name (MTM_CONSUMER_NAME): non-empty, only letters,
- * digits, '.', '_' and '-', so that it fits a file name and a label value. */
-bool mtm_config_name_ok(const char *v);
+/* Whether c may stand in a name (MTM_CONSUMER_NAME): a letter, a digit,
+ * '.', '_' or '-', so that a name fits a file name and a label value. */
+bool mtm_config_name_char(char c);
 
 /* Iteration over the table, for documentation and tests. */
 struct mtm_config_key_info {

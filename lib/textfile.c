@@ -49,3 +49,18 @@ int mtm_textfile_write(const char *dir, const char *name, const char *text, size
     free(dst);
     return rc;
 }
+
+int mtm_textfile_remove(const char *dir, const char *name, bool *removed, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    int rc = 0;
+    bool gone = unlink(path) == 0;
+    if (!gone && errno != ENOENT) {
+        snprintf(err, errlen, "textfile: remove %s: %s", path, strerror(errno));
+        rc = MTM_EIO;
+    }
+    if (removed)
+        *removed = gone;
+    free(path);
+    return rc;
+}

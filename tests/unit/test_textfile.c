@@ -107,6 +107,36 @@ static void test_missing_folder(void **state)
     assert_int_equal(entries(), 0);
 }
 
+/* Remove: the file goes and *removed says so; a second remove (or one in a
+ * missing folder) is no error and says nothing was there; a name that
+ * cannot be unlinked (a non-empty folder) is MTM_EIO naming it. */
+static void test_remove(void **state)
+{
+    (void)state;
+    char err[256] = "", missing[128], sub[128], inner[160];
+    bool removed = false;
+    assert_int_equal(mtm_textfile_write(test_dir(), "a.prom", "x", 1, err, sizeof(err)), 0);
+    assert_int_equal(mtm_textfile_remove(test_dir(), "a.prom", &removed, err, sizeof(err)), 0);
+    assert_true(removed);
+    assert_int_equal(entries(), 0);
+    assert_int_equal(mtm_textfile_remove(test_dir(), "a.prom", &removed, err, sizeof(err)), 0);
+    assert_false(removed);
+    snprintf(missing, sizeof(missing), "%s/nope", test_dir());
+    assert_int_equal(mtm_textfile_remove(missing, "a.prom", NULL, err, sizeof(err)), 0);
+    snprintf(sub, sizeof(sub), "%s/d.prom", test_dir());
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(inner, sizeof(inner), "%s/keep", sub);
+    FILE *f = fopen(inner, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(mtm_textfile_remove(test_dir(), "d.prom", &removed, err, sizeof(err)),
+                     MTM_EIO);
+    assert_false(removed);
+    assert_contains(err, "textfile: remove ");
+    assert_contains(err, sub);
+    unlink(inner);
+}
+
 /* rename() cannot replace a folder: the old "file" stays, no temp is left. */
 static void test_rename_failure(void **state)
 {
@@ -156,6 +186,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_missing_folder, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_rename_failure, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_remove, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
