@@ -28,7 +28,8 @@
 // "streams": only the event streams' cost, 6. below; "fairness": only 7.;
 // "checkpoint": 8. below), MTM_BENCH_STREAMS (500), MTM_BENCH_PG_CANDIDATE,
 // MTM_BENCH_CKPT_ROUNDS (2). The stack takes MTM_TENANT_THREADS, MTM_API_THREADS
-// and MTM_QUEUE_TYPE from the environment when set.
+// and MTM_QUEUE_TYPE from the environment when set, and the broker
+// MTM_BENCH_RABBIT_CONF (rabbitmq.conf lines separated by ';').
 //
 //   6. what open event streams cost: half-load single publishes with and
 //      without MTM_BENCH_STREAMS admin streams on GET /api/events, windows
@@ -46,9 +47,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
 import { makeCursor } from '../tests/harness/cursor.mjs';
+import { runJsonTool } from '../tests/harness/proc.mjs';
 import net from 'node:net';
 
 const env = process.env;
@@ -83,19 +84,7 @@ const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? 'â
 // ---------------------------------------------------------------- processes
 
 /** Runs one of the bench binaries; resolves its JSON output. */
-function runTool(name, args, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BIN_DIR, name), args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${name} ${args.join(' ')} exited ${code}: ${err.trim()}`));
-      try { resolve(JSON.parse(out)); } catch { reject(new Error(`${name}: not JSON: ${out} ${err}`)); }
-    });
-  });
-}
+const runTool = (name, args, extraEnv = {}) => runJsonTool(path.join(BIN_DIR, name), args, { env: extraEnv });
 
 // ---------------------------------------------------------------- CPU shares
 
@@ -603,7 +592,9 @@ log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.l
 // MTM_TENANT_THREADS passes through, to compare the fairness rule with it off (= MTM_API_THREADS).
 // Settings of the stack a run may change (each is printed with the results).
 const PASSED = ['MTM_TENANT_THREADS', 'MTM_API_THREADS', 'MTM_QUEUE_TYPE'].filter((k) => env[k]);
-stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn', ...Object.fromEntries(PASSED.map((k) => [k, env[k]])) } });
+// MTM_BENCH_RABBIT_CONF: broker settings to try, rabbitmq.conf lines separated by ';'
+const RABBIT_CONF = (env.MTM_BENCH_RABBIT_CONF || '').split(';').map((l) => l.trim()).filter(Boolean);
+stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn', ...Object.fromEntries(PASSED.map((k) => [k, env[k]])) }, rabbitConf: RABBIT_CONF });
 if (PASSED.length) log(`stack settings: ${PASSED.map((k) => `${k}=${env[k]}`).join(' ')}`);
 tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mtm-bench-'));
 try {

@@ -16,22 +16,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { startStack, BIN_DIR } from '../tests/harness/stack.mjs';
+import { runJsonTool } from '../tests/harness/proc.mjs';
 
 const SECONDS = Number(process.env.MTM_BENCH_SECONDS || 5);
 const ROUNDS = Number(process.env.MTM_BENCH_ROUNDS || 4);
 const TARGET = 0.95; // issue 12: a limit costs at most 5 % of the throughput
 
-function load(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BIN_DIR, 'mtm-load'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
-  });
-}
+const load = (args) => runJsonTool(path.join(BIN_DIR, 'mtm-load'), args);
 
 const stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn' } });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mtm-bench-rl-'));

@@ -73,12 +73,33 @@ if has_suite node; then
 	tap="$OUT/integration.$$.tap"
 	rm -f "$tap"
 	if [ "$#" -gt 0 ]; then targets=("$@"); else targets=(tests/integration/); fi
+	# The warm pool (tests/harness/warmpool.mjs) boots each file's RabbitMQ
+	# node and copies its PostgreSQL data folder while the file before runs.
+	# MTM_TEST_WARM_POOL=0 turns it off (every stack then boots its own).
+	pool_pid=
+	if [ "${MTM_TEST_WARM_POOL:-}" != 0 ]; then
+		pool_base=${MTM_TEST_TMPDIR:-${TMPDIR:-/tmp}}
+		mkdir -p "$pool_base"
+		export MTM_TEST_WARM_POOL
+		MTM_TEST_WARM_POOL=$(mktemp -d "$pool_base/mtm-warm-pool-XXXXXX")
+		node tests/harness/warmpool.mjs "$MTM_TEST_WARM_POOL" 1 >"$OUT/warmpool.log" 2>&1 &
+		pool_pid=$!
+		trap '[ -n "$pool_pid" ] && kill "$pool_pid" 2>/dev/null' EXIT
+	else
+		unset MTM_TEST_WARM_POOL
+	fi
 	echo "### integration: node --test ${targets[*]}"
 	node --test --test-concurrency=1 --test-timeout="${MTM_NODE_TEST_TIMEOUT:-300000}" \
 		--test-reporter=spec --test-reporter-destination=stdout \
 		--test-reporter=tap --test-reporter-destination="$tap" \
 		"${targets[@]}"
 	rc=$?
+	if [ -n "$pool_pid" ]; then
+		kill "$pool_pid" 2>/dev/null
+		wait "$pool_pid" 2>/dev/null
+		pool_pid=
+		tail -n 1 "$OUT/warmpool.log"
+	fi
 	n_pass=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -1)
 	n_fail=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -1)
 	n_canc=$(sed -n 's/^# cancelled \([0-9][0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -1)

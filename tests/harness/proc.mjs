@@ -204,6 +204,34 @@ export class Proc {
     return this;
   }
 
+  /**
+   * Takes over a process another process started (a broker from
+   * warmpool.mjs) as this Proc's current run: signals, stop() and
+   * waitExit() work on it; it is seen to end by polling, and its exit
+   * status is not known (the signal stop() sent is recorded as the cause).
+   * start() after it ends starts this Proc's own command as usual.
+   */
+  adopt(pid) {
+    if (this.running) throw new Error(`${this.name} is already running (pid ${this.pid})`);
+    const run = { pid, started: Date.now(), exited: false, code: null, signal: null, expected: false, adopted: true };
+    let resolveExit;
+    run.exitPromise = new Promise((r) => { resolveExit = r; });
+    const timer = setInterval(() => {
+      if (pidAlive(pid)) return;
+      clearInterval(timer);
+      run.exited = true;
+      run.signal = run.stopSignal || null;
+      run.ended = Date.now();
+      try { fs.appendFileSync(this.logFile, `=== harness: ${this.name} (pid ${pid}, adopted) ended${run.expected ? '' : ' (unexpected)'}\n`); } catch { /* dir gone */ }
+      resolveExit(run);
+    }, 50);
+    timer.unref();
+    this.child = null;
+    this.pid = pid;
+    this.runs.push(run);
+    return this;
+  }
+
   /** Throws (with the log tail) if the process is not running. */
   assertRunning(what = 'is running') {
     const run = this.current;
@@ -290,6 +318,23 @@ export function run(cmd, args, { env, cwd, user, input, timeoutMs = 60000 } = {}
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+}
+
+/**
+ * Runs one of our measuring tools (mtm-load, mtm-probe: bench/), which
+ * prints one JSON document; resolves it. Rejects with the tool's stderr when
+ * it exits non-zero, and with its output when that is not JSON. `env` adds to
+ * this process's environment.
+ */
+export async function runJsonTool(cmd, args, { env = {}, timeoutMs = 2 * 3600 * 1000 } = {}) {
+  const r = await run(cmd, args, { env: { ...process.env, ...env }, timeoutMs });
+  const what = `${path.basename(cmd)} ${args.join(' ')}`;
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr.trim()}`);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`${what}: not JSON: ${r.stdout.slice(0, 300)} ${r.stderr}`);
+  }
 }
 
 export { sleep };

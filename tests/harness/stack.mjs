@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { Proc, run, register, unregister, startReaper, killTaggedSync, taggedPids, IS_ROOT, userIds } from './proc.mjs';
+import { Proc, run, register, unregister, startReaper, killTaggedSync, taggedPids, pidAlive, IS_ROOT, userIds } from './proc.mjs';
 import { REPO, freePort, canConnect, canConnectUnix, waitFor, sleep, tail, indent, randomSecret } from './util.mjs';
 import { amqpProbe } from './amqp.mjs';
 
@@ -42,7 +42,7 @@ export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
 
 export const SANITIZER_PATTERNS = [/AddressSanitizer/, /LeakSanitizer/, /ThreadSanitizer/, /runtime error:/];
 
-const RABBIT_BIN = '/usr/lib/rabbitmq/bin';
+export const RABBIT_BIN = '/usr/lib/rabbitmq/bin';
 
 function pgBinDir() {
   if (process.env.MTM_TEST_PG_BIN) return process.env.MTM_TEST_PG_BIN;
@@ -63,7 +63,7 @@ function which(cmd, fallback) {
 }
 
 /** process.env without anything that could point a child at the wrong place. */
-function cleanBaseEnv(tag) {
+export function cleanBaseEnv(tag) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(MTM_|RABBITMQ_|ERL_|PG[A-Z]|NODE_TEST_CONTEXT|NODE_OPTIONS)/.test(k)) continue;
@@ -102,6 +102,150 @@ function chownR(p, user) {
   walk(p);
 }
 
+/**
+ * Makes a PostgreSQL cluster in `data` (a folder inside `pgDir`, both then
+ * owned by user postgres) with initdb: superuser postgres with `password`,
+ * trust on the unix socket, scram over TCP. Resolves initdb's output;
+ * throws with it when initdb fails.
+ */
+export async function initPostgres({ pgDir, data, password, env }) {
+  fs.mkdirSync(pgDir, { recursive: true });
+  const pwFile = path.join(pgDir, 'superuser.pw');
+  fs.writeFileSync(pwFile, password + '\n', { mode: 0o600 });
+  chownR(pgDir, 'postgres');
+  try {
+    const init = await run(path.join(pgBinDir(), 'initdb'), [
+      '-D', data, '-U', 'postgres', `--pwfile=${pwFile}`,
+      '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync',
+    ], { user: 'postgres', cwd: pgDir, env, timeoutMs: 60000 });
+    const out = `${init.stdout}${init.stderr}`;
+    if (init.code !== 0) throw new Error(`harness: initdb failed (status ${init.code}):\n${indent(out)}`);
+    return out;
+  } finally {
+    fs.rmSync(pwFile, { force: true });
+  }
+}
+
+/**
+ * Moves a copy of the warm pool's initdb'd data folder (warmpool.mjs) to
+ * `data`: one the pool made ready (a rename, which only one process wins),
+ * else a copy made now. Resolves what it came from, or null without a pool.
+ */
+function claimPooledPgData(data) {
+  const pool = process.env.MTM_TEST_WARM_POOL;
+  if (!pool || !fs.existsSync(path.join(pool, 'pg-template', 'ok'))) return null;
+  let spares = [];
+  try { spares = fs.readdirSync(path.join(pool, 'pg-ready')).filter((f) => !f.startsWith('.')); } catch { /* none */ }
+  for (const f of spares) {
+    try {
+      fs.renameSync(path.join(pool, 'pg-ready', f), data);
+      return path.join(pool, 'pg-ready', f);
+    } catch { /* another test process took it */ }
+  }
+  const template = path.join(pool, 'pg-template', 'data');
+  fs.cpSync(template, data, { recursive: true });
+  fs.chmodSync(data, 0o700); // postgres refuses a data folder others can read
+  return template;
+}
+
+/** MTM_MAX_BODY's default, and so the broker's max_message_size unless a test changes it. */
+const DEFAULT_MAX_BODY = 1048576;
+
+/**
+ * Writes the files of RabbitMQ node `index` of `nodes` into `dir` (owned by
+ * user rabbitmq), on free ports; resolves {dir, node, env, amqpPort,
+ * distPort, url}: rabbitmq-server run with `env` boots it. `extraConf`:
+ * more lines of rabbitmq.conf (a benchmark's broker settings). Nodes of one
+ * cluster share `suffix`, `cookie` and `epmdPort`. The stack and the broker
+ * pool (warmpool.mjs) both make their nodes here.
+ */
+export async function prepareRabbitNode({ dir, index = 0, nodes = 1, suffix, cookie = null, epmdPort, baseEnv, maxMessageSize = DEFAULT_MAX_BODY, extraConf = [] }) {
+  for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  const amqpPort = await freePort();
+  const distPort = await freePort({ extra: [10000, 10001, 10002, 10010] });
+  const node = `mtm-test-${suffix}${nodes > 1 ? '-' + (index + 1) : ''}@localhost`;
+  const first = `mtm-test-${suffix}-1@localhost`;
+  fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), [
+    `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
+    'loopback_users = none',
+    'default_vhost = /',
+    'default_user = mtm',
+    'default_pass = mtm',
+    'default_permissions.configure = .*',
+    'default_permissions.read = .*',
+    'default_permissions.write = .*',
+    'default_user_tags.administrator = true',
+    'log.console = true',
+    'log.console.level = info',
+    'log.file = false',
+    'disk_free_limit.absolute = 10MB',
+    `max_message_size = ${maxMessageSize}`,
+    // Node 0 boots alone; the others list it and join it as they boot.
+    ...(index > 0 ? [
+      'cluster_formation.peer_discovery_backend = classic_config',
+      `cluster_formation.classic_config.nodes.1 = ${first}`,
+    ] : []),
+    // a small Raft write-ahead log: quorum queues' entries wait in
+    // memory until it rolls over (the default is 512 MB)
+    ...(nodes > 1 ? ['raft.wal_max_size_bytes = 32000000'] : []),
+    ...extraConf,
+    '',
+  ].join('\n'));
+  fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
+  fs.writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
+  if (cookie) fs.writeFileSync(path.join(dir, 'home', '.erlang.cookie'), cookie, { mode: 0o400 });
+  chownR(dir, 'rabbitmq');
+  const env = {
+    ...baseEnv,
+    HOME: path.join(dir, 'home'),
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(amqpPort),
+    RABBITMQ_DIST_PORT: String(distPort),
+    ERL_EPMD_PORT: String(epmdPort),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+    RABBITMQ_PID_FILE: path.join(dir, 'rabbit.pid'),
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+    RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
+    RABBITMQ_LOGS: '-',
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: nodes > 1 ? RABBIT_CLUSTER_ERL_ARGS : RABBIT_ERL_ARGS,
+  };
+  return { dir, node, env, amqpPort, distPort, url: `amqp://mtm:mtm@127.0.0.1:${amqpPort}/` };
+}
+
+/**
+ * Claims a node the broker pool has booted (MTM_TEST_WARM_POOL): renames
+ * its ready/<id>.json into claimed/, which only one process can do. While
+ * the pool is still booting one, waits for it up to `waitMs`. Resolves the
+ * node ({dir, node, env, amqpPort, distPort, url, epmdPort, pid, logFile})
+ * or null.
+ */
+async function claimPooledBroker({ waitMs = 30000 } = {}) {
+  const pool = process.env.MTM_TEST_WARM_POOL;
+  if (!pool || !fs.existsSync(path.join(pool, 'ready'))) return null;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    for (const f of fs.readdirSync(path.join(pool, 'ready')).filter((x) => x.endsWith('.json'))) {
+      const to = path.join(pool, 'claimed', f);
+      try {
+        fs.renameSync(path.join(pool, 'ready', f), to);
+      } catch {
+        continue; // another test process took it
+      }
+      const node = JSON.parse(fs.readFileSync(to, 'utf8'));
+      if (pidAlive(node.pid)) return node;
+    }
+    let booting = [];
+    try { booting = fs.readdirSync(path.join(pool, 'booting')); } catch { /* pool gone */ }
+    if (!booting.length || Date.now() > deadline) return null;
+    await sleep(100);
+  }
+}
+
 class Stack {
   constructor(opts) {
     this.opts = opts;
@@ -115,6 +259,7 @@ class Stack {
       fs.mkdirSync(d, { recursive: true, mode: 0o755 });
     }
     this.baseEnv = cleanBaseEnv(this.tag);
+    this.logPaths = {}; // logs kept elsewhere: a pooled broker's
     this.procs = {};
     this.stopped = false;
     this.problems = [];
@@ -124,7 +269,7 @@ class Stack {
   }
 
   logFile(name) {
-    return path.join(this.logDir, `${name}.log`);
+    return this.logPaths[name] || path.join(this.logDir, `${name}.log`);
   }
 
   /** Full text of a log: postgres, rabbitmq, consumerd, mtm-api, lighttpd, lighttpd-error, lighttpd-access. */
@@ -317,19 +462,17 @@ class Stack {
     this.pgData = path.join(pgDir, 'data');
     this.pgSock = path.join(pgDir, 'sock');
     fs.mkdirSync(this.pgSock, { recursive: true });
-    const pwFile = path.join(pgDir, 'superuser.pw');
     this.pgSuperPassword = randomSecret(18);
-    fs.writeFileSync(pwFile, this.pgSuperPassword + '\n', { mode: 0o600 });
-    chownR(pgDir, 'postgres');
     this.pgPort = await freePort();
-
-    const init = await run(path.join(bin, 'initdb'), [
-      '-D', this.pgData, '-U', 'postgres', `--pwfile=${pwFile}`,
-      '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync',
-    ], { user: 'postgres', cwd: pgDir, env: this.baseEnv, timeoutMs: 60000 });
-    fs.writeFileSync(this.logFile('postgres'), `=== initdb (status ${init.code})\n${init.stdout}${init.stderr}`);
-    if (init.code !== 0) throw new Error(`harness: initdb failed (status ${init.code}):\n${indent(init.stdout + init.stderr)}`);
-    fs.rmSync(pwFile);
+    // a copy of the warm pool's initdb: its superuser password is set below
+    const template = claimPooledPgData(this.pgData);
+    if (template) {
+      chownR(pgDir, 'postgres');
+      fs.writeFileSync(this.logFile('postgres'), `=== a copy of ${template}\n`);
+    } else {
+      const out = await initPostgres({ pgDir, data: this.pgData, password: this.pgSuperPassword, env: this.baseEnv });
+      fs.writeFileSync(this.logFile('postgres'), `=== initdb\n${out}`);
+    }
 
     this.procs.postgres = new Proc({
       name: 'postgres',
@@ -348,7 +491,7 @@ class Stack {
     await this.startPostgres();
 
     const attrs = this.opts.pgRoleAttrs || 'LOGIN';
-    await this.psql(`CREATE ROLE mtm ${attrs} PASSWORD 'mtm'; CREATE DATABASE mtm OWNER mtm;`, { db: 'postgres' });
+    await this.psql(`${template ? `ALTER ROLE postgres PASSWORD '${this.pgSuperPassword}'; ` : ''}CREATE ROLE mtm ${attrs} PASSWORD 'mtm'; CREATE DATABASE mtm OWNER mtm;`, { db: 'postgres' });
     this.pgUrl = `postgresql://mtm:mtm@127.0.0.1:${this.pgPort}/mtm`;
     this.env.MTM_PG_URL = this.pgUrl;
   }
@@ -426,20 +569,17 @@ class Stack {
    * others 'rabbitmq-2', 'rabbitmq-3', ...
    */
   async #setupRabbit() {
+    if (await this.#adoptPooledRabbit()) {
+      this.#exposeRabbit();
+      return;
+    }
     const n = this.opts.rabbitNodes || 1;
     this.epmdPort = await freePort();
     const cookie = n > 1 ? crypto.randomBytes(20).toString('hex').toUpperCase() : null;
     const suffix = crypto.randomBytes(3).toString('hex');
     this.rabbits = [];
     for (let i = 0; i < n; i++) this.rabbits.push(await this.#rabbitNodeSetup(i, n, suffix, cookie));
-    const first = this.rabbits[0];
-    // what the single-node tests read
-    Object.assign(this, {
-      rabbitDir: first.dir, rabbitNode: first.node, rabbitEnv: first.env,
-      amqpPort: first.amqpPort, rabbitDistPort: first.distPort, amqpUrl: first.url,
-    });
-    this.amqpUrls = this.rabbits.map((r) => r.url);
-    this.env.MTM_AMQP_URL = this.amqpUrls.join(',');
+    this.#exposeRabbit();
     // The first node alone, then the others, which find it running and
     // join it as they boot (peer discovery, classic_config): no
     // stop_app/join_cluster/start_app round of CLI calls.
@@ -448,69 +588,57 @@ class Stack {
     if (n > 1) await this.waitRabbitCluster(n);
   }
 
+  /** What tests read of the broker: the first node's, and every node's URL. */
+  #exposeRabbit() {
+    const first = this.rabbits[0];
+    Object.assign(this, {
+      rabbitDir: first.dir, rabbitNode: first.node, rabbitEnv: first.env,
+      amqpPort: first.amqpPort, rabbitDistPort: first.distPort, amqpUrl: first.url,
+    });
+    this.amqpUrls = this.rabbits.map((r) => r.url);
+    this.env.MTM_AMQP_URL = this.amqpUrls.join(',');
+  }
+
   async #rabbitNodeSetup(i, n, suffix, cookie) {
     const name = i === 0 ? 'rabbitmq' : `rabbitmq-${i + 1}`;
-    const dir = path.join(this.dir, i === 0 ? 'rabbit' : `rabbit-${i + 1}`);
-    for (const d of ['mnesia', 'log', 'home']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-    const amqpPort = await freePort();
-    const distPort = await freePort({ extra: [10000, 10001, 10002, 10010] });
-    const node = `mtm-test-${suffix}${n > 1 ? '-' + (i + 1) : ''}@localhost`;
-    const first = `mtm-test-${suffix}-1@localhost`;
-    fs.writeFileSync(path.join(dir, 'rabbitmq.conf'), [
-      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
-      'loopback_users = none',
-      'default_vhost = /',
-      'default_user = mtm',
-      'default_pass = mtm',
-      'default_permissions.configure = .*',
-      'default_permissions.read = .*',
-      'default_permissions.write = .*',
-      'default_user_tags.administrator = true',
-      'log.console = true',
-      'log.console.level = info',
-      'log.file = false',
-      'disk_free_limit.absolute = 10MB',
-      // As deploy/stack.sh does: the broker refuses bodies mtm would refuse.
-      // A test of consumerd's own limit raises it (opts.brokerMaxMessageSize).
-      `max_message_size = ${this.opts.brokerMaxMessageSize || Number(this.opts.env?.MTM_MAX_BODY || 1048576)}`,
-      // Node 0 boots alone; the others list it and join it as they boot.
-      ...(i > 0 ? [
-        'cluster_formation.peer_discovery_backend = classic_config',
-        `cluster_formation.classic_config.nodes.1 = ${first}`,
-      ] : []),
-      // a small Raft write-ahead log: quorum queues' entries wait in
-      // memory until it rolls over (the default is 512 MB)
-      ...(n > 1 ? ['raft.wal_max_size_bytes = 32000000'] : []),
-      '',
-    ].join('\n'));
-    fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
-    fs.writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '# empty: ignore /etc/rabbitmq/rabbitmq-env.conf\n');
-    if (cookie) fs.writeFileSync(path.join(dir, 'home', '.erlang.cookie'), cookie, { mode: 0o400 });
-    chownR(dir, 'rabbitmq');
-    const env = {
-      ...this.baseEnv,
-      HOME: path.join(dir, 'home'),
-      RABBITMQ_NODENAME: node,
-      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(amqpPort),
-      RABBITMQ_DIST_PORT: String(distPort),
-      ERL_EPMD_PORT: String(this.epmdPort),
-      ERL_EPMD_ADDRESS: '127.0.0.1',
-      RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
-      RABBITMQ_LOG_BASE: path.join(dir, 'log'),
-      RABBITMQ_PID_FILE: path.join(dir, 'rabbit.pid'),
-      RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
-      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
-      RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
-      RABBITMQ_LOGS: '-',
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: n > 1 ? RABBIT_CLUSTER_ERL_ARGS : RABBIT_ERL_ARGS,
-    };
+    const node = await prepareRabbitNode({
+      dir: path.join(this.dir, i === 0 ? 'rabbit' : `rabbit-${i + 1}`),
+      index: i, nodes: n, suffix, cookie, epmdPort: this.epmdPort, baseEnv: this.baseEnv,
+      maxMessageSize: this.#brokerMaxMessageSize(), extraConf: this.opts.rabbitConf || [],
+    });
     this.procs[name] = new Proc({
-      name, cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env, cwd: dir, user: 'rabbitmq',
+      name, cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env: node.env, cwd: node.dir, user: 'rabbitmq',
       logFile: this.logFile(name), stopSignal: 'SIGTERM',
     });
-    return { index: i, name, proc: this.procs[name], node, dir, env, amqpPort, distPort, url: `amqp://mtm:mtm@127.0.0.1:${amqpPort}/` };
+    return { ...node, index: i, name, proc: this.procs[name] };
+  }
+
+  /** As deploy/stack.sh does: the broker refuses bodies mtm would refuse. A test of consumerd's own limit raises it (opts.brokerMaxMessageSize). */
+  #brokerMaxMessageSize() {
+    return this.opts.brokerMaxMessageSize || Number(this.opts.env?.MTM_MAX_BODY || DEFAULT_MAX_BODY);
+  }
+
+  /**
+   * Takes a node the broker pool (tests/harness/warmpool.mjs, started by
+   * tests/run.sh) has already booted, when this stack wants what the pool's
+   * nodes are: one node with the default settings. Resolves false when
+   * there is no pool or it has nothing ready soon.
+   */
+  async #adoptPooledRabbit() {
+    if ((this.opts.rabbitNodes || 1) !== 1 || this.#brokerMaxMessageSize() !== DEFAULT_MAX_BODY || this.opts.rabbitConf?.length) return false;
+    const claimed = await claimPooledBroker();
+    if (!claimed) return false;
+    const env = { ...claimed.env, MTM_HARNESS_TAG: this.tag }; // a restart is this stack's
+    const proc = new Proc({
+      name: 'rabbitmq', cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env, cwd: claimed.dir, user: 'rabbitmq',
+      logFile: claimed.logFile, stopSignal: 'SIGTERM',
+    }).adopt(claimed.pid);
+    this.procs.rabbitmq = proc;
+    this.logPaths.rabbitmq = claimed.logFile;
+    this.pooledRabbitDir = claimed.dir;
+    this.epmdPort = claimed.epmdPort;
+    this.rabbits = [{ ...claimed, env, index: 0, name: 'rabbitmq', proc }];
+    return true;
   }
 
   #rabbit(node = 0) {
@@ -783,10 +911,12 @@ class Stack {
         else if (r.code !== 0) problems.push(`${name} (pid ${r.pid}) exited with ${r.signal ? 'signal ' + r.signal : 'status ' + r.code} on SIGTERM (contract: 0)`);
       }
     }
-    await Promise.all((this.rabbits || []).map((r) => r.proc.stop({ signal: 'SIGTERM', timeoutMs: 30000 })));
+    // The broker's data goes with the folder: no graceful stop to wait for.
+    await Promise.all((this.rabbits || []).map((r) => r.proc.stop({ signal: 'SIGKILL', timeoutMs: 30000 })));
     if (this.procs.postgres) await this.procs.postgres.stop({ signal: 'SIGINT', timeoutMs: 20000, group: false });
     // epmd (daemonised by erl) and anything else carrying our tag
     killTaggedSync(this.tag, 3000);
+    this.#releasePooledRabbit();
 
     for (const { name, excerpt } of this.sanitizerReports()) {
       problems.push(`${name} printed a sanitizer report:\n${indent(excerpt)}`);
@@ -809,12 +939,22 @@ class Stack {
     }
   }
 
+  /** A pooled broker's log joins this stack's logs; its folder goes. */
+  #releasePooledRabbit() {
+    if (!this.pooledRabbitDir) return;
+    try { fs.copyFileSync(this.logPaths.rabbitmq, path.join(this.logDir, 'rabbitmq.log')); } catch { /* no log */ }
+    delete this.logPaths.rabbitmq;
+    try { fs.rmSync(this.pooledRabbitDir, { recursive: true, force: true }); } catch { /* the pool removes it at its end */ }
+    this.pooledRabbitDir = null;
+  }
+
   /** Synchronous last-resort cleanup (exit / signal handlers). */
   emergencyStopSync() {
     if (this.stopped) return;
     this.stopped = true;
     for (const p of Object.values(this.procs)) p.emergencyStopSync();
     killTaggedSync(this.tag, 3000);
+    this.#releasePooledRabbit();
     const keep = !!process.env.MTM_TEST_KEEP;
     if (!keep) {
       try { fs.rmSync(this.dir, { recursive: true, force: true }); } catch { /* reaper retries */ }
@@ -834,6 +974,7 @@ class Stack {
  *   env: extra/overriding MTM_* variables for our binaries (e.g. {MTM_MAX_BODY: '1024'})
  *   pgRoleAttrs: attributes of role mtm (default 'LOGIN')
  *   binDir: where consumerd/mtm-api are (default MTM_TEST_BIN_DIR or build/asan/bin)
+ *   rabbitConf: more lines for the broker's rabbitmq.conf
  *   rabbitNodes (default 1): with n > 1, a RabbitMQ cluster of n nodes
  *     (#setupRabbit); MTM_AMQP_URL lists them all
  *   monitoring (default false): Prometheus and Alertmanager too (#startMonitoring),

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startStack, sanitizerExcerpt } from '../harness/stack.mjs';
 import { amqpProbe } from '../harness/amqp.mjs';
-import { run } from '../harness/proc.mjs';
-import { canConnect, waitFor } from '../harness/util.mjs';
+import { spawn } from 'node:child_process';
+import { run, pidAlive } from '../harness/proc.mjs';
+import { REPO, canConnect, waitFor } from '../harness/util.mjs';
 
 let stack;
 
@@ -93,4 +94,45 @@ test('stop() ends every process, frees the ports and removes the folder', async 
   assert.equal(fs.existsSync(dir), false, `${dir} still exists`);
   assert.equal(await canConnect(pgPort), false);
   assert.equal(await canConnect(amqpPort), false);
+});
+
+test('the warm pool: a stack takes its booted RabbitMQ node and its PostgreSQL data folder, and owns them from then on', async () => {
+  const dir = fs.mkdtempSync(path.join(process.env.MTM_TEST_TMPDIR || '/tmp', 'mtm-warm-pool-test-'));
+  const pool = spawn(process.execPath, [path.join(REPO, 'tests', 'harness', 'warmpool.mjs'), dir, '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  pool.stdout.on('data', (d) => { out += d; });
+  pool.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => pool.on('exit', r));
+  const before = process.env.MTM_TEST_WARM_POOL;
+  let s;
+  try {
+    const ready = (sub) => { try { return fs.readdirSync(path.join(dir, sub)).filter((f) => !f.startsWith('.')); } catch { return []; } };
+    await waitFor('the pool to offer a node and a data folder', () => ready('ready').length === 1 && ready('pg-ready').length === 1,
+      { timeoutMs: 60000, describe: () => out });
+    const offer = JSON.parse(fs.readFileSync(path.join(dir, 'ready', ready('ready')[0]), 'utf8'));
+    process.env.MTM_TEST_WARM_POOL = dir;
+    s = await startStack({ consumerd: false, api: false, lighttpd: false });
+    assert.equal(s.amqpPort, offer.amqpPort, 'the stack uses the node the pool offered');
+    assert.equal(s.procs.rabbitmq.pid, offer.pid);
+    assert.match(s.logs('postgres'), /^=== a copy of .*pg-ready/m, 'no initdb of its own');
+    await amqpProbe(s.amqpUrl);
+    assert.equal(await s.psql('SELECT current_database()'), 'mtm');
+    // the superuser's password is the stack's own, not the template's
+    const r = await run(path.join(s.pgBin, 'psql'), ['-X', '-A', '-t', `postgresql://postgres:${encodeURIComponent(s.pgSuperPassword)}@127.0.0.1:${s.pgPort}/mtm`, '-c', 'select 1'], { env: s.baseEnv });
+    assert.equal(r.code, 0, r.stderr);
+    // the pool boots the next one meanwhile; the taken one is the stack's
+    await waitFor('the pool to offer the next node', () => ready('ready').length === 1, { timeoutMs: 60000, describe: () => out });
+    assert.equal(await canConnect(offer.amqpPort), true);
+    await s.stop();
+    assert.equal(pidAlive(offer.pid), false, 'the stack stopped the node it took');
+    assert.equal(await canConnect(offer.amqpPort), false);
+    assert.equal(fs.existsSync(offer.dir), false, 'the node\'s folder went with the stack');
+  } finally {
+    if (before === undefined) delete process.env.MTM_TEST_WARM_POOL; else process.env.MTM_TEST_WARM_POOL = before;
+    if (s && !s.stopped) await s.stop({ check: false });
+    pool.kill('SIGTERM');
+    await exited;
+  }
+  assert.equal(fs.existsSync(dir), false, `the pool removes its folder: ${out}`);
+  assert.match(out, /stopped \(SIGTERM\): RabbitMQ nodes taken: 1; processes ended: [1-9]\d*/);
 });

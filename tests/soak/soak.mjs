@@ -82,7 +82,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { REPO, sleep } from '../harness/util.mjs';
 
 process.env.MTM_TEST_BUILD_DIR ||= path.join(REPO, 'build', 'release');
@@ -90,6 +89,7 @@ const { startStack, BIN_DIR } = await import('../harness/stack.mjs');
 const { makeApi, queueNames } = await import('../harness/api.mjs');
 const { startStream, summarize, sqlStr } = await import('../harness/faults.mjs');
 const { amqpPublish } = await import('../harness/amqp.mjs');
+const { runJsonTool } = await import('../harness/proc.mjs');
 
 const env = process.env;
 const MINUTES = Number(env.MTM_SOAK_MINUTES || 30);
@@ -105,19 +105,7 @@ const MiB = (kib) => kib / 1024;
 
 
 /** Runs mtm-load; resolves its JSON output. */
-function runLoad(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BIN_DIR, 'mtm-load'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`mtm-load exited ${code}: ${err.trim()}`));
-      try { resolve(JSON.parse(out)); } catch { reject(new Error(`mtm-load: not JSON: ${out.slice(0, 300)} ${err}`)); }
-    });
-  });
-}
+const runLoad = (args) => runJsonTool(path.join(BIN_DIR, 'mtm-load'), args);
 
 // ------------------------------------------------------------ sampling
 
