@@ -6,7 +6,8 @@
  *   mtm-probe ideal [--seconds S] [--window W] [--batch B] [--size B]
  *
  * amqp: N threads, each with its own connection, publish to Q durable classic
- * queues (version 2, as the tenants' queues; default Q = 1) persistent JSON
+ * queues (of MTM_CLASSIC_QUEUE_VERSION, 1 unless set, as mtm declares the
+ * tenants' queues; default Q = 1) persistent JSON
  * messages of B bytes (default 256) with publisher confirms and `mandatory`,
  * W at a time, through mtm_amqp_publish_confirmed (the responder's own
  * call), for S seconds; each window goes to the next queue in turn, as
@@ -61,6 +62,7 @@ struct opts {
     int queues; /* amqp: queues per thread */
     int size;   /* message bytes */
     int plain;
+    int queue_version; /* x-queue-version of its queues: MTM_CLASSIC_QUEUE_VERSION, as mtm's */
     const char *url;
 };
 
@@ -132,21 +134,28 @@ static void make_body(char *out, int size, const char *kind, long long n)
 
 /* ---- amqp ---------------------------------------------------------------- */
 
-static int declare_queue(struct mtm_amqp *a, const char *name, int del, char *err, size_t errlen)
+/* A durable classic queue of storage `version`, as mtm declares a tenant's. */
+static int declare_queue(struct mtm_amqp *a, const char *name, int version, char *err,
+                         size_t errlen)
 {
     int rc = mtm_amqp_connect(a, err, errlen);
     if (rc)
         return rc;
-    if (del) {
-        amqp_queue_delete(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(name), 0, 0);
-        return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), name, err, errlen);
-    }
     amqp_table_entry_t arg;
     arg.key = amqp_cstring_bytes("x-queue-version");
     arg.value.kind = AMQP_FIELD_KIND_I32;
-    arg.value.value.i32 = 2;
+    arg.value.value.i32 = version;
     amqp_table_t args = {1, &arg};
     amqp_queue_declare(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
+    return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), name, err, errlen);
+}
+
+static int delete_queue(struct mtm_amqp *a, const char *name, char *err, size_t errlen)
+{
+    int rc = mtm_amqp_connect(a, err, errlen);
+    if (rc)
+        return rc;
+    amqp_queue_delete(a->conn, MTM_AMQP_CHANNEL, amqp_cstring_bytes(name), 0, 0);
     return mtm_amqp_reply_error(a, amqp_get_rpc_reply(a->conn), name, err, errlen);
 }
 
@@ -240,7 +249,7 @@ static void *amqp_main(void *arg)
     }
     for (int q = 0; !w->failed && q < o->queues; q++) {
         snprintf(queue, sizeof(queue), "mtm_probe_%ld_%d", (long)getpid(), q);
-        if (declare_queue(&a, queue, 0, w->err, sizeof(w->err)))
+        if (declare_queue(&a, queue, o->queue_version, w->err, sizeof(w->err)))
             w->failed = 1;
     }
     pthread_barrier_wait(w->ready);
@@ -272,7 +281,7 @@ static void *amqp_main(void *arg)
     pthread_barrier_wait(w->ready); /* the queues are shared: delete them once all are done */
     for (int q = 0; w->index == 0 && q < o->queues; q++) {
         snprintf(queue, sizeof(queue), "mtm_probe_%ld_%d", (long)getpid(), q);
-        if (declare_queue(&a, queue, 1, err, sizeof(err)))
+        if (delete_queue(&a, queue, err, sizeof(err)))
             fprintf(stderr, "mtm-probe: delete %s: %s\n", queue, err);
     }
     mtm_amqp_cleanup(&a);
@@ -627,7 +636,7 @@ static int run_ideal(struct opts *o, const char *pg_url)
         (mtm_pg_connect(&pg, id.err, sizeof(id.err)) ||
          fixed(&pg, "SELECT set_config('mtm.scope', 'all', false)", id.err, sizeof(id.err)) ||
          mtm_pg_exec(&pg, MTM_STMT_TENANT_CREATE_PARTITION, tp, NULL, id.err, sizeof(id.err)) ||
-         declare_queue(&a, id.queue, 0, id.err, sizeof(id.err))))
+         declare_queue(&a, id.queue, o->queue_version, id.err, sizeof(id.err))))
         rc = -1;
     pthread_t pub;
     id.t0 = now_s();
@@ -645,7 +654,7 @@ static int run_ideal(struct opts *o, const char *pg_url)
         }
     }
     char err[256];
-    if (declare_queue(&a, id.queue, 1, err, sizeof(err)))
+    if (delete_queue(&a, id.queue, err, sizeof(err)))
         fprintf(stderr, "mtm-probe: delete %s: %s\n", id.queue, err);
     if (mtm_pg_connected(&pg) &&
         mtm_pg_exec(&pg, MTM_STMT_TENANT_DROP_PARTITION, tp, NULL, err, sizeof(err)))
@@ -725,6 +734,12 @@ int main(int argc, char **argv)
             o.plain = 1;
         else
             usage();
+    }
+    const char *version = getenv("MTM_CLASSIC_QUEUE_VERSION");
+    o.queue_version = version && *version ? atoi(version) : 1;
+    if (o.queue_version != 1 && o.queue_version != 2) {
+        fprintf(stderr, "mtm-probe: MTM_CLASSIC_QUEUE_VERSION must be 1 or 2\n");
+        return 2;
     }
     const char *var = amqp || ideal ? "MTM_AMQP_URL" : "MTM_PG_URL";
     o.url = getenv(var);

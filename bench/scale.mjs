@@ -17,7 +17,8 @@
 //   MTM_TEST_BUILD_DIR=$PWD/build/release MTM_BENCH_TENANTS=1000,5000,10000 node bench/scale.mjs
 //
 // MTM_BENCH_IDLE_S changes the idle window (30), MTM_BENCH_CHANNELS sets
-// MTM_AMQP_CHANNELS_PER_CONNECTION (consumerd's default otherwise).
+// MTM_AMQP_CHANNELS_PER_CONNECTION (consumerd's default otherwise);
+// MTM_CLASSIC_QUEUE_VERSION passes through to the stack.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,6 +147,7 @@ async function snapshot(stack) {
 
 const env = { MTM_LOG_LEVEL: 'warn', MTM_API_THREADS: '8' };
 if (process.env.MTM_BENCH_CHANNELS) env.MTM_AMQP_CHANNELS_PER_CONNECTION = process.env.MTM_BENCH_CHANNELS;
+if (process.env.MTM_CLASSIC_QUEUE_VERSION) env.MTM_CLASSIC_QUEUE_VERSION = process.env.MTM_CLASSIC_QUEUE_VERSION;
 const stack = await startStack({ env });
 const reports = [];
 try {

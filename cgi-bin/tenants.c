@@ -119,7 +119,8 @@ static int declare_and_commit(struct api_thread *t, const char *id, enum mtm_que
 {
     char err[512], mq_err[512];
     int rc = 0;
-    int mq = mtm_topology_declare(&t->amqp, id, type, mq_err, sizeof(mq_err));
+    int mq = mtm_topology_declare(&t->amqp, id, type, t->ctx->cfg->classic_queue_version, mq_err,
+                                  sizeof(mq_err));
     if (!mq)
         rc = mtm_pg_exec_fixed(&t->pg, "COMMIT", err, sizeof(err));
     if (!mq && !rc)

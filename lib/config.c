@@ -58,6 +58,8 @@ static const struct key keys[] = {
      "RabbitMQ connection URL, or several nodes' URLs separated by commas"},
     {"MTM_QUEUE_TYPE", T_QTYPE, F(queue_type), 0, 0, "classic", 0,
      "queue type of new tenants: classic or quorum (existing tenants keep theirs)"},
+    {"MTM_CLASSIC_QUEUE_VERSION", T_INT, F(classic_queue_version), 1, 2, "1", 0,
+     "storage version of new tenants' classic queues: 1 or 2 (docs/architecture.md)"},
     {"MTM_JWT_SECRET", T_SECRET, F(jwt_secret), 32, 4096, NULL, MTM_PROG_API | MTM_PROG_EVENTS,
      "HS256 signing key, at least 32 bytes"},
     {"MTM_ADMIN_USER", T_STR, F(admin_user), 1, 64, "admin", 0, "admin login name"},

@@ -34,6 +34,7 @@ struct mtm_config {
     char *pg_url;
     char *amqp_url;                 /* one URL or a comma-separated list (amqp.h) */
     enum mtm_queue_type queue_type; /* of new tenants */
+    int classic_queue_version;      /* x-queue-version of new tenants' classic queues */
     char *jwt_secret;
     char *admin_user;
     char *admin_password; /* NULL when unset */

@@ -55,7 +55,7 @@ static amqp_table_entry_t str_arg(const char *key, const char *value)
 }
 
 static int declare_once(struct mtm_amqp *a, const char *tenant_id, enum mtm_queue_type type,
-                        char *err, size_t errlen)
+                        int classic_version, char *err, size_t errlen)
 {
     char main_q[MTM_QUEUE_NAME_MAX], retry_q[MTM_QUEUE_NAME_MAX];
     if (mtm_queue_name(tenant_id, MTM_QUEUE_MAIN, main_q) ||
@@ -70,7 +70,7 @@ static int declare_once(struct mtm_amqp *a, const char *tenant_id, enum mtm_queu
     } else {
         main_args[0].key = amqp_cstring_bytes("x-queue-version");
         main_args[0].value.kind = AMQP_FIELD_KIND_I32;
-        main_args[0].value.value.i32 = 2;
+        main_args[0].value.value.i32 = classic_version;
     }
     amqp_table_t mt = {1, main_args};
 
@@ -126,13 +126,17 @@ int mtm_topology_depth(struct mtm_amqp *a, const char *tenant_id, uint32_t *dept
 }
 
 int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, enum mtm_queue_type type,
-                         char *err, size_t errlen)
+                         int classic_version, char *err, size_t errlen)
 {
+    if (type == MTM_QUEUE_CLASSIC && classic_version != 1 && classic_version != 2) {
+        snprintf(err, errlen, "classic queue version %d: 1 or 2", classic_version);
+        return MTM_EINVAL;
+    }
     /* A connection kept from earlier requests may have died since: one
      * fresh attempt then (amqp.h), but not when this call had to connect. */
     bool was_open = mtm_amqp_is_open(a);
-    int rc = declare_once(a, tenant_id, type, err, errlen);
+    int rc = declare_once(a, tenant_id, type, classic_version, err, errlen);
     if (rc == MTM_EUNAVAIL && was_open)
-        rc = declare_once(a, tenant_id, type, err, errlen);
+        rc = declare_once(a, tenant_id, type, classic_version, err, errlen);
     return rc;
 }

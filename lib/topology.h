@@ -53,8 +53,10 @@ enum mtm_queue_kind {
 int mtm_queue_name(const char *tenant_id, enum mtm_queue_kind kind,
                    char out[MTM_QUEUE_NAME_MAX]) MTM_MUST_CHECK;
 
+/* Declares a tenant's queues, classic ones with `classic_version` as their
+ * x-queue-version (1 or 2; ignored for quorum). */
 int mtm_topology_declare(struct mtm_amqp *a, const char *tenant_id, enum mtm_queue_type type,
-                         char *err, size_t errlen) MTM_MUST_CHECK;
+                         int classic_version, char *err, size_t errlen) MTM_MUST_CHECK;
 int mtm_topology_delete(struct mtm_amqp *a, const char *tenant_id, char *err,
                         size_t errlen) MTM_MUST_CHECK;
 /* Messages ready in the main queue; MTM_ENOTFOUND when it does not exist. */

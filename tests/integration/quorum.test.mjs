@@ -49,11 +49,16 @@ async function queueTypes() {
   return out;
 }
 
-async function assertQueues(id, type) {
+/** Both queues of tenant `id` exist with `type`; classic ones with x-queue-version `version`. */
+async function assertQueues(id, type, version = 1) {
   const all = await queueTypes();
   for (const q of queueNames(id)) {
     assert.ok(all.has(q), `queue ${q} missing; the broker has ${JSON.stringify([...all.keys()])}`);
-    assert.equal(all.get(q).type, type, `${q}: type ${all.get(q).type}, arguments ${all.get(q).args}`);
+    const { args } = all.get(q);
+    assert.equal(all.get(q).type, type, `${q}: type ${all.get(q).type}, arguments ${args}`);
+    const declared = /\{"x-queue-version",(\d+)\}/.exec(args);
+    if (type === 'classic') assert.equal(declared && Number(declared[1]), version, `${q}: arguments ${args}`);
+    else assert.equal(declared, null, `${q}: a quorum queue has no version: ${args}`);
   }
   return all;
 }
@@ -98,7 +103,7 @@ function deadPort() {
 
 let classic; // made before the switch
 
-test('classic is the default; a bad queue_type is a 422 naming the field', async () => {
+test('classic (storage version 1) is the default; a bad queue_type is a 422 naming the field', async () => {
   classic = await newTenant('classic');
   assert.equal(classic.queue_type, 'classic', JSON.stringify(classic));
   await assertQueues(classic.id, 'classic');
@@ -108,8 +113,8 @@ test('classic is the default; a bad queue_type is a 422 naming the field', async
   }
 });
 
-test('after the switch to quorum, new tenants are quorum and the classic one keeps working', async () => {
-  await restartWith({ MTM_QUEUE_TYPE: 'quorum' });
+test('after the switch to quorum, new tenants are quorum and the classic one keeps working; MTM_CLASSIC_QUEUE_VERSION=2 makes version 2 classic queues', async () => {
+  await restartWith({ MTM_QUEUE_TYPE: 'quorum', MTM_CLASSIC_QUEUE_VERSION: '2' });
   const t = await newTenant('quorum');
   assert.equal(t.queue_type, 'quorum', JSON.stringify(t));
   await assertQueues(t.id, 'quorum');
@@ -119,7 +124,9 @@ test('after the switch to quorum, new tenants are quorum and the classic one kee
   // queue_type in the body wins over the setting
   const c2 = await newTenant('classic-again', { queue_type: 'classic' });
   assert.equal(c2.queue_type, 'classic');
-  await assertQueues(c2.id, 'classic');
+  await assertQueues(c2.id, 'classic', 2);
+  await publishAndStore(c2.id, 20, 'v2');
+  await assertQueues(classic.id, 'classic', 1); // the setting changes new tenants only
   assert.equal((await api.deleteTenant(c2.id)).status, 202);
   await api.waitGone(c2.id, { describeExtra: logs });
 });

@@ -110,6 +110,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.api_threads, 8);
     assert_string_equal(cfg.sql_dir, MTM_DEFAULT_SQL_DIR);
     assert_int_equal(cfg.heartbeat_max_age, 5);
+    assert_int_equal(cfg.classic_queue_version, 1);
     mtm_config_cleanup(&cfg);
     mtm_config_cleanup(&cfg); /* twice is harmless */
 }
@@ -179,8 +180,11 @@ static void test_good_values(void **state)
                          "debug",
                          "MTM_CONSUMER_NAME",
                          "eu-1.consumerd_2",
+                         "MTM_CLASSIC_QUEUE_VERSION",
+                         "2",
                          NULL};
     expect_ok(MTM_PROG_API, env, &cfg);
+    assert_int_equal(cfg.classic_queue_version, 2);
     assert_string_equal(cfg.consumer_name, "eu-1.consumerd_2");
     assert_int_equal(cfg.http_port, 65535);
     assert_string_equal(cfg.pg_url, "postgres://u:p@db:5432/x");
@@ -233,6 +237,9 @@ static void test_bad_values_name_the_variable(void **state)
         {"MTM_DEFAULT_CONCURRENCY", "0"},
         {"MTM_MAX_CONCURRENCY", "1025"},
         {"MTM_MAX_ATTEMPTS", "101"},
+        {"MTM_CLASSIC_QUEUE_VERSION", "0"},
+        {"MTM_CLASSIC_QUEUE_VERSION", "3"},
+        {"MTM_CLASSIC_QUEUE_VERSION", "v2"},
         {"MTM_API_THREADS", "many"},
         {"MTM_HEARTBEAT_MAX_AGE", "0"},
         {"MTM_ADMIN_PASSWORD", "short"},

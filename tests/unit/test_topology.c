@@ -98,8 +98,9 @@ static void test_operations_refuse_non_uuids_offline(void **state)
     for (size_t i = 0; i < NOT_IDS; i++) {
         char err[128] = "";
         uint32_t depth = 12345;
-        assert_int_equal(mtm_topology_declare(&a, not_ids[i], MTM_QUEUE_QUORUM, err, sizeof(err)),
-                         MTM_EINVAL);
+        assert_int_equal(
+            mtm_topology_declare(&a, not_ids[i], MTM_QUEUE_QUORUM, 1, err, sizeof(err)),
+            MTM_EINVAL);
         assert_string_equal(err, "not a tenant id");
         err[0] = '\0';
         assert_int_equal(mtm_topology_delete(&a, not_ids[i], err, sizeof(err)), MTM_EINVAL);
@@ -113,6 +114,25 @@ static void test_operations_refuse_non_uuids_offline(void **state)
     mtm_amqp_cleanup(&a);
 }
 
+static void test_declare_refuses_unknown_classic_versions_offline(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", dead_port());
+    struct mtm_amqp a;
+    mtm_amqp_init(&a, url, 500, 0);
+    const int bad[] = {0, 3, -1};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[128] = "";
+        assert_int_equal(
+            mtm_topology_declare(&a, TENANT, MTM_QUEUE_CLASSIC, bad[i], err, sizeof(err)),
+            MTM_EINVAL);
+        assert_non_null(strstr(err, "1 or 2"));
+    }
+    assert_false(mtm_amqp_is_open(&a)); /* never tried to connect */
+    mtm_amqp_cleanup(&a);
+}
+
 static void test_broker_unreachable(void **state)
 {
     (void)state;
@@ -122,7 +142,7 @@ static void test_broker_unreachable(void **state)
     mtm_amqp_init(&a, url, 500, 0);
     char err[256] = "";
     uint32_t depth = 12345;
-    assert_int_equal(mtm_topology_declare(&a, TENANT, MTM_QUEUE_CLASSIC, err, sizeof(err)),
+    assert_int_equal(mtm_topology_declare(&a, TENANT, MTM_QUEUE_CLASSIC, 2, err, sizeof(err)),
                      MTM_EUNAVAIL);
     assert_true(err[0] != '\0');
     assert_int_equal(mtm_topology_depth(&a, TENANT, &depth, err, sizeof(err)), MTM_EUNAVAIL);
@@ -138,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_queue_names),
         cmocka_unit_test(test_queue_types),
         cmocka_unit_test(test_queue_name_refuses_non_uuids),
+        cmocka_unit_test(test_declare_refuses_unknown_classic_versions_offline),
         cmocka_unit_test(test_operations_refuse_non_uuids_offline),
         cmocka_unit_test(test_broker_unreachable),
     };
