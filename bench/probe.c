@@ -736,7 +736,12 @@ int main(int argc, char **argv)
             usage();
     }
     const char *version = getenv("MTM_CLASSIC_QUEUE_VERSION");
-    o.queue_version = version && *version ? atoi(version) : 1;
+    o.queue_version = 1;
+    if (version && *version) {
+        char *end;
+        long v = strtol(version, &end, 10);
+        o.queue_version = *end ? 0 : (int)v;
+    }
     if (o.queue_version != 1 && o.queue_version != 2) {
         fprintf(stderr, "mtm-probe: MTM_CLASSIC_QUEUE_VERSION must be 1 or 2\n");
         return 2;
