@@ -88,13 +88,19 @@ static int dead_port(void)
     return port;
 }
 
+/* A broker client whose URL is a port nobody listens on. */
+static void init_unreachable(struct mtm_amqp *a)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", dead_port());
+    mtm_amqp_init(a, url, 500, 0);
+}
+
 static void test_operations_refuse_non_uuids_offline(void **state)
 {
     (void)state;
-    char url[64];
-    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", dead_port());
     struct mtm_amqp a;
-    mtm_amqp_init(&a, url, 500, 0);
+    init_unreachable(&a);
     for (size_t i = 0; i < NOT_IDS; i++) {
         char err[128] = "";
         uint32_t depth = 12345;
@@ -117,10 +123,8 @@ static void test_operations_refuse_non_uuids_offline(void **state)
 static void test_declare_refuses_unknown_classic_versions_offline(void **state)
 {
     (void)state;
-    char url[64];
-    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", dead_port());
     struct mtm_amqp a;
-    mtm_amqp_init(&a, url, 500, 0);
+    init_unreachable(&a);
     const int bad[] = {0, 3, -1};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[128] = "";
@@ -136,10 +140,8 @@ static void test_declare_refuses_unknown_classic_versions_offline(void **state)
 static void test_broker_unreachable(void **state)
 {
     (void)state;
-    char url[64];
-    snprintf(url, sizeof(url), "amqp://mtm:mtm@127.0.0.1:%d/", dead_port());
     struct mtm_amqp a;
-    mtm_amqp_init(&a, url, 500, 0);
+    init_unreachable(&a);
     char err[256] = "";
     uint32_t depth = 12345;
     assert_int_equal(mtm_topology_declare(&a, TENANT, MTM_QUEUE_CLASSIC, 2, err, sizeof(err)),
