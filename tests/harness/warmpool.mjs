@@ -40,7 +40,12 @@ const SPARES = Number(sparesArg || 1);
 const BOOT_TIMEOUT_MS = 60000;
 const tag = `pool-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 const baseEnv = cleanBaseEnv(tag);
-const parent = process.ppid;
+/** The parent pid now (process.ppid is read once, at start). */
+const ppidNow = () => {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+};
+const parent = ppidNow();
 const log = (msg) => process.stdout.write(`warmpool ${new Date().toISOString().slice(11, 23)} ${msg}\n`);
 const entries = (sub) => { try { return fs.readdirSync(path.join(dir, sub)).filter((f) => !f.startsWith('.')); } catch { return []; } };
 
@@ -58,8 +63,9 @@ function finish(why) {
   process.exit(0);
 }
 for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => finish(s));
+// Orphaned (its parent died, it was adopted by another process): end.
 setInterval(() => {
-  try { process.kill(parent, 0); } catch { finish('parent gone'); }
+  if (ppidNow() !== parent) finish('parent gone');
 }, 1000).unref();
 
 /** Boots one node and offers it in ready/; throws if it does not come up. */
