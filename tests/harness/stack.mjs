@@ -42,7 +42,7 @@ export const C_TEST_DIR = path.join(BUILD_DIR, 'tests');
 
 export const SANITIZER_PATTERNS = [/AddressSanitizer/, /LeakSanitizer/, /ThreadSanitizer/, /runtime error:/];
 
-export const RABBIT_BIN = '/usr/lib/rabbitmq/bin';
+const RABBIT_BIN = '/usr/lib/rabbitmq/bin';
 
 function pgBinDir() {
   if (process.env.MTM_TEST_PG_BIN) return process.env.MTM_TEST_PG_BIN;
@@ -215,6 +215,13 @@ export async function prepareRabbitNode({ dir, index = 0, nodes = 1, suffix, coo
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: nodes > 1 ? RABBIT_CLUSTER_ERL_ARGS : RABBIT_ERL_ARGS,
   };
   return { dir, node, env, amqpPort, distPort, url: `amqp://mtm:mtm@127.0.0.1:${amqpPort}/` };
+}
+
+/** The Proc that runs, and restarts, a node made by prepareRabbitNode. */
+export function rabbitNodeProc({ name = 'rabbitmq', env, dir, logFile }) {
+  return new Proc({
+    name, cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env, cwd: dir, user: 'rabbitmq', logFile, stopSignal: 'SIGTERM',
+  });
 }
 
 /**
@@ -606,10 +613,7 @@ class Stack {
       index: i, nodes: n, suffix, cookie, epmdPort: this.epmdPort, baseEnv: this.baseEnv,
       maxMessageSize: this.#brokerMaxMessageSize(), extraConf: this.opts.rabbitConf || [],
     });
-    this.procs[name] = new Proc({
-      name, cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env: node.env, cwd: node.dir, user: 'rabbitmq',
-      logFile: this.logFile(name), stopSignal: 'SIGTERM',
-    });
+    this.procs[name] = rabbitNodeProc({ name, env: node.env, dir: node.dir, logFile: this.logFile(name) });
     return { ...node, index: i, name, proc: this.procs[name] };
   }
 
@@ -629,10 +633,7 @@ class Stack {
     const claimed = await claimPooledBroker();
     if (!claimed) return false;
     const env = { ...claimed.env, MTM_HARNESS_TAG: this.tag }; // a restart is this stack's
-    const proc = new Proc({
-      name: 'rabbitmq', cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env, cwd: claimed.dir, user: 'rabbitmq',
-      logFile: claimed.logFile, stopSignal: 'SIGTERM',
-    }).adopt(claimed.pid);
+    const proc = rabbitNodeProc({ env, dir: claimed.dir, logFile: claimed.logFile }).adopt(claimed.pid);
     this.procs.rabbitmq = proc;
     this.logPaths.rabbitmq = claimed.logFile;
     this.pooledRabbitDir = claimed.dir;

@@ -26,8 +26,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { prepareRabbitNode, initPostgres, cleanBaseEnv, RABBIT_BIN } from './stack.mjs';
-import { Proc, run, killTaggedSync } from './proc.mjs';
+import { prepareRabbitNode, rabbitNodeProc, initPostgres, cleanBaseEnv } from './stack.mjs';
+import { run, killTaggedSync } from './proc.mjs';
 import { amqpProbe } from './amqp.mjs';
 import { freePort, waitFor, sleep } from './util.mjs';
 
@@ -80,9 +80,7 @@ async function boot() {
   try {
     const epmdPort = await freePort();
     const node = await prepareRabbitNode({ dir: nodeDir, suffix: id, epmdPort, baseEnv });
-    proc = new Proc({
-      name: 'rabbitmq', cmd: path.join(RABBIT_BIN, 'rabbitmq-server'), env: node.env, cwd: nodeDir, user: 'rabbitmq', logFile,
-    }).start();
+    proc = rabbitNodeProc({ env: node.env, dir: nodeDir, logFile }).start();
     await waitFor(`RabbitMQ node ${node.node} to accept AMQP logins`, () => amqpProbe(node.url, { timeoutMs: 2000 }), {
       timeoutMs: BOOT_TIMEOUT_MS,
       intervalMs: 250,
