@@ -28,7 +28,7 @@
 // "streams": only the event streams' cost, 6. below; "fairness": only 7.;
 // "checkpoint": 8. below), MTM_BENCH_STREAMS (500), MTM_BENCH_PG_CANDIDATE,
 // MTM_BENCH_CKPT_ROUNDS (2). The stack takes MTM_TENANT_THREADS, MTM_API_THREADS
-// MTM_QUEUE_TYPE and MTM_CLASSIC_QUEUE_VERSION (mtm-probe's queues too) from
+// MTM_QUEUE_TYPE, MTM_CLASSIC_QUEUE_VERSION (mtm-probe's queues too) and MTM_STORE_GROUPS from
 // the environment when set, and the broker
 // MTM_BENCH_RABBIT_CONF (rabbitmq.conf lines separated by ';').
 //
@@ -592,7 +592,7 @@ log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.l
 
 // MTM_TENANT_THREADS passes through, to compare the fairness rule with it off (= MTM_API_THREADS).
 // Settings of the stack a run may change (each is printed with the results).
-const PASSED = ['MTM_TENANT_THREADS', 'MTM_API_THREADS', 'MTM_QUEUE_TYPE', 'MTM_CLASSIC_QUEUE_VERSION'].filter((k) => env[k]);
+const PASSED = ['MTM_TENANT_THREADS', 'MTM_API_THREADS', 'MTM_QUEUE_TYPE', 'MTM_CLASSIC_QUEUE_VERSION', 'MTM_STORE_GROUPS'].filter((k) => env[k]);
 // MTM_BENCH_RABBIT_CONF: broker settings to try, rabbitmq.conf lines separated by ';'
 const RABBIT_CONF = (env.MTM_BENCH_RABBIT_CONF || '').split(';').map((l) => l.trim()).filter(Boolean);
 stack = await startStack({ env: { MTM_LOG_LEVEL: 'warn', ...Object.fromEntries(PASSED.map((k) => [k, env[k]])) }, rabbitConf: RABBIT_CONF });

@@ -184,7 +184,7 @@ try {
   }
   async function waitAll(startMs, what, { fresh = false } = {}) {
     while ((await runningWorkers(stack, fresh ? startMs : 0)) < created) {
-      if (Date.now() - startMs > 300000) throw new Error(`${what}: pools did not all run within 300 s`);
+      if (Date.now() - startMs > 900000) throw new Error(`${what}: pools did not all run within 900 s`);
       await sleep(250);
     }
     return (Date.now() - startMs) / 1000;

@@ -90,7 +90,7 @@ static void rollback(struct api_thread *t)
 }
 
 /*
- * Inside the open transaction: the row and its partition. 0 with the new
+ * Inside the open transaction: the row (consumerd makes its partition). 0 with the new
  * id, or a fault (409 for a taken name).
  */
 static int insert_tenant(struct api_thread *t, const char *name, long concurrency,
@@ -109,9 +109,7 @@ static int insert_tenant(struct api_thread *t, const char *name, long concurrenc
         return api_fail_db(t, rc, err);
     snprintf(id, idlen, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    const char *id_param[] = {id};
-    rc = mtm_pg_exec(&t->pg, MTM_STMT_TENANT_CREATE_PARTITION, id_param, NULL, err, sizeof(err));
-    return rc ? api_fail_db(t, rc, err) : 0;
+    return 0; /* its partition is consumerd's to make (sql/0022_partition_attach.sql) */
 }
 
 /* The queues, then COMMIT: 0, or a 503 fault after removing any queue. */

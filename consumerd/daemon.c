@@ -261,6 +261,10 @@ static void write_metrics(struct consumerd *d)
     d->metrics.amqp_connected = mtm_amqp_is_open(&d->amqp);
     d->metrics.worker_threads = reconciler_threads(&d->rec);
     d->metrics.db_connections = dbpool_open_count(&d->rec.db);
+    struct group_store_figures stores;
+    group_store_figures(&d->rec.store, &stores);
+    d->metrics.store_transactions = stores.groups;
+    d->metrics.store_batches = stores.batches;
     size_t up = 0;
     d->metrics.broker_connections = (int)mux_connections(&d->rec.mux, &up);
     d->metrics.broker_connections_up = (int)up;

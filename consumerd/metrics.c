@@ -53,6 +53,12 @@ int consumerd_metrics_render(const struct consumerd_metrics *m, const char *name
          false, true},
         {"mtm_consumerd_db_connections", "gauge", "Shared PostgreSQL connections open.",
          m->db_connections, false, true},
+        {"mtm_consumerd_store_transactions_total", "counter",
+         "Transactions that stored the workers' batches (several tenants' batches each under "
+         "load).",
+         (double)m->store_transactions, false, true},
+        {"mtm_consumerd_store_batches_total", "counter",
+         "Batches stored through those transactions.", (double)m->store_batches, false, true},
         {"mtm_consumerd_broker_connections", "gauge",
          "The workers' shared RabbitMQ connections (MTM_AMQP_CHANNELS_PER_CONNECTION channels "
          "each at most).",

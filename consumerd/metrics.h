@@ -32,11 +32,13 @@ struct consumerd_metrics {
     int64_t last_reconcile_ms; /* wall clock of the last finished reconcile, 0 if none */
     bool pg_connected;
     bool amqp_connected;
-    int worker_threads;        /* consumer threads alive */
-    int db_connections;        /* shared pool connections open */
-    int broker_connections;    /* the workers' shared broker connections (mux.h) */
-    int broker_connections_up; /* of those, connected */
-    bool fenced;               /* pools stopped: no heartbeat reached the database (daemon.c) */
+    int worker_threads;           /* consumer threads alive */
+    int db_connections;           /* shared pool connections open */
+    long long store_transactions; /* the group store's transactions (groupstore.h) */
+    long long store_batches;      /* the batches they stored */
+    int broker_connections;       /* the workers' shared broker connections (mux.h) */
+    int broker_connections_up;    /* of those, connected */
+    bool fenced;                  /* pools stopped: no heartbeat reached the database (daemon.c) */
     long long fenced_total;
 };
 

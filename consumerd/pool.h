@@ -30,11 +30,13 @@
 
 /* What every pool shares; owned by the daemon, outlives all pools. */
 struct mux;
+struct group_store;
 
 struct pool_env {
     const struct mtm_config *cfg;
     struct dbpool *db;
-    struct mux *mux; /* consumerd's shared broker connections */
+    struct group_store *store; /* where workers store their batches (groupstore.h) */
+    struct mux *mux;           /* consumerd's shared broker connections */
     atomic_bool stopping;
 };
 
@@ -66,6 +68,7 @@ struct tenant_pool {
     int hi;    /* slots[hi..] are all NULL: loops stop there (10,000 pools x 64 slots, 4 times a
                   second) */
     bool seen; /* marked during a reconcile pass */
+    bool partitioned;    /* its partition of messages is attached: workers may start */
     int64_t queue_depth; /* -1: unknown */
     int64_t dlq_depth;   /* dead letters stored */
     /* What the last successful status report wrote; reported == false:

@@ -12,6 +12,9 @@
 #include "xalloc.h"
 
 #define DEPTHS_PER_REPORT 250
+/* How long a pass may spend making partitions; the rest wait for the next
+ * pass, a tick later (the main thread, heartbeat included, waits for it). */
+#define PARTITION_BUDGET_MS "250"
 
 void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
                      const struct mtm_log_ctx *log, const char *consumer)
@@ -21,6 +24,9 @@ void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
     r->env.db = &r->db;
     atomic_init(&r->env.stopping, false);
     dbpool_init(&r->db, cfg->pg_url, cfg->db_pool_size);
+    group_store_init(&r->store, &r->db,
+                     cfg->store_groups < cfg->db_pool_size ? cfg->store_groups : cfg->db_pool_size);
+    r->env.store = &r->store;
     mux_init(&r->mux, cfg->amqp_url, cfg->amqp_channels_per_connection, log);
     r->env.mux = &r->mux;
     r->log = log;
@@ -50,6 +56,7 @@ void reconciler_cleanup(struct reconciler *r)
     r->index = NULL;
     r->index_cap = 0;
     mux_cleanup(&r->mux);
+    group_store_cleanup(&r->store);
     dbpool_cleanup(&r->db);
 }
 
@@ -162,6 +169,68 @@ static int teardown(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *ad
     return rc;
 }
 
+/* ---- partitions ------------------------------------------------------------ */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Makes sure the partitions of the tenants in rows that are not being
+ * deleted and whose pool has not had its partition yet exist
+ * (sql/0022_partition_attach.sql): one statement for all of them, so that
+ * a restart with 10,000 tenants is one round trip; it makes missing ones
+ * for PARTITION_BUDGET_MS at most, and the pass after makes more (the
+ * caller sets pending for the tenants left). On return *ready holds
+ * the ids (PQgetvalue pointers into *res, sorted) whose partition is
+ * attached; the caller PQclears *res. A failure leaves none ready.
+ */
+static void ensure_partitions(struct reconciler *r, struct mtm_pg *pg, PGresult *rows,
+                              PGresult **res, const char ***ready, size_t *nready)
+{
+    *res = NULL;
+    *ready = NULL;
+    *nready = 0;
+    struct mtm_buf ids; /* a PostgreSQL array literal of uuids: nothing to quote */
+    mtm_buf_init(&ids, (size_t)PQntuples(rows) * (MTM_UUID_STRLEN + 1) + 2);
+    int brc = mtm_buf_puts(&ids, "{");
+    size_t asked = 0;
+    for (int row = 0; row < PQntuples(rows) && !brc; row++) {
+        const char *id = PQgetvalue(rows, row, 0);
+        struct tenant_pool *p = find(r, id);
+        if (strcmp(PQgetvalue(rows, row, 1), "deleting") == 0 || (p && p->partitioned))
+            continue;
+        brc = mtm_buf_printf(&ids, "%s%s", asked++ ? "," : "", id);
+    }
+    if (!brc)
+        brc = mtm_buf_puts(&ids, "}");
+    char err[512];
+    const char *params[] = {mtm_buf_cstr(&ids), PARTITION_BUDGET_MS};
+    if (brc)
+        LOG_ERROR(r->log, "partitions: the list of %zu tenant(s) did not fit", asked);
+    else if (asked &&
+             mtm_pg_exec(pg, MTM_STMT_TENANTS_ENSURE_PARTITIONS, params, res, err, sizeof(err)))
+        LOG_WARN(r->log, "partitions of %zu new tenant(s) not made yet: %s", asked, err);
+    mtm_buf_cleanup(&ids);
+    if (!*res)
+        return;
+    int n = PQntuples(*res);
+    *ready = xcalloc(n ? (size_t)n : 1, sizeof(**ready));
+    for (int i = 0; i < n; i++)
+        (*ready)[i] = PQgetvalue(*res, i, 0);
+    *nready = (size_t)n;
+    qsort(*ready, *nready, sizeof(**ready), cmp_id);
+    if (*nready < asked)
+        LOG_INFO(r->log, "%zu of %zu new tenant(s) have no partition yet: their pools wait",
+                 asked - *nready, asked);
+}
+
+static bool is_ready(const char *const *ready, size_t nready, const char *id)
+{
+    return nready && bsearch(&id, ready, nready, sizeof(*ready), cmp_id) != NULL;
+}
+
 int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, char *err,
               size_t errlen)
 {
@@ -174,6 +243,10 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
         r->pools[i]->seen = false;
     r->pending = false;
     index_rebuild(r, (size_t)PQntuples(res));
+    PGresult *made;
+    const char **ready;
+    size_t nready;
+    ensure_partitions(r, pg, res, &made, &ready, &nready);
 
     for (int row = 0; row < PQntuples(res); row++) {
         const char *id = PQgetvalue(res, row, 0);
@@ -203,12 +276,20 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
             continue;
         p->seen = true;
         snprintf(p->name, sizeof(p->name), "%s", PQgetvalue(res, row, 3));
+        if (!p->partitioned)
+            p->partitioned = is_ready(ready, nready, id);
         int target = strcmp(status, "active") == 0 ? concurrency : 0;
+        if (!p->partitioned) {
+            target = 0; /* nothing could be stored: the pool waits for its partition */
+            r->pending = true;
+        }
         if (target != atomic_load(&p->target))
             LOG_INFO(r->log, "tenant %s: %s, %d worker(s)", id, status, target);
         pool_set_target(p, target);
     }
     PQclear(res);
+    free(ready);
+    PQclear(made);
 
     /* Pools whose lease went to another consumerd, or whose row vanished
      * without a deletion (removed by hand). */

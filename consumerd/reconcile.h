@@ -2,7 +2,9 @@
  * reconcile: converges consumerd's pools (actual state) on the tenants
  * table (desired state).
  *
- *   active    a pool with `concurrency` workers
+ *   active    a pool with `concurrency` workers, once the tenant's partition
+ *             of messages exists: the pass makes the missing ones first
+ *             (sql/0022_partition_attach.sql)
  *   paused    a pool with no workers (kept, so its queue depth is reported)
  *   deleting  no workers; once the pool's threads are gone: delete the
  *             tenant's queues, drop its partition, delete its row
@@ -27,6 +29,7 @@
 #include "amqp.h"
 #include "buf.h"
 #include "dbpool.h"
+#include "groupstore.h"
 #include "log.h"
 #include "mux.h"
 #include "pg.h"
@@ -35,6 +38,7 @@
 struct reconciler {
     struct pool_env env; /* shared with every pool */
     struct dbpool db;
+    struct group_store store;   /* over db */
     struct mux mux;             /* the workers' shared broker connections */
     struct tenant_pool **pools; /* owned */
     size_t npools, cap;

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "delivery.h"
+#include "groupstore.h"
 #include "message.h"
 #include "timeutil.h"
 #include "trace.h"
@@ -159,18 +160,32 @@ static size_t collect(struct wctx *c, bool *lost)
  * counts against a message. Returns 0, MTM_EUNAVAIL (gave up), or the
  * statement's own error.
  */
-static int run_stmt(struct wctx *c, enum mtm_stmt stmt, const char *const *params, PGresult **res,
-                    char *err, size_t errlen)
+struct stmt_call {
+    enum mtm_stmt stmt;
+    const char *const *params;
+    PGresult **res;
+    long long *inserted; /* MTM_STMT_MESSAGES_INSERT goes through the group store */
+};
+
+static int call_once(struct wctx *c, const struct stmt_call *call, char *err, size_t errlen)
+{
+    if (call->stmt == MTM_STMT_MESSAGES_INSERT)
+        return group_store_exec(c->pool->env->store, call->params[0], call->params[1],
+                                call->inserted, err, errlen);
+    struct mtm_pg *pg = dbpool_acquire(c->pool->env->db, 1000);
+    if (!pg) {
+        snprintf(err, errlen, "no database connection free");
+        return MTM_EUNAVAIL;
+    }
+    int rc = mtm_pg_exec(pg, call->stmt, call->params, call->res, err, errlen);
+    dbpool_release(c->pool->env->db, pg);
+    return rc;
+}
+
+static int run_stmt(struct wctx *c, const struct stmt_call *call, char *err, size_t errlen)
 {
     for (;;) {
-        struct mtm_pg *pg = dbpool_acquire(c->pool->env->db, 1000);
-        int rc = MTM_EUNAVAIL;
-        if (pg) {
-            rc = mtm_pg_exec(pg, stmt, params, res, err, errlen);
-            dbpool_release(c->pool->env->db, pg);
-        } else {
-            snprintf(err, errlen, "no database connection free");
-        }
+        int rc = call_once(c, call, err, errlen);
         if (!mtm_pg_retryable(rc)) {
             if (!rc)
                 mtm_backoff_reset(&c->outage);
@@ -191,13 +206,9 @@ static int store(struct wctx *c, const struct mtm_buf *arr, long long *inserted,
                  size_t errlen)
 {
     const char *params[] = {c->pool->tenant_id, mtm_buf_cstr(arr)};
-    PGresult *res;
-    int rc = run_stmt(c, MTM_STMT_MESSAGES_INSERT, params, &res, err, errlen);
-    if (!rc) {
-        *inserted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
-    }
-    return rc;
+    struct stmt_call call = {
+        .stmt = MTM_STMT_MESSAGES_INSERT, .params = params, .inserted = inserted};
+    return run_stmt(c, &call, err, errlen);
 }
 
 /* ---- failures ---------------------------------------------------------- */
@@ -228,7 +239,8 @@ static int insert_dead_letter(struct wctx *c, const char *id, const char *reason
     snprintf(attempts_s, sizeof(attempts_s), "%d", attempts);
     snprintf(first_s, sizeof(first_s), "%lld", (long long)first_ms);
     const char *params[] = {c->pool->tenant_id, id, reason, attempts_s, first_s, body, props, code};
-    return run_stmt(c, MTM_STMT_DEAD_LETTER_INSERT, params, NULL, err, errlen);
+    struct stmt_call call = {.stmt = MTM_STMT_DEAD_LETTER_INSERT, .params = params};
+    return run_stmt(c, &call, err, errlen);
 }
 
 /*

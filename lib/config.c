@@ -94,6 +94,9 @@ static const struct key keys[] = {
      "seconds after which consumerd's heartbeat counts as stale"},
     {"MTM_DB_POOL_SIZE", T_INT, F(db_pool_size), 1, 90, "8", 0,
      "PostgreSQL connections consumerd's workers share"},
+    {"MTM_STORE_GROUPS", T_INT, F(store_groups), 1, 90, "2", 0,
+     "store transactions consumerd runs at once; batches that arrive while all run wait and "
+     "are stored together, several tenants to a transaction (at most MTM_DB_POOL_SIZE count)"},
     {"MTM_AMQP_CHANNELS_PER_CONNECTION", T_INT, F(amqp_channels_per_connection), 1, 2000, "200", 0,
      "consumer channels (one per worker) consumerd carries on each of its shared broker "
      "connections; it opens another connection only when all are full"},

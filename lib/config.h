@@ -51,6 +51,7 @@ struct mtm_config {
     char *sql_dir;
     int heartbeat_max_age;
     int db_pool_size;
+    int store_groups; /* consumerd's store transactions at once (consumerd/groupstore.h) */
     int amqp_channels_per_connection; /* consumerd's workers per shared broker connection */
     int retry_base_ms;
     int publish_rate;       /* default messages/s per tenant; 0 = unlimited */

@@ -113,6 +113,8 @@
       "SELECT t.id, t.status, t.concurrency, t.name FROM tenants t"                                \
       " JOIN tenant_leases l ON l.tenant_id = t.id WHERE l.consumer_id = $1::uuid ORDER BY t.seq", \
       1)                                                                                           \
+    /* Of the tenants $1, those whose partition is attached (made for up to $2 ms). */             \
+    X(TENANTS_ENSURE_PARTITIONS, "SELECT mtm_ensure_partitions($1::uuid[], $2::integer)", 2)       \
     X(TENANT_DROP_PARTITION, "SELECT mtm_drop_partition($1::uuid)", 1)                             \
     X(TENANT_DELETE, "DELETE FROM tenants WHERE id = $1::uuid AND status = 'deleting'", 1)         \
     X(TENANT_STATUS_UPSERT,                                                                        \
@@ -130,6 +132,8 @@
       " dead_lettered = excluded.dead_lettered, updated_at = now()",                               \
       1)                                                                                           \
     X(MESSAGES_INSERT, "SELECT mtm_store_messages($1::uuid, $2::jsonb)", 2)                        \
+    /* Several tenants' batches: consumerd/groupstore.h. */                                        \
+    X(MESSAGES_INSERT_GROUPS, "SELECT tenant, inserted FROM mtm_store_groups($1::jsonb)", 1)       \
     X(DEAD_LETTER_INSERT,                                                                          \
       "INSERT INTO dead_letters (tenant_id, id, reason, attempts, first_failed_at,"                \
       " last_failed_at, body, properties, reason_code)"                                            \

@@ -82,10 +82,11 @@ test('lifecycle: create -> queues in the broker -> workers running (API, threads
   const tn = await api.createTenant('lifecycle', 4);
   const queues = await stack.listQueues();
   for (const q of queueNames(tn.id)) assert.ok(queues.has(q), `queue ${q} must exist after 201; broker has ${JSON.stringify([...queues.keys()])}`);
-  assert.deepEqual(await partitionState(stack, tn.id), { exists: true, attached: true }, `partition ${partitionName(tn.id)}`);
 
   const up = await api.waitWorkers(tn.id, 4, { timeoutMs: FIRST_START_MS, describeExtra: logs });
   t.diagnostic(`workers.running == 4 seen ${up} ms after the queue check`);
+  // consumerd makes the partition before it starts the pool (sql/0022_partition_attach.sql)
+  assert.deepEqual(await partitionState(stack, tn.id), { exists: true, attached: true }, `partition ${partitionName(tn.id)} once workers run`);
   await waitUntil(`consumerd threads == ${threads0} + 4`, () => {
     const n = stack.threadCount();
     return { ok: n === threads0 + 4, describe: `${n} threads (before the tenant: ${threads0})` };
@@ -111,6 +112,100 @@ test('lifecycle: create -> queues in the broker -> workers running (API, threads
     const text = metricsText();
     return { ok: !text.includes(tn.id), describe: text.split('\n').filter((l) => l.includes(tn.id)).join(' | ') };
   }, { timeoutMs: 2500 });
+});
+
+// ------------------------------------------------------------ partitions
+
+test('a tenant created while consumerd is down: 201 with its queues and no partition; its messages are accepted; consumerd makes the partition before the pool starts and stores each once', async (t) => {
+  await stack.killConsumerd('SIGTERM');
+  let tn;
+  try {
+    tn = await api.createTenant('made-while-down', 1);
+    assert.deepEqual(await partitionState(stack, tn.id), { exists: false, attached: false }, 'the create request does not make the partition');
+    const sent = await api.publishBatch(tn.id, 20, 'early');
+    await stack.startConsumerd();
+    const up = await api.waitWorkers(tn.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    t.diagnostic(`pool running ${up} ms after consumerd started`);
+    assert.deepEqual(await partitionState(stack, tn.id), { exists: true, attached: true }, `partition ${partitionName(tn.id)}`);
+    await assertStoredExactlyOnce(stack, tn.id, sent, { timeoutMs: 10000 });
+  } finally {
+    if (!stack.procs.consumerd.running) await stack.startConsumerd();
+    if (tn) await deleteAndWait([tn.id]);
+  }
+});
+
+test('a partition that cannot be made holds back only its own tenant\'s pool, which starts once it can be made', async (t) => {
+  await stack.killConsumerd('SIGTERM');
+  let blocked, free;
+  try {
+    blocked = await api.createTenant('partition-blocked', 1);
+    free = await api.createTenant('partition-free', 1);
+    // A table of the partition's name that cannot be attached (no such columns).
+    await stack.psql(`CREATE TABLE ${partitionName(blocked.id)} (x int)`, { user: 'mtm' });
+    const sentBlocked = await api.publishBatch(blocked.id, 10, 'blocked');
+    const sentFree = await api.publishBatch(free.id, 10, 'free');
+    await stack.startConsumerd();
+    await api.waitWorkers(free.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    await assertStoredExactlyOnce(stack, free.id, sentFree, { timeoutMs: 10000 });
+    await sleep(1500); // several passes
+    const b = await api.tenant(blocked.id);
+    assert.equal(b.workers.running, 0, `no worker without a partition: ${JSON.stringify(b.workers)}`);
+    assert.equal(await storedCount(stack, blocked.id), 0, 'nothing stored for the blocked tenant');
+    assert.match(fs.readFileSync(stack.logFile('consumerd'), 'utf8'), /have no partition yet: their pools wait/, 'consumerd says why');
+
+    await stack.psql(`DROP TABLE ${partitionName(blocked.id)}`, { user: 'mtm' });
+    const up = await api.waitWorkers(blocked.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    t.diagnostic(`blocked pool running ${up} ms after the obstacle went`);
+    assert.deepEqual(await partitionState(stack, blocked.id), { exists: true, attached: true }, `partition ${partitionName(blocked.id)}`);
+    await assertStoredExactlyOnce(stack, blocked.id, sentBlocked, { timeoutMs: 10000 });
+  } finally {
+    if (!stack.procs.consumerd.running) await stack.startConsumerd();
+    if (blocked) await stack.psql(`DROP TABLE IF EXISTS ${partitionName(blocked.id)}`, { user: 'mtm' }).catch(() => {});
+    await deleteAndWait([blocked, free].filter(Boolean).map((x) => x.id));
+  }
+});
+
+test('mtm_ensure_partitions makes missing partitions only within its time budget, and always reports the ones that exist', async () => {
+  const ids = (await stack.psql(`SELECT gen_random_uuid() FROM generate_series(1, 3)`)).split('\n');
+  const arr = `ARRAY[${ids.map((i) => `'${i}'`).join(',')}]::uuid[]`;
+  const ensure = async (budgetMs) => (await stack.psql(`SELECT mtm_ensure_partitions(${arr}, ${budgetMs})`, { user: 'mtm' })).split('\n').filter(Boolean).sort();
+  try {
+    assert.deepEqual(await ensure(0), [], 'budget spent: none made, none reported');
+    for (const id of ids) assert.deepEqual(await partitionState(stack, id), { exists: false, attached: false }, `partition of ${id}`);
+    assert.deepEqual(await ensure(10000), [...ids].sort(), 'all made');
+    for (const id of ids) assert.deepEqual(await partitionState(stack, id), { exists: true, attached: true }, `partition of ${id}`);
+    assert.deepEqual(await ensure(0), [...ids].sort(), 'existing ones are reported without any budget');
+  } finally {
+    await stack.psql(ids.map((id) => `DROP TABLE IF EXISTS ${partitionName(id)};`).join('\n'), { user: 'mtm' });
+  }
+});
+
+test('making a partition does not lock messages against the other tenants: stores and reads go on while one is being made', async (t) => {
+  const tn = await api.createTenant('beside-a-new-partition', 1);
+  try {
+    await api.waitWorkers(tn.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    // Another partition being made, its transaction held open for 6 s.
+    let held = true;
+    const hold = stack.psql(`BEGIN; SELECT mtm_create_partition(gen_random_uuid()); SELECT pg_sleep(6); ROLLBACK;`, { user: 'mtm' })
+      .finally(() => { held = false; });
+    try {
+      await waitUntil('the partition is being made (its lock on messages held)', async () => {
+        const modes = await stack.psql(`SELECT string_agg(mode, ',') FROM pg_locks WHERE relation = 'messages'::regclass AND granted AND pid <> pg_backend_pid()`);
+        return { ok: modes.includes('ShareUpdateExclusiveLock'), describe: `locks on messages: ${modes}` };
+      });
+      const modes = await stack.psql(`SELECT string_agg(mode, ',') FROM pg_locks WHERE relation = 'messages'::regclass AND pid <> pg_backend_pid()`);
+      assert.ok(!modes.includes('AccessExclusiveLock'), `no ACCESS EXCLUSIVE lock on messages: ${modes}`);
+      const sent = await api.publishBatch(tn.id, 10, 'beside');
+      await assertStoredExactlyOnce(stack, tn.id, sent, { timeoutMs: 4000 });
+      const page = await api.get(`/api/tenants/${tn.id}/messages?limit=10`, { timeoutMs: 2000 });
+      assert.equal(page.status, 200, describe(page));
+      assert.ok(held, 'stored and read while the other partition was still being made');
+    } finally {
+      await hold;
+    }
+  } finally {
+    await deleteAndWait([tn.id]);
+  }
 });
 
 test('deleting a tenant under load: 202, publishes then refused (409/404, never 5xx), workers stop, queues, partition and row go; consumerd and other tenants unaffected; the name is free again', async (t) => {

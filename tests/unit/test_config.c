@@ -108,6 +108,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.log_level, MTM_LOG_INFO);
     assert_string_equal(cfg.fcgi_socket, "var/run/mtm-api.sock");
     assert_int_equal(cfg.api_threads, 8);
+    assert_int_equal(cfg.store_groups, 2);
     assert_string_equal(cfg.sql_dir, MTM_DEFAULT_SQL_DIR);
     assert_int_equal(cfg.heartbeat_max_age, 5);
     assert_int_equal(cfg.classic_queue_version, 1);
@@ -182,9 +183,12 @@ static void test_good_values(void **state)
                          "eu-1.consumerd_2",
                          "MTM_CLASSIC_QUEUE_VERSION",
                          "2",
+                         "MTM_STORE_GROUPS",
+                         "5",
                          NULL};
     expect_ok(MTM_PROG_API, env, &cfg);
     assert_int_equal(cfg.classic_queue_version, 2);
+    assert_int_equal(cfg.store_groups, 5);
     assert_string_equal(cfg.consumer_name, "eu-1.consumerd_2");
     assert_int_equal(cfg.http_port, 65535);
     assert_string_equal(cfg.pg_url, "postgres://u:p@db:5432/x");
@@ -240,6 +244,8 @@ static void test_bad_values_name_the_variable(void **state)
         {"MTM_CLASSIC_QUEUE_VERSION", "0"},
         {"MTM_CLASSIC_QUEUE_VERSION", "3"},
         {"MTM_CLASSIC_QUEUE_VERSION", "v2"},
+        {"MTM_STORE_GROUPS", "0"},
+        {"MTM_STORE_GROUPS", "91"},
         {"MTM_API_THREADS", "many"},
         {"MTM_HEARTBEAT_MAX_AGE", "0"},
         {"MTM_ADMIN_PASSWORD", "short"},

@@ -87,6 +87,8 @@ static void test_render_all_metrics(void **state)
                                   .amqp_connected = false,
                                   .worker_threads = 12,
                                   .db_connections = 3,
+                                  .store_transactions = 40,
+                                  .store_batches = 250,
                                   .broker_connections = 4,
                                   .broker_connections_up = 2};
     char *text = render(&m);
@@ -110,6 +112,15 @@ static void test_render_all_metrics(void **state)
     assert_string_equal(sample(text, "mtm_consumerd_worker_threads", val, sizeof(val)), "12");
     assert_string_equal(sample(text, "mtm_consumerd_db_connections", val, sizeof(val)), "3");
     assert_string_equal(sample(text, "mtm_consumerd_broker_connections", val, sizeof(val)), "4");
+    const char *counters[][2] = {{"mtm_consumerd_store_transactions_total", "40"},
+                                 {"mtm_consumerd_store_batches_total", "250"}};
+    for (size_t i = 0; i < 2; i++) {
+        check_help_and_type(text, counters[i][0]);
+        char type[128];
+        snprintf(type, sizeof(type), "# TYPE %s counter\n", counters[i][0]);
+        assert_contains(text, type);
+        assert_string_equal(sample(text, counters[i][0], val, sizeof(val)), counters[i][1]);
+    }
     assert_string_equal(sample(text, "mtm_consumerd_broker_connections_up", val, sizeof(val)), "2");
     assert_int_equal(text[strlen(text) - 1], '\n');
     free(text);
