@@ -33,6 +33,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pg.h"
+#include "itestutil.h"
 #include "timeutil.h"
 
 #define TENANTS 23
@@ -40,15 +41,6 @@
 
 static const char *pg_url, *super_url, *sql_dir;
 static char tenant[TENANTS][40]; /* made once, with their partitions */
-
-static void exec_ok(struct mtm_pg *pg, const char *sql)
-{
-    char err[512] = "";
-    int rc = mtm_pg_exec_fixed(pg, sql, err, sizeof(err));
-    if (rc)
-        print_message("%s: %s\n", sql, err);
-    assert_int_equal(rc, 0);
-}
 
 /* The one value of a query run as the superuser. */
 static long long super_count(const char *sql)

@@ -27,18 +27,9 @@
 #include "log.h"
 #include "timeutil.h"
 #include "pg.h"
+#include "itestutil.h"
 
 static const char *pg_url;
-
-/* Runs fixed SQL and expects success, printing the error otherwise. */
-static void exec_ok(struct mtm_pg *pg, const char *sql)
-{
-    char err[512] = "";
-    int rc = mtm_pg_exec_fixed(pg, sql, err, sizeof(err));
-    if (rc)
-        print_message("%s: %s\n", sql, err);
-    assert_int_equal(rc, 0);
-}
 
 static void test_connect(void **state)
 {
