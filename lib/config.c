@@ -83,7 +83,7 @@ static const struct key keys[] = {
     {"MTM_LOG_LEVEL", T_LOGLEVEL, F(log_level), 0, 0, "info", 0, "debug, info, warn or error"},
     {"MTM_FCGI_SOCKET", T_STR, F(fcgi_socket), 1, 107, "var/run/mtm-api.sock", 0,
      "unix socket the FastCGI responder listens on"},
-    {"MTM_API_THREADS", T_INT, F(api_threads), 1, 256, "8", 0,
+    {"MTM_API_THREADS", T_INT, F(api_threads), 1, 256, "16", 0,
      "request threads of each responder process"},
     {"MTM_TENANT_THREADS", T_INT, F(tenant_threads), 0, 256, "0", 0,
      "request threads one tenant may hold at once in a responder process (more only while "

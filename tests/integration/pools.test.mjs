@@ -15,7 +15,7 @@ import {
 } from '../harness/api.mjs';
 
 const DB_POOL_SIZE = 8; // MTM_DB_POOL_SIZE default: consumerd's bounded pool of worker connections
-const API_THREADS = 8; // MTM_API_THREADS default: one connection per request thread at most
+const API_THREADS = 16; // MTM_API_THREADS default: one connection per request thread at most
 const API_CONNS = API_THREADS + 1; // and the tenant watcher's LISTEN connection
 const FIRST_START_MS = 5000; // a new tenant's pool: notification, thread start, AMQP login (ASan build)
 

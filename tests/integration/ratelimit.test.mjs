@@ -19,7 +19,7 @@ import { assertFieldError, assertStoredExactlyOnce, makeApi, metricValue } from 
 const RATE = 20;
 const BURST = 20;
 const WINDOW_MS = 3000;
-const CLIENTS_PER_FRONTEND = 8; // = MTM_API_THREADS (default 8) of each mtm-api
+const CLIENTS_PER_FRONTEND = 8; // clients per mtm-api (MTM_API_THREADS is 16 by default)
 
 let stack;
 let fe2;

@@ -107,7 +107,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.metrics_dir, "var/metrics");
     assert_int_equal(cfg.log_level, MTM_LOG_INFO);
     assert_string_equal(cfg.fcgi_socket, "var/run/mtm-api.sock");
-    assert_int_equal(cfg.api_threads, 8);
+    assert_int_equal(cfg.api_threads, 16);
     assert_int_equal(cfg.store_groups, 2);
     assert_string_equal(cfg.sql_dir, MTM_DEFAULT_SQL_DIR);
     assert_int_equal(cfg.heartbeat_max_age, 5);
