@@ -149,43 +149,25 @@ static size_t collect(struct wctx *c, bool *lost)
 
 /* ---- storing ----------------------------------------------------------- */
 
+/* One try at a statement: 0, or its error (mtm_pg_retryable says whether
+ * the same statement may simply be run again). */
+typedef int (*db_attempt_fn)(struct wctx *c, const void *arg, char *err, size_t errlen);
+
 /*
- * Runs one statement on a borrowed connection, waiting out outages until it
- * succeeds or the worker should exit (consumerd stops, the pool shrinks, or
- * consumerd fenced itself off: its batch then goes back to the queue for
- * whoever holds the tenant now). An outage is what mtm_pg_retryable says:
- * the server unreachable, out of disk or memory, read-only, or silent past
- * the batch deadline; both statements run here are idempotent (ON
- * CONFLICT), so one whose fate is unknown is simply run again. None of it
- * counts against a message. Returns 0, MTM_EUNAVAIL (gave up), or the
- * statement's own error.
+ * Runs attempt until it succeeds or the worker should exit (consumerd stops,
+ * the pool shrinks, or consumerd fenced itself off: its batch then goes back
+ * to the queue for whoever holds the tenant now), waiting out outages. An
+ * outage is what mtm_pg_retryable says: the server unreachable, out of disk
+ * or memory, read-only, or silent past the batch deadline; both statements
+ * run here are idempotent (ON CONFLICT), so one whose fate is unknown is
+ * simply run again. None of it counts against a message. Returns 0,
+ * MTM_EUNAVAIL (gave up), or the statement's own error.
  */
-struct stmt_call {
-    enum mtm_stmt stmt;
-    const char *const *params;
-    PGresult **res;
-    long long *inserted; /* MTM_STMT_MESSAGES_INSERT goes through the group store */
-};
-
-static int call_once(struct wctx *c, const struct stmt_call *call, char *err, size_t errlen)
-{
-    if (call->stmt == MTM_STMT_MESSAGES_INSERT)
-        return group_store_exec(c->pool->env->store, call->params[0], call->params[1],
-                                call->inserted, err, errlen);
-    struct mtm_pg *pg = dbpool_acquire(c->pool->env->db, 1000);
-    if (!pg) {
-        snprintf(err, errlen, "no database connection free");
-        return MTM_EUNAVAIL;
-    }
-    int rc = mtm_pg_exec(pg, call->stmt, call->params, call->res, err, errlen);
-    dbpool_release(c->pool->env->db, pg);
-    return rc;
-}
-
-static int run_stmt(struct wctx *c, const struct stmt_call *call, char *err, size_t errlen)
+static int with_retries(struct wctx *c, db_attempt_fn attempt, const void *arg, char *err,
+                        size_t errlen)
 {
     for (;;) {
-        int rc = call_once(c, call, err, errlen);
+        int rc = attempt(c, arg, err, errlen);
         if (!mtm_pg_retryable(rc)) {
             if (!rc)
                 mtm_backoff_reset(&c->outage);
@@ -202,13 +184,24 @@ static int run_stmt(struct wctx *c, const struct stmt_call *call, char *err, siz
     }
 }
 
+struct store_arg {
+    const char *batch; /* the JSON array */
+    long long *inserted;
+};
+
+/* Through the group store, perhaps with other tenants' batches (groupstore.h). */
+static int store_attempt(struct wctx *c, const void *arg, char *err, size_t errlen)
+{
+    const struct store_arg *a = arg;
+    return group_store_exec(c->pool->env->store, c->pool->tenant_id, a->batch, a->inserted, err,
+                            errlen);
+}
+
 static int store(struct wctx *c, const struct mtm_buf *arr, long long *inserted, char *err,
                  size_t errlen)
 {
-    const char *params[] = {c->pool->tenant_id, mtm_buf_cstr(arr)};
-    struct stmt_call call = {
-        .stmt = MTM_STMT_MESSAGES_INSERT, .params = params, .inserted = inserted};
-    return run_stmt(c, &call, err, errlen);
+    struct store_arg a = {.batch = mtm_buf_cstr(arr), .inserted = inserted};
+    return with_retries(c, store_attempt, &a, err, errlen);
 }
 
 /* ---- failures ---------------------------------------------------------- */
@@ -229,6 +222,19 @@ static char *hex_bytea(const amqp_bytes_t *b, size_t kept)
     return out;
 }
 
+/* On a connection borrowed from the dbpool; arg is the statement's parameters. */
+static int dead_letter_attempt(struct wctx *c, const void *arg, char *err, size_t errlen)
+{
+    struct mtm_pg *pg = dbpool_acquire(c->pool->env->db, 1000);
+    if (!pg) {
+        snprintf(err, errlen, "no database connection free");
+        return MTM_EUNAVAIL;
+    }
+    int rc = mtm_pg_exec(pg, MTM_STMT_DEAD_LETTER_INSERT, arg, NULL, err, errlen);
+    dbpool_release(c->pool->env->db, pg);
+    return rc;
+}
+
 /* One attempt at a dead letter: 0, MTM_EUNAVAIL (stopping) or the
  * statement's error, whose detail goes to err. */
 static int insert_dead_letter(struct wctx *c, const char *id, const char *reason, const char *code,
@@ -239,8 +245,7 @@ static int insert_dead_letter(struct wctx *c, const char *id, const char *reason
     snprintf(attempts_s, sizeof(attempts_s), "%d", attempts);
     snprintf(first_s, sizeof(first_s), "%lld", (long long)first_ms);
     const char *params[] = {c->pool->tenant_id, id, reason, attempts_s, first_s, body, props, code};
-    struct stmt_call call = {.stmt = MTM_STMT_DEAD_LETTER_INSERT, .params = params};
-    return run_stmt(c, &call, err, errlen);
+    return with_retries(c, dead_letter_attempt, params, err, errlen);
 }
 
 /*
