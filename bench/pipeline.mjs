@@ -51,6 +51,7 @@ import path from 'node:path';
 import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
 import { makeCursor } from '../tests/harness/cursor.mjs';
 import { runJsonTool } from '../tests/harness/proc.mjs';
+import { shareQuiet } from '../tests/harness/util.mjs';
 import net from 'node:net';
 
 const env = process.env;
@@ -279,10 +280,8 @@ function logHalfLoad(label, h) {
 /** HALF_RUNS half-load single-publish windows; resolves {runs, median} (median by p99). */
 async function halfLoadSingle(ids, rate) {
   const runs = [];
-  // The run before published for other tenants: until the responder has
-  // been quiet for a second the fair-share rule counts them as asking and
-  // refuses a tenant holding all but one request thread (cgi-bin/tenantshare.h).
-  await sleep(1500);
+  // The run before published for other tenants.
+  await shareQuiet();
   for (let i = 0; i < HALF_RUNS; i++) {
     const h = await openLoop('single', ids, rate, 20);
     h.pg_events = pgEvents(h.started_at, h.seconds);

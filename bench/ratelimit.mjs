@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startStack, BIN_DIR } from '../tests/harness/stack.mjs';
 import { runJsonTool } from '../tests/harness/proc.mjs';
+import { shareQuiet } from '../tests/harness/util.mjs';
 
 const SECONDS = Number(process.env.MTM_BENCH_SECONDS || 5);
 const ROUNDS = Number(process.env.MTM_BENCH_ROUNDS || 4);
@@ -64,10 +65,8 @@ try {
     for (;;) {
       const depths = await Promise.all([free, free2, limited, near].map(async (x) => (await call('GET', `/api/tenants/${x.id}`)).queue_depth || 0));
       if (depths.every((d) => d === 0)) {
-        // The responder's fair shares count a tenant as asking for a second
-        // after its last request (docs/architecture.md), these GETs too: a
-        // run starts on a quiet responder, as in bench/pipeline.mjs.
-        await new Promise((r) => setTimeout(r, 1500));
+        // These GETs name the tenants too: a run starts on a quiet responder.
+        await shareQuiet();
         return;
       }
       if (Date.now() - t0 > 120000) throw new Error(`queues not drained after 120 s: ${depths}`);

@@ -9,6 +9,15 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until a responder counts no tenant as asking any more: its fair
+ * share (cgi-bin/tenantshare.h) treats a tenant as asking for
+ * TENANT_SHARE_QUIET_MS (1 s) after its last request, and while another
+ * tenant asks, one tenant holding all but one request thread is answered
+ * 429. A load that must run on a quiet responder starts after this.
+ */
+export const shareQuiet = () => sleep(1000 + 500);
+
 const handedOut = new Set();
 
 function tryListen(port) {

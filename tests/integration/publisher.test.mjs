@@ -11,6 +11,7 @@ import amqplib from 'amqplib';
 import { startStack } from '../harness/stack.mjs';
 import { makeApi, describe, queueNames, assertStoredExactlyOnce, metricValue } from '../harness/api.mjs';
 import { assertProblem } from '../harness/http.mjs';
+import { shareQuiet } from '../harness/util.mjs';
 
 let stack;
 let api;
@@ -72,11 +73,9 @@ test('a tenant whose queue vanished is answered 503 "queue is missing" while ano
 
 test('requests publishing at once share rounds of writes: the publisher counts fewer writes than calls', async () => {
   const tenant = (await api.createTenant('pub-rounds', 1)).id;
-  // The test before published for two tenants: until the responder has
-  // been quiet for TENANT_SHARE_QUIET_MS (1 s, cgi-bin/tenantshare.h) it
-  // counts as contended, and a tenant taking all but one of its threads
-  // would be answered 429. This test is about the publisher's rounds.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The test before published for two tenants; this one is about the
+  // publisher's rounds, not the fair share.
+  await shareQuiet();
   const before0 = await publisherCounts();
   const answers = await publishMany(tenant, 400, 16, 'rounds');
   assert.deepEqual(answers.filter((r) => r.status !== 202).map(describe).slice(0, 3), []);
