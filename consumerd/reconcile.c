@@ -15,6 +15,8 @@
 /* How long a pass may spend making partitions; the rest wait for the next
  * pass, a tick later (the main thread, heartbeat included, waits for it). */
 #define PARTITION_BUDGET_MS "250"
+/* How long detaching a deleted tenant's partition may wait (below). */
+#define DETACH_LOCK_TIMEOUT "'2s'"
 
 void reconciler_init(struct reconciler *r, const struct mtm_config *cfg,
                      const struct mtm_log_ctx *log, const char *consumer)
@@ -151,12 +153,49 @@ static bool retire(struct reconciler *r, size_t at)
     return true;
 }
 
-/* Tears a deleting tenant down; MTM_EUNAVAIL leaves it for a later pass. */
+/*
+ * Detaches the tenant's partition from messages without locking messages
+ * against the other tenants (sql/0024_partition_detach.sql): DETACH
+ * CONCURRENTLY, or FINALIZE after a detach whose wait was cut short. Its
+ * wait for the transactions that may still see the partition is bounded by
+ * DETACH_LOCK_TIMEOUT, well inside the connection's answer deadline, so a
+ * long read elsewhere postpones the deletion instead of holding up this
+ * thread. 0 when detached (or there was nothing to detach).
+ */
+static int detach_partition(struct reconciler *r, struct mtm_pg *pg, const char *id, char *err,
+                            size_t errlen)
+{
+    const char *params[] = {id};
+    PGresult *res;
+    int rc = mtm_pg_exec(pg, MTM_STMT_TENANT_DETACH_PARTITION_SQL, params, &res, err, errlen);
+    if (rc)
+        return rc;
+    if (PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        return 0;
+    }
+    rc = mtm_pg_exec_fixed(pg, "SET lock_timeout = " DETACH_LOCK_TIMEOUT, err, errlen);
+    if (!rc)
+        rc = mtm_pg_exec_fixed(pg, PQgetvalue(res, 0, 0), err, errlen);
+    PQclear(res);
+    /* The setting must not outlive the statement: a session that cannot
+     * be reset is dropped, and the next one starts without it. */
+    char rerr[256];
+    if (mtm_pg_connected(pg) && mtm_pg_exec_fixed(pg, "RESET lock_timeout", rerr, sizeof(rerr))) {
+        LOG_WARN(r->log, "RESET lock_timeout: %s; reconnecting", rerr);
+        mtm_pg_disconnect(pg);
+    }
+    return rc;
+}
+
+/* Tears a deleting tenant down; an error leaves it for a later pass. */
 static int teardown(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, const char *id,
                     char *err, size_t errlen)
 {
     const char *params[] = {id};
     int rc = mtm_topology_delete(admin, id, err, errlen);
+    if (!rc)
+        rc = detach_partition(r, pg, id, err, errlen);
     if (!rc)
         rc = mtm_pg_exec(pg, MTM_STMT_TENANT_DROP_PARTITION, params, NULL, err, errlen);
     if (!rc)
@@ -247,6 +286,7 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
     const char **ready;
     size_t nready;
     ensure_partitions(r, pg, res, &made, &ready, &nready);
+    bool postponed = false; /* a deletion failed this pass */
 
     for (int row = 0; row < PQntuples(res); row++) {
         const char *id = PQgetvalue(res, row, 0);
@@ -260,10 +300,15 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
                 r->pending = true; /* threads still finishing their batch */
                 continue;
             }
+            /* After one teardown failed (an outage, a detach that waited
+             * its whole lock timeout), the others wait for the next pass
+             * too rather than each spending its own wait now. */
             char terr[512];
-            int trc = teardown(r, pg, admin, id, terr, sizeof(terr));
+            int trc = postponed ? MTM_EUNAVAIL : teardown(r, pg, admin, id, terr, sizeof(terr));
             if (trc) {
-                LOG_WARN(r->log, "tenant %s: deletion postponed: %s", id, terr);
+                if (!postponed)
+                    LOG_WARN(r->log, "tenant %s: deletion postponed: %s", id, terr);
+                postponed = true;
                 r->pending = true;
                 if (trc == MTM_EUNAVAIL && !mtm_pg_connected(pg))
                     break;

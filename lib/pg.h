@@ -86,7 +86,9 @@ int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params
                 char *err, size_t errlen) MTM_MUST_CHECK;
 
 /* Runs fixed SQL text (no parameters) from mtm's own code, e.g. LISTEN,
- * BEGIN, COMMIT. Never pass text built from input. */
+ * BEGIN, COMMIT, or a statement one of mtm's SQL functions wrote with its
+ * identifiers quoted (format's %I), for what cannot run inside a function
+ * (sql/0024). Never pass text built from input. */
 int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen) MTM_MUST_CHECK;
 
 /*

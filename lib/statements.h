@@ -115,6 +115,8 @@
       1)                                                                                           \
     /* Of the tenants $1, those whose partition is attached (made for up to $2 ms). */             \
     X(TENANTS_ENSURE_PARTITIONS, "SELECT mtm_ensure_partitions($1::uuid[], $2::integer)", 2)       \
+    /* The DETACH .. CONCURRENTLY (or FINALIZE) to send for the tenant's partition, or NULL. */    \
+    X(TENANT_DETACH_PARTITION_SQL, "SELECT mtm_detach_partition_sql($1::uuid)", 1)                 \
     X(TENANT_DROP_PARTITION, "SELECT mtm_drop_partition($1::uuid)", 1)                             \
     X(TENANT_DELETE, "DELETE FROM tenants WHERE id = $1::uuid AND status = 'deleting'", 1)         \
     X(TENANT_STATUS_UPSERT,                                                                        \

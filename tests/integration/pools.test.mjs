@@ -180,6 +180,34 @@ test('mtm_ensure_partitions makes missing partitions only within its time budget
   }
 });
 
+test('mtm_detach_partition_sql writes DETACH .. CONCURRENTLY for an attached partition, FINALIZE for a detach left pending, nothing once detached; mtm_drop_partition refuses an attached partition', async () => {
+  const id = await stack.psql(`SELECT gen_random_uuid()`);
+  const name = partitionName(id);
+  const detachSql = () => stack.psql(`SELECT coalesce(mtm_detach_partition_sql('${id}'), '(none)')`, { user: 'mtm' });
+  try {
+    assert.equal(await detachSql(), '(none)', 'no partition: nothing to detach');
+    await stack.psql(`SELECT mtm_create_partition('${id}')`, { user: 'mtm' });
+    assert.equal(await detachSql(), `ALTER TABLE messages DETACH PARTITION public.${name} CONCURRENTLY`);
+    await assert.rejects(stack.psql(`SELECT mtm_drop_partition('${id}')`, { user: 'mtm' }), /still attached/, 'an attached partition is not dropped');
+    assert.deepEqual(await partitionState(stack, id), { exists: true, attached: true });
+
+    // A reader keeps the detach waiting past its lock timeout: the partition
+    // is left detach-pending, and the statement becomes FINALIZE.
+    const reader = stack.psql(`BEGIN; SELECT count(*) FROM ${name}; SELECT pg_sleep(3); COMMIT;`);
+    await waitFor('the reader holds the partition', async () => (await stack.psql(`SELECT count(*) FROM pg_locks WHERE relation = '${name}'::regclass AND granted`)) !== '0');
+    await assert.rejects(stack.psql(`SET lock_timeout = '300ms';\n${await detachSql()};`, { user: 'mtm' }), /lock timeout/);
+    await reader;
+    assert.equal(await detachSql(), `ALTER TABLE messages DETACH PARTITION public.${name} FINALIZE`);
+    await stack.psql(`${await detachSql()};`, { user: 'mtm' });
+    assert.equal(await detachSql(), '(none)', 'detached: nothing left to do');
+    assert.deepEqual(await partitionState(stack, id), { exists: true, attached: false });
+    await stack.psql(`SELECT mtm_drop_partition('${id}')`, { user: 'mtm' });
+    assert.deepEqual(await partitionState(stack, id), { exists: false, attached: false });
+  } finally {
+    await stack.psql(`DROP TABLE IF EXISTS ${name}`);
+  }
+});
+
 test('making a partition does not lock messages against the other tenants: stores and reads go on while one is being made', async (t) => {
   const tn = await api.createTenant('beside-a-new-partition', 1);
   try {
@@ -203,6 +231,59 @@ test('making a partition does not lock messages against the other tenants: store
     } finally {
       await hold;
     }
+  } finally {
+    await deleteAndWait([tn.id]);
+  }
+});
+
+test('deleting a tenant does not lock messages against the other tenants: while a long read holds messages its partition is detached concurrently, the others store and read, and the deletion finishes after the read', async (t) => {
+  const doomed = await api.createTenant('deleted-beside-a-reader', 1);
+  const tn = await api.createTenant('beside-a-deleted-partition', 1);
+  try {
+    await api.waitWorkers(doomed.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    await api.waitWorkers(tn.id, 1, { timeoutMs: FIRST_START_MS, describeExtra: logs });
+    await assertStoredExactlyOnce(stack, doomed.id, await api.publishBatch(doomed.id, 5, 'doomed'), { timeoutMs: 5000 });
+    // A slow reader of every tenant's messages: its transaction holds
+    // ACCESS SHARE on messages and on the partition for 8 s, longer than
+    // consumerd's 2 s lock timeout for the detach.
+    let held = true;
+    const hold = stack.psql(`BEGIN; SELECT count(*) FROM messages; SELECT pg_sleep(8); COMMIT;`)
+      .finally(() => { held = false; });
+    try {
+      await waitUntil('the reader holds messages', async () => {
+        const n = await stack.psql(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = 'messages'::regclass AND l.granted AND a.query LIKE '%pg_sleep(8)%' AND a.pid <> pg_backend_pid()`);
+        return { ok: n === '1', describe: `${n} lock(s)` };
+      });
+      const d = await api.deleteTenant(doomed.id);
+      assert.equal(d.status, 202, describe(d));
+      await waitUntil('consumerd is removing the partition', async () => {
+        const q = await stack.psql(`SELECT count(*) FROM pg_stat_activity WHERE (query LIKE 'ALTER TABLE messages DETACH PARTITION%' OR query LIKE '%mtm_drop_partition%') AND state = 'active' AND pid <> pg_backend_pid()`);
+        const pending = await stack.psql(`SELECT count(*) FROM pg_inherits WHERE inhdetachpending`);
+        return { ok: q === '1' || pending === '1', describe: `${q} statement(s) removing it running, ${pending} detach pending` };
+      });
+      const modes = await stack.psql(`SELECT coalesce(string_agg(mode || CASE WHEN granted THEN '' ELSE ' (waiting)' END, ','), '') FROM pg_locks WHERE relation = 'messages'::regclass AND pid <> pg_backend_pid()`);
+      assert.ok(!modes.includes('AccessExclusiveLock'), `no ACCESS EXCLUSIVE lock on messages, held or asked for: ${modes}`);
+      const sent = await api.publishBatch(tn.id, 10, 'beside');
+      await assertStoredExactlyOnce(stack, tn.id, sent, { timeoutMs: 3000 });
+      const page = await api.get(`/api/tenants/${tn.id}/messages?limit=10`, { timeoutMs: 2000 });
+      assert.equal(page.status, 200, describe(page));
+      assert.ok(held, 'stored and read while the deleted tenant\'s partition was being detached');
+      assert.equal(await rowExists(stack, doomed.id), true, 'the deletion waits for the reader');
+    } finally {
+      await hold;
+    }
+    // The reader is gone: the next passes finish the detach (FINALIZE
+    // after a wait that timed out) and drop the table.
+    await api.waitGone(doomed.id, { timeoutMs: 15000, describeExtra: logs });
+    assert.deepEqual(await partitionState(stack, doomed.id), { exists: false, attached: false }, `partition ${partitionName(doomed.id)}`);
+    assert.equal(await rowExists(stack, doomed.id), false, 'tenants row');
+    assert.equal(await stack.psql(`SELECT count(*) FROM pg_inherits WHERE inhdetachpending`), '0', 'no partition left detach-pending');
+    // The detach waited out its lock timeout at least once, and a later
+    // pass finished it (FINALIZE): the path a slow reader takes.
+    const postponed = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+      .filter((l) => l.msg.includes(doomed.id) && /deletion postponed/.test(l.msg));
+    assert.ok(postponed.some((l) => /lock timeout/.test(l.msg)), `a deletion postponed by the lock timeout: ${postponed.map((l) => l.msg).join(' | ') || 'none logged'}`);
+    t.diagnostic(postponed[0].msg);
   } finally {
     await deleteAndWait([tn.id]);
   }
