@@ -77,6 +77,9 @@ const STREAMS = Number(env.MTM_BENCH_STREAMS || 500);
 const STREAM_RUNS = Number(env.MTM_BENCH_STREAM_RUNS || 5);
 const PG_CANDIDATE = (env.MTM_BENCH_PG_CANDIDATE || 'max_wal_size=4GB checkpoint_timeout=15min').split(/\s+/).filter(Boolean);
 const CKPT_ROUNDS = Number(env.MTM_BENCH_CKPT_ROUNDS || 2);
+// consumerd rewrites its metrics textfile every second with up to 1,000
+// tenants (consumerd/daemon.c); wait that long before reading it.
+const METRICS_PERIOD_MS = 1200;
 const TARGETS = { batchRatio: 0.5, singleP99Ms: 10, noisyP99Ms: 100, deepRatio: 2, streamsP99Ratio: 1.1, fairP99Ms: 50 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -324,8 +327,12 @@ async function idealPipeline(pe, seconds) {
   // As the database's owner: row-level security (which mtm's role is
   // under) refuses COPY, and the ideal pipeline has no tenants to keep apart.
   const su = { ...pe, MTM_PG_URL: `postgresql://postgres:${encodeURIComponent(stack.pgSuperPassword)}@127.0.0.1:${stack.pgPort}/mtm` };
+  const c0 = cpuSnapshot(stack);
   const r = await runTool('mtm-probe', ['ideal', '--seconds', seconds, '--window', '1000', '--batch', '500', '--size', String(MSG_SIZE)], su);
+  // The probe itself counts as "other": it is no component of the stack.
+  r.cpu = cpuShares(c0, cpuSnapshot(stack));
   log(`  ideal pipeline (publisher with confirms in windows of 1000 -> queue -> consumer, COPY of 500, ack multiple): ${fmt(r.rate)} msg/s stored (batch p50 ${fmt(r.call_ms.p50, 1)} ms)`);
+  log(cpuLine(r.cpu));
   return r;
 }
 
@@ -341,18 +348,37 @@ async function batchIdealOnly() {
   const rounds = Number(env.MTM_BENCH_ROUNDS || 2);
   const ideal = [], batch = [];
   for (let i = 0; i < rounds; i++) {
-    const pair = [async () => ideal.push(await idealPipeline(pe, String(SECONDS))), async () => batch.push(await throughputRun('batch', [t]))];
+    const pair = [
+      async () => { const busiest = brokerBusiest('ideal'); ideal.push(await idealPipeline(pe, String(SECONDS))); await busiest; },
+      async () => { const busiest = brokerBusiest('mtm batch'); batch.push(await throughputRun('batch', [t])); await busiest; },
+    ];
     for (const f of (i % 2 ? pair.reverse() : pair)) await f();
   }
   const mean = (xs, f) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
   const out = { ideal, batch, ideal_rate: mean(ideal, (x) => x.rate), batch_rate: mean(batch, (x) => x.e2e_rate) };
   out.ratio = out.batch_rate / out.ideal_rate;
   log(`  target 4: batch, 1 tenant ${fmt(out.batch_rate)} msg/s / ideal ${fmt(out.ideal_rate)} msg/s = ${fmt(out.ratio, 2)} (per round: ${batch.map((b, i) => fmt(b.e2e_rate / ideal[i].rate, 2)).join(', ')}; target >= 0.85: ${out.ratio >= 0.85 ? 'met' : 'MISSED'})`);
-  for (const r of batch) {
-    const per = Object.entries(r.cpu).filter(([k, v]) => typeof v === 'number' && !['other', 'idle'].includes(k)).map(([k, v]) => `${k} ${fmt((v * 1000) / r.e2e_rate, 4)}`);
-    log(`  CPU ms per message, batch: ${per.join(', ')}`);
-  }
+  const perMessage = (cpu, rate, skip) => Object.entries(cpu).filter(([k, v]) => typeof v === 'number' && !skip.includes(k)).map(([k, v]) => `${k} ${fmt((v * 1000) / rate, 4)}`).join(', ');
+  for (const r of ideal) log(`  CPU ms per message, ideal (other: the probe): ${perMessage(r.cpu, r.rate, ['idle', 'client'])}`);
+  for (const r of batch) log(`  CPU ms per message, batch: ${perMessage(r.cpu, r.e2e_rate, ['other', 'idle'])}`);
   return out;
+}
+
+/**
+ * With MTM_BENCH_BROKER_PROCS=1: the broker's busiest Erlang processes by
+ * reductions over 5 s, from 4 s into a run (recon, shipped with RabbitMQ),
+ * each with the function it started in and its mailbox: which of the queue,
+ * channel, reader and writer processes a run keeps busy. Divide the
+ * reductions by the run's messages in those 5 s to compare two runs.
+ */
+async function brokerBusiest(label) {
+  if (!env.MTM_BENCH_BROKER_PROCS) return;
+  await sleep(4000);
+  const r = await stack.rabbitmqctl('eval', `lists:map(fun({P, R, _}) ->
+      {_, D} = erlang:process_info(P, dictionary),
+      {R, proplists:get_value('$initial_call', D), erlang:process_info(P, message_queue_len)}
+    end, recon:proc_window(reductions, 6, 5000)).`);
+  log(`  broker's busiest processes during ${label} (reductions in 5 s, started in, mailbox):\n${(r.stdout || r.stderr).trim()}`);
 }
 
 async function httpCeilings() {
@@ -375,12 +401,14 @@ async function throughputRun(kind, ids) {
   const before = await storedCount(ids);
   const since = Date.now() - 5;
   const c0 = cpuSnapshot(stack);
+  const s0 = await storeCounters();
   const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-${ids.length}`, ids),
     '--body-file', path.join(tmp, `${kind}.json`), ...authHeader(), '--conns', String(conns), '--seconds', String(SECONDS)]);
   const cpu = cpuShares(c0, cpuSnapshot(stack), load.client_cpu_s);
   const accepted = (load.status['202'] || 0) * perReq;
   const storedAtEnd = (await storedCount(ids)) - before;
   const drain_s = await waitStored(ids, before + accepted);
+  const stores = storeShape(s0, await storeCounters(), accepted);
   const lat = await storedLatency(ids, since);
   const r = {
     kind, tenants: ids.length, conns, per_request: perReq,
@@ -390,13 +418,34 @@ async function throughputRun(kind, ids) {
     e2e_rate: accepted / lat.span_s,
     backlog_at_end: accepted - storedAtEnd, drain_s,
     publish_ms: load.lat_ms, stored_ms: { p50: lat.p50_ms, p99: lat.p99_ms, max: lat.max_ms },
-    client_cpu_share: load.client_cpu_share, cpu,
+    client_cpu_share: load.client_cpu_share, cpu, stores,
   };
   log(`  ${kind.padEnd(6)} ${String(ids.length).padStart(3)} tenant(s), ${conns} conns: ${fmt(r.e2e_rate)} msg/s stored end to end `
     + `(202s ${fmt(r.publish_rate)} msg/s, ${fmt(load.ok_rps)} req/s; backlog at end ${fmt(r.backlog_at_end)}, drained in ${fmt(drain_s, 1)} s; `
     + `request p50/p99 ${fmt(load.lat_ms.p50, 1)}/${fmt(load.lat_ms.p99, 1)} ms${r.requests_other ? `; ${r.requests_other} not 202: ${JSON.stringify(load.status)}` : ''})`);
   log(cpuLine(cpu));
+  if (stores) log(`    stores: ${fmt(stores.messages_per_batch, 1)} messages per batch, ${fmt(stores.batches_per_transaction, 2)} batches per transaction`);
   return r;
+}
+
+/**
+ * consumerd's store counters from its metrics textfile, which it rewrites
+ * every second: each read first waits that long, so that it counts every
+ * batch stored before it was called.
+ */
+async function storeCounters() {
+  await sleep(METRICS_PERIOD_MS);
+  let text;
+  try { text = fs.readFileSync(stack.consumerdMetricsFile(), 'utf8'); } catch { return null; }
+  const value = (name) => { const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text); return m ? Number(m[1]) : null; };
+  return { transactions: value('mtm_consumerd_store_transactions_total'), batches: value('mtm_consumerd_store_batches_total') };
+}
+
+/** How a run's messages were stored: batch size and batches per transaction. */
+function storeShape(a, b, messages) {
+  if (!a || !b || a.batches === null || b.batches === null) return null;
+  const batches = b.batches - a.batches, transactions = b.transactions - a.transactions;
+  return { batches, transactions, messages_per_batch: batches ? messages / batches : null, batches_per_transaction: transactions ? batches / transactions : null };
 }
 
 /** Open-loop publishing at `rate` requests/s over ids for `seconds`. */
