@@ -89,6 +89,7 @@ void api_thread_init(struct api_thread *t, struct api_ctx *ctx, int index)
     t->index = index;
     mtm_pg_init(&t->pg, ctx->cfg->pg_url, 2);
     mtm_pg_set_deadline(&t->pg, MTM_PG_ANSWER_MS);
+    mtm_pg_set_options(&t->pg, MTM_PG_OPTIONS_CUSTOM_PLANS);
     mtm_amqp_init(&t->amqp, ctx->cfg->amqp_url, 1000, 0);
     t->log.component = "mtm-api";
 }
