@@ -5,6 +5,8 @@
 // size it reports:
 //   - create latency of that step (p50/p99), and of a probe of 200 more
 //     creates made once the size is reached (the "while N exist" figure);
+//   - page reads of one tenant's messages while N exist (p50/p99/max and
+//     the answers), 20 for each request thread;
 //   - consumerd's RSS and threads, the broker's memory (beam RSS and
 //     rabbitmqctl status' total), PostgreSQL and RabbitMQ connections
 //     (consumerd's own among them) and channels;
@@ -182,6 +184,31 @@ try {
     await Promise.all([creator(), creator(), creator(), creator()]);
     return lat;
   }
+  /**
+   * Page reads of one tenant's messages while the others exist: 20 for each
+   * request thread, so that every connection of the responder goes past the
+   * fifth execution of its prepared read (where PostgreSQL would build a
+   * generic plan over every partition, docs/architecture.md).
+   */
+  async function pageReads() {
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const made = await fetch(`${stack.baseUrl}/api/tenants`, { method: 'POST', headers: auth, body: JSON.stringify({ name: `bench-reader-${Date.now()}`, concurrency: 1 }) });
+    if (made.status !== 201) throw new Error(`create the reader: ${made.status} ${await made.text()}`);
+    const { id } = await made.json();
+    const pub = await fetch(`${stack.baseUrl}/api/tenants/${id}/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ messages: [1, 2, 3].map((n) => ({ payload: n })) }) });
+    if (pub.status !== 202) throw new Error(`publish: ${pub.status} ${await pub.text()}`);
+    const lat = [];
+    const statuses = {};
+    for (let i = 0; i < 20 * Number(env.MTM_API_THREADS); i++) {
+      const s = process.hrtime.bigint();
+      const res = await fetch(`${stack.baseUrl}/api/tenants/${id}/messages?limit=3`, { headers: auth });
+      await res.text();
+      lat.push(Number(process.hrtime.bigint() - s) / 1e6);
+      statuses[res.status] = (statuses[res.status] || 0) + 1;
+    }
+    created++; // the reader is one more tenant
+    return { p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat), statuses };
+  }
   async function waitAll(startMs, what, { fresh = false } = {}) {
     while ((await runningWorkers(stack, fresh ? startMs : 0)) < created) {
       if (Date.now() - startMs > 900000) throw new Error(`${what}: pools did not all run within 900 s`);
@@ -210,6 +237,8 @@ try {
     const idle = await idleCpu(stack);
     const probe = await createMany(PROBE); // while N exist
     await waitAll(Date.now(), 'probe');
+    const reads = await pageReads();
+    await waitAll(Date.now(), 'reader');
     const loadavg = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
     await stack.killConsumerd('SIGKILL');
@@ -231,6 +260,10 @@ try {
       create_probe_p50_ms: pct(probe, 50).toFixed(1),
       create_probe_p99_ms: pct(probe, 99).toFixed(1),
       first_convergence_s: firstConvergeSecs.toFixed(1),
+      page_read_p50_ms: reads.p50.toFixed(1),
+      page_read_p99_ms: reads.p99.toFixed(1),
+      page_read_max_ms: reads.max.toFixed(1),
+      page_read_statuses: reads.statuses,
       consumerd_rss_mib: s.rssMiB.toFixed(0),
       consumerd_threads: s.threads,
       consumerd_amqp_connections: s.broker.consumerdConnections,
