@@ -52,6 +52,7 @@ import { startStack, BUILD_DIR, BIN_DIR } from '../tests/harness/stack.mjs';
 import { makeCursor } from '../tests/harness/cursor.mjs';
 import { runJsonTool } from '../tests/harness/proc.mjs';
 import { shareQuiet } from '../tests/harness/util.mjs';
+import { metricValue } from '../tests/harness/api.mjs';
 import net from 'node:net';
 
 const env = process.env;
@@ -437,7 +438,7 @@ async function storeCounters() {
   await sleep(METRICS_PERIOD_MS);
   let text;
   try { text = fs.readFileSync(stack.consumerdMetricsFile(), 'utf8'); } catch { return null; }
-  const value = (name) => { const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text); return m ? Number(m[1]) : null; };
+  const value = (name) => metricValue(text, name, { consumerd: 'consumerd' }) ?? null;
   return { transactions: value('mtm_consumerd_store_transactions_total'), batches: value('mtm_consumerd_store_batches_total') };
 }
 

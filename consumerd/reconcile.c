@@ -303,11 +303,14 @@ int reconcile(struct reconciler *r, struct mtm_pg *pg, struct mtm_amqp *admin, c
             /* After one teardown failed (an outage, a detach that waited
              * its whole lock timeout), the others wait for the next pass
              * too rather than each spending its own wait now. */
+            if (postponed) {
+                r->pending = true;
+                continue;
+            }
             char terr[512];
-            int trc = postponed ? MTM_EUNAVAIL : teardown(r, pg, admin, id, terr, sizeof(terr));
+            int trc = teardown(r, pg, admin, id, terr, sizeof(terr));
             if (trc) {
-                if (!postponed)
-                    LOG_WARN(r->log, "tenant %s: deletion postponed: %s", id, terr);
+                LOG_WARN(r->log, "tenant %s: deletion postponed: %s", id, terr);
                 postponed = true;
                 r->pending = true;
                 if (trc == MTM_EUNAVAIL && !mtm_pg_connected(pg))

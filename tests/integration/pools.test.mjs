@@ -34,6 +34,9 @@ after(async () => {
 
 const logs = () => stack.describeLogs(['consumerd', 'mtm-api']);
 
+/** consumerd's log so far, one parsed JSON object per line. */
+const consumerdLog = () => stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+
 function metricsText() {
   try { return fs.readFileSync(stack.consumerdMetricsFile(), 'utf8'); } catch { return ''; }
 }
@@ -280,8 +283,7 @@ test('deleting a tenant does not lock messages against the other tenants: while 
     assert.equal(await stack.psql(`SELECT count(*) FROM pg_inherits WHERE inhdetachpending`), '0', 'no partition left detach-pending');
     // The detach waited out its lock timeout at least once, and a later
     // pass finished it (FINALIZE): the path a slow reader takes.
-    const postponed = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
-      .filter((l) => l.msg.includes(doomed.id) && /deletion postponed/.test(l.msg));
+    const postponed = consumerdLog().filter((l) => l.msg.includes(doomed.id) && /deletion postponed/.test(l.msg));
     assert.ok(postponed.some((l) => /lock timeout/.test(l.msg)), `a deletion postponed by the lock timeout: ${postponed.map((l) => l.msg).join(' | ') || 'none logged'}`);
     t.diagnostic(postponed[0].msg);
   } finally {
@@ -487,7 +489,7 @@ test('a change made while consumerd is disconnected from PostgreSQL is applied a
       const ms = await api.waitWorkers(tn.id, 5, { timeoutMs: 10000, describeExtra: logs });
       t.diagnostic(`concurrency 5 running ${ms} ms after the change was committed + 0.5 s`);
       // test premise: consumerd noticed the loss and reconnected only after the change
-      const lines = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const lines = consumerdLog();
       const reconnect = lines.find((l) => l.ts > changedAt && /postgres connected/.test(l.msg));
       assert.ok(reconnect, `consumerd log shows no reconnect after the change at ${changedAt}:\n${stack.logTail('consumerd', 20)}`);
       const after_ = await mtmBackends();
@@ -502,7 +504,7 @@ test('a change made while consumerd is disconnected from PostgreSQL is applied a
       assert.equal(res.status, 200, describe(res));
       // whether the PUT beat the reconnect is up to timing here; say which it was
       const changedAt = res.json.updated_at.slice(0, 23) + 'Z';
-      const lines = stack.logs('consumerd').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const lines = consumerdLog();
       const lost = lines.filter((l) => /postgres connection lost/.test(l.msg)).pop();
       const back = lines.filter((l) => /postgres connected/.test(l.msg)).pop();
       t.diagnostic(`PUT committed at ${changedAt}; consumerd last lost PostgreSQL at ${lost && lost.ts}, last reconnected at ${back && back.ts}`);
