@@ -7,7 +7,10 @@
  *
  * One thread, epoll, N keep-alive connections opened before the clock
  * starts. Request i goes to path i mod (number of paths), so a file of
- * paths spreads the load over tenants.
+ * paths spreads the load over tenants. A line of the file may carry
+ * headers of its own after the path, each after a tab (a tenant's own
+ * token: "PATH<TAB>Authorization: Bearer ..."); they follow the --header
+ * ones.
  *
  * Closed loop (no --rate): every connection sends its next request as soon
  * as the previous answer is in; this measures the most the server takes
@@ -68,6 +71,7 @@ static struct {
     double seconds, rate, grace;
     long long max_requests;
     const char *paths[MAX_PATHS];
+    const char *path_headers[MAX_PATHS]; /* tab-separated, or NULL */
     int npaths;
     const char *headers[MAX_HEADERS];
     int nheaders;
@@ -179,11 +183,19 @@ static void build_requests(void)
         size_t cap = 1024 + strlen(opt.paths[p]) + body_len;
         for (int h = 0; h < opt.nheaders; h++)
             cap += strlen(opt.headers[h]) + 2;
+        const char *own = opt.path_headers[p];
+        if (own)
+            cap += 2 * strlen(own) + 2; /* each tab becomes CRLF */
         char *t = xrealloc_or_die(NULL, cap);
         size_t n = (size_t)snprintf(t, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", opt.method,
                                     opt.paths[p], opt.host, opt.port);
         for (int h = 0; h < opt.nheaders; h++)
             n += (size_t)snprintf(t + n, cap - n, "%s\r\n", opt.headers[h]);
+        for (const char *h = own; h && *h;) {
+            size_t len = strcspn(h, "\t");
+            n += (size_t)snprintf(t + n, cap - n, "%.*s\r\n", (int)len, h);
+            h += len + (h[len] == '\t');
+        }
         if (body)
             n += (size_t)snprintf(t + n, cap - n,
                                   "Content-Type: application/json\r\nContent-Length: %zu\r\n",
@@ -211,6 +223,10 @@ static void read_paths(const char *file)
             fprintf(stderr, "mtm-load: more than %d paths\n", MAX_PATHS);
             exit(2);
         }
+        char *tab = strchr(line, '\t');
+        if (tab)
+            *tab = '\0';
+        opt.path_headers[opt.npaths] = tab ? tab + 1 : NULL;
         opt.paths[opt.npaths++] = line;
     }
 }

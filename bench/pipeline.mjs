@@ -14,7 +14,10 @@
 //   3. latency at half of the best single (and batch) throughput, open loop;
 //   4. noisy neighbour: A floods, B publishes 10 messages/s;
 //   5. a page 1,000,000 rows deep against the first page.
-// Every load phase also prints which processes used the two CPUs.
+// Every load phase also prints which processes used the two CPUs. Each
+// publish carries its tenant's own token, as producers publish
+// (MTM_BENCH_PUBLISH_AS=admin: the admin token, which skips the tenant
+// token's revocation check).
 //
 // Knobs (environment): MTM_BENCH_SECONDS (15, per throughput run),
 // MTM_BENCH_TENANTS ("1,10,100"), MTM_BENCH_CONCURRENCY (workers per tenant,
@@ -62,6 +65,8 @@ const CONCURRENCY = Number(env.MTM_BENCH_CONCURRENCY || 2);
 const BATCH = Number(env.MTM_BENCH_BATCH || 100);
 const CONNS_BATCH = Number(env.MTM_BENCH_CONNS_BATCH || 8);
 const CONNS_SINGLE = Number(env.MTM_BENCH_CONNS_SINGLE || 16);
+const PUBLISH_AS = env.MTM_BENCH_PUBLISH_AS || 'tenant';
+if (!['tenant', 'admin'].includes(PUBLISH_AS)) throw new Error(`MTM_BENCH_PUBLISH_AS: tenant or admin, not ${PUBLISH_AS}`);
 const DEEP_ROWS = Number(env.MTM_BENCH_DEEP_ROWS || 1000000);
 const MID_ROWS = Number(env.MTM_BENCH_MID_ROWS || 20000);
 const FSYNC = (env.MTM_BENCH_FSYNC || 'on') !== 'off';
@@ -160,6 +165,7 @@ const cpuLine = (s) => '    cores used: ' + Object.entries(s).map(([k, v]) => `$
 // ---------------------------------------------------------------- the stack
 
 let stack, token, tmp;
+const tenantTokens = new Map(); // tenant id -> a token of its own
 const authHeader = () => (token ? ['--header', `Authorization: Bearer ${token}`] : []);
 
 async function api(method, p, body) {
@@ -181,6 +187,9 @@ async function createTenants(prefix, n, concurrency) {
       const r = await api('POST', '/api/tenants', { name: `${prefix}-${i}`, concurrency });
       if (r.status !== 201) throw new Error(`create tenant: ${r.status} ${r.text}`);
       ids[i] = r.json.id;
+      const k = await api('POST', `/api/tenants/${ids[i]}/tokens`, {});
+      if (k.status !== 201) throw new Error(`tenant token: ${k.status} ${k.text}`);
+      tenantTokens.set(ids[i], k.json.token);
     }
   }
   await Promise.all([one(), one(), one(), one()]);
@@ -197,11 +206,18 @@ async function createTenants(prefix, n, concurrency) {
 
 const sqlList = (ids) => ids.map((id) => `'${id}'`).join(',');
 
+/**
+ * The publish paths of `ids` for mtm-load, each with its tenant's own
+ * token (as producers publish), or with none when MTM_BENCH_PUBLISH_AS=admin
+ * (the runs then pass publishAuth(), the admin token, for every request).
+ */
 function pathsFile(name, ids) {
   const f = path.join(tmp, name);
-  fs.writeFileSync(f, ids.map((id) => `/api/tenants/${id}/messages`).join('\n') + '\n');
+  const line = (id) => `/api/tenants/${id}/messages` + (PUBLISH_AS === 'tenant' ? `\tAuthorization: Bearer ${tenantTokens.get(id)}` : '');
+  fs.writeFileSync(f, ids.map(line).join('\n') + '\n');
   return f;
 }
+const publishAuth = () => (PUBLISH_AS === 'tenant' ? [] : authHeader());
 
 async function storedCount(ids) {
   return Number(await stack.psql(`SELECT count(*) FROM messages WHERE tenant_id IN (${sqlList(ids)})`));
@@ -404,7 +420,7 @@ async function throughputRun(kind, ids) {
   const c0 = cpuSnapshot(stack);
   const s0 = await storeCounters();
   const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-${ids.length}`, ids),
-    '--body-file', path.join(tmp, `${kind}.json`), ...authHeader(), '--conns', String(conns), '--seconds', String(SECONDS)]);
+    '--body-file', path.join(tmp, `${kind}.json`), ...publishAuth(), '--conns', String(conns), '--seconds', String(SECONDS)]);
   const cpu = cpuShares(c0, cpuSnapshot(stack), load.client_cpu_s);
   const accepted = (load.status['202'] || 0) * perReq;
   const storedAtEnd = (await storedCount(ids)) - before;
@@ -458,7 +474,7 @@ async function openLoop(kind, ids, rate, seconds, conns = 32) {
   const c0 = cpuSnapshot(stack);
   const startedAt = new Date().toISOString(); // to line the per-second timeline up with the servers' logs
   const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-open-${ids.length}`, ids),
-    '--body-file', path.join(tmp, `${kind}.json`), ...authHeader(), '--conns', String(conns), '--seconds', String(seconds), '--rate', String(rate),
+    '--body-file', path.join(tmp, `${kind}.json`), ...publishAuth(), '--conns', String(conns), '--seconds', String(seconds), '--rate', String(rate),
     '--lat-out', path.join(tmp, 'open-lat.txt')]);
   const lats = fs.readFileSync(path.join(tmp, 'open-lat.txt'), 'utf8').trim().split('\n').map(Number);
   const clientOver10 = lats.filter((us) => us > 10000).length / Math.max(1, lats.length);
@@ -509,7 +525,7 @@ async function noisyNeighbour() {
   const floodSecs = 26;
   const c0 = cpuSnapshot(stack);
   const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-a', [a]),
-    '--body-file', path.join(tmp, 'batch.json'), ...authHeader(), '--conns', String(CONNS_BATCH), '--seconds', String(floodSecs)]);
+    '--body-file', path.join(tmp, 'batch.json'), ...publishAuth(), '--conns', String(CONNS_BATCH), '--seconds', String(floodSecs)]);
   await sleep(3000);
   const bRun = await openLoop('single', [b], 10, 20, 2);
   const aLoad = await flood;
@@ -641,7 +657,7 @@ function bodyPayload() {
 // ---------------------------------------------------------------- main
 
 const results = { started_at: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0].model, loadavg_at_start: os.loadavg().map((x) => Number(x.toFixed(2))) } };
-log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; binaries from ${BIN_DIR}`);
+log(`pipeline benchmark: ${os.cpus().length} cores, load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; binaries from ${BIN_DIR}; publishes with ${PUBLISH_AS === 'tenant' ? "each tenant's own token" : 'the admin token'}`);
 
 // MTM_TENANT_THREADS passes through, to compare the fairness rule with it off (= MTM_API_THREADS).
 // Settings of the stack a run may change (each is printed with the results).
@@ -770,7 +786,7 @@ async function fairness() {
   log(`  B alone:          HTTP publish p50/p99 ${fmt(quiet.publish_ms.p50, 1)}/${fmt(quiet.publish_ms.p99, 1)} ms (${quiet.accepted} accepted)`);
   const floodSecs = 16;
   const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-fair-a', [a]),
-    '--body-file', path.join(tmp, 'single.json'), ...authHeader(), '--conns', '32', '--seconds', String(floodSecs)]);
+    '--body-file', path.join(tmp, 'single.json'), ...publishAuth(), '--conns', '32', '--seconds', String(floodSecs)]);
   await sleep(3000);
   const bRun = await openLoop('single', [b], 50, 10, 2);
   const aLoad = await flood;
@@ -863,7 +879,9 @@ async function singleThroughputOnly() {
       // The responder's fair shares hold for a second after other tenants
       // asked (docs/architecture.md); a run starts on a quiet responder.
       await sleep(1500);
+      const busiest = brokerBusiest(`single ${n}`);
       runs[n].push(await throughputRun('single', tenants.slice(0, n)));
+      await busiest;
     }
   }
   const mean = (rs) => rs.reduce((a, r) => a + r.e2e_rate, 0) / rs.length;

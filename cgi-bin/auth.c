@@ -80,8 +80,16 @@ static const char *bearer(struct mtm_request *r)
     return *h ? h : NULL;
 }
 
+/* The token is not revoked and its tenant exists and is not being deleted:
+ * from the tenant cache when it found so recently (tenantcache.h), else
+ * from the database. */
 static int check_tenant_token(struct api_thread *t)
 {
+    struct tenant_cache *cache = &t->ctx->tenants;
+    int64_t now = mtm_mono_ms(); /* before the read, as api_tenant_check */
+    if (tenant_cache_token_valid(cache, t->who.tenant_id, t->who.jti, now))
+        return 0;
+    uint64_t generation = tenant_cache_generation(cache);
     const char *params[] = {t->who.jti, t->who.tenant_id};
     int rows;
     int rc = api_exec_rows(t, MTM_STMT_TOKEN_VALID, params, &rows);
@@ -89,6 +97,7 @@ static int check_tenant_token(struct api_thread *t)
         return rc;
     if (rows != 1)
         return challenge(t, "the token was revoked or its tenant no longer exists");
+    tenant_cache_token_put(cache, t->who.tenant_id, t->who.jti, generation, now);
     return 0;
 }
 
@@ -147,11 +156,11 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         default: break;
         }
     }
-    /* Row-level security scope for everything this request reads. */
-    int rc = mtm_pg_set_session(&t->pg, MTM_STMT_SET_SCOPE,
-                                t->who.role == MTM_ROLE_ADMIN ? "all" : "tenant", t->who.tenant_id,
-                                err, sizeof(err));
-    return rc ? api_fail_db(t, rc, err) : 0;
+    /* Row-level security scope for everything this request reads, set
+     * before its first statement (a publish usually runs none). */
+    mtm_pg_set_session(&t->pg, MTM_STMT_SET_SCOPE, t->who.role == MTM_ROLE_ADMIN ? "all" : "tenant",
+                       t->who.tenant_id);
+    return 0;
 }
 
 void api_audit(struct api_thread *t, struct mtm_request *r, const char *actor, const char *action,
@@ -474,6 +483,9 @@ int api_tokens_revoke(struct api_thread *t, struct mtm_request *r)
         return rc;
     if (!found)
         return api_fail(t, MTM_ENOTFOUND, "no token %s for tenant %s", jti, tenant);
+    /* Refused by this process from now on; the others forget it when the
+     * notification arrives (sql/0025_token_notify.sql). */
+    tenant_cache_forget(&t->ctx->tenants, tenant);
     struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "jti", json_object_new_string(jti));
     api_audit(t, r, t->who.sub, "token.revoke", tenant, detail);

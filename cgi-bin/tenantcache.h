@@ -20,6 +20,15 @@
  * between, so a row read before a change is never kept after the change's
  * notification arrived. Negative answers (no such tenant) are not kept.
  *
+ * Tokens: beside a tenant's facts the cache keeps the ids (jti) of the
+ * tenant tokens this process recently found valid (not revoked, the
+ * tenant not being deleted: statement TOKEN_VALID), TENANT_CACHE_TOKENS at
+ * most per tenant, each for TENANT_CACHE_TTL_MS after its read. Revoking a
+ * token NOTIFYs mtm_tokens with its tenant's id (sql/0025_token_notify.sql),
+ * which the watcher also listens on: forgetting the tenant forgets its
+ * tokens, with the same generation rule for a read that races the change.
+ * The handler that revokes forgets the tenant before it answers.
+ *
  * Thread-safe: one mutex, held only for a lookup or an update.
  */
 #ifndef MTM_TENANTCACHE_H
@@ -36,6 +45,7 @@
 #define TENANT_CACHE_TTL_MS 5000
 #define TENANT_CACHE_BUCKETS 4096
 #define TENANT_CACHE_MAX 65536 /* entries; past it the cache starts afresh */
+#define TENANT_CACHE_TOKENS 4  /* valid tokens kept per tenant; the oldest makes room */
 
 /* What a request needs to know about a tenant. */
 struct tenant_facts {
@@ -50,9 +60,10 @@ struct tenant_cache {
     pthread_mutex_t lock;
     struct tenant_cache_entry *buckets[TENANT_CACHE_BUCKETS];
     size_t count;
-    uint64_t generation; /* advanced by every forget, clear and change of liveness */
-    bool live;           /* the watcher is listening */
-    atomic_llong hits, misses;
+    uint64_t generation;       /* advanced by every forget, clear and change of liveness */
+    bool live;                 /* the watcher is listening */
+    atomic_llong hits, misses; /* facts lookups */
+    atomic_llong token_hits, token_misses; /* token checks */
 };
 
 void tenant_cache_init(struct tenant_cache *c);
@@ -66,12 +77,21 @@ uint64_t tenant_cache_generation(struct tenant_cache *c);
 /* Keeps facts read at now_ms if the cache is live and still at generation. */
 void tenant_cache_put(struct tenant_cache *c, const char *id, const struct tenant_facts *f,
                       uint64_t generation, int64_t now_ms);
-/* The tenant changed (or may have): drop what is known of it. */
+/* True when the cache is live and found token jti of tenant id valid less
+ * than TENANT_CACHE_TTL_MS before now_ms. */
+bool tenant_cache_token_valid(struct tenant_cache *c, const char *id, const char *jti,
+                              int64_t now_ms);
+/* Keeps that token jti of tenant id was found valid by a read at now_ms,
+ * if the cache is live and still at generation (taken before the read). */
+void tenant_cache_token_put(struct tenant_cache *c, const char *id, const char *jti,
+                            uint64_t generation, int64_t now_ms);
+/* The tenant changed (or may have): drop what is known of it and its tokens. */
 void tenant_cache_forget(struct tenant_cache *c, const char *id);
 /* The watcher started or stopped listening: either way, start afresh. */
 void tenant_cache_set_live(struct tenant_cache *c, bool live);
 
-/* Appends mtm_api_tenant_cache_* in Prometheus text format. */
+/* Appends mtm_api_tenant_cache_* and mtm_api_token_cache_lookups_total in
+ * Prometheus text format. */
 int tenant_cache_render(struct tenant_cache *c, struct mtm_buf *out) MTM_MUST_CHECK;
 
 #endif

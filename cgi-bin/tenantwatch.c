@@ -50,7 +50,10 @@ static void *watch(void *arg)
     mtm_pg_set_deadline(&pg, MTM_PG_ANSWER_MS);
     mtm_backoff_init(&backoff, 250, 5000);
     while (!atomic_load(w->stopping)) {
-        if (mtm_pg_listen(&pg, "mtm_tenants", err, sizeof(err))) {
+        /* mtm_tenants: a tenant row changed; mtm_tokens: one of its tokens
+         * was revoked (sql/0025_token_notify.sql). Both name the tenant. */
+        if (mtm_pg_listen(&pg, "mtm_tenants", err, sizeof(err)) ||
+            mtm_pg_listen(&pg, "mtm_tokens", err, sizeof(err))) {
             if (!warned)
                 LOG_WARN(&w->log, "cannot listen for tenant changes (retrying): %s", err);
             warned = true;

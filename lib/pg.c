@@ -23,6 +23,8 @@ static const struct {
 
 static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params,
                      PGresult **res, char *err, size_t errlen);
+static void drop_if_closed(struct mtm_pg *pg);
+static void forget_session(struct mtm_pg *pg);
 
 void mtm_pg_init(struct mtm_pg *pg, const char *url, int timeout_s)
 {
@@ -44,9 +46,7 @@ void mtm_pg_cleanup(struct mtm_pg *pg)
     pg->url = NULL;
     free(pg->options);
     pg->options = NULL;
-    free(pg->session[0]);
-    free(pg->session[1]);
-    pg->session[0] = pg->session[1] = NULL;
+    forget_session(pg);
 }
 
 void mtm_pg_set_options(struct mtm_pg *pg, const char *options)
@@ -142,41 +142,56 @@ int mtm_pg_connect(struct mtm_pg *pg, char *err, size_t errlen)
             mtm_pg_disconnect(pg);
             return rc;
         }
+        pg->session_pending = false;
     }
     return 0;
 }
 
-int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2,
-                       char *err, size_t errlen)
+/* Forgets the session state; the caller drops the connection that may
+ * hold it. */
+static void forget_session(struct mtm_pg *pg)
 {
-    /* The same state on a live connection is already in force: every new
-     * connection applies it first, so there is nothing to run. */
-    if (mtm_pg_connected(pg) && pg->session_stmt == (int)stmt && pg->session[0] &&
-        strcmp(pg->session[0], p1) == 0 && strcmp(pg->session[1], p2) == 0)
-        return 0;
+    free(pg->session[0]);
+    free(pg->session[1]);
+    pg->session[0] = pg->session[1] = NULL;
+    pg->session_stmt = -1;
+    pg->session_pending = false;
+}
+
+void mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2)
+{
+    /* The same state is in force (or about to be): nothing to change. */
+    if (pg->session_stmt == (int)stmt && pg->session[0] && strcmp(pg->session[0], p1) == 0 &&
+        strcmp(pg->session[1], p2) == 0)
+        return;
     free(pg->session[0]);
     free(pg->session[1]);
     pg->session[0] = xstrdup(p1);
     pg->session[1] = xstrdup(p2);
     pg->session_stmt = (int)stmt;
-    int rc;
-    if (!mtm_pg_connected(pg)) {
-        rc = mtm_pg_connect(pg, err, errlen); /* runs it as part of connecting */
-    } else {
-        const char *params[] = {p1, p2};
-        rc = exec_once(pg, stmt, params, NULL, err, errlen);
-    }
+    pg->session_pending = true;
+}
+
+/* Connects if needed (a new connection applies the session state first),
+ * then applies session state set since, before the caller's statement. */
+static int ready(struct mtm_pg *pg, char *err, size_t errlen)
+{
+    drop_if_closed(pg);
+    int rc = mtm_pg_connect(pg, err, errlen);
+    if (rc || !pg->session_pending)
+        return rc;
+    const char *params[] = {pg->session[0], pg->session[1]};
+    rc = exec_once(pg, (enum mtm_stmt)pg->session_stmt, params, NULL, err, errlen);
     if (rc) {
         /* The connection may still hold the previous state while we would
          * believe the new one in force: drop both, so that nothing runs
-         * under a stale scope and the next call applies it afresh. */
+         * under a stale scope. */
         mtm_pg_disconnect(pg);
-        free(pg->session[0]);
-        free(pg->session[1]);
-        pg->session[0] = pg->session[1] = NULL;
-        pg->session_stmt = -1;
+        forget_session(pg);
+        return rc;
     }
-    return rc;
+    pg->session_pending = false;
+    return 0;
 }
 
 bool mtm_pg_state_is_outage(const char *state)
@@ -308,13 +323,20 @@ static bool result_ok(PGresult *res)
 int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params, PGresult **res,
                 char *err, size_t errlen)
 {
-    int rc = exec_once(pg, stmt, params, res, err, errlen);
+    if (res)
+        *res = NULL;
+    int rc = ready(pg, err, errlen);
+    if (rc)
+        return rc;
+    rc = exec_once(pg, stmt, params, res, err, errlen);
     /* A migration that changed a table or view under a statement prepared
      * earlier on this connection makes the server refuse it ("cached plan
      * must not change result type", SQLSTATE 0A000): start afresh once. */
     if (rc == MTM_EDB && strcmp(pg->sqlstate, "0A000") == 0) {
         mtm_pg_disconnect(pg);
-        rc = exec_once(pg, stmt, params, res, err, errlen);
+        rc = ready(pg, err, errlen);
+        if (!rc)
+            rc = exec_once(pg, stmt, params, res, err, errlen);
     }
     return rc;
 }
@@ -365,8 +387,7 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
 
 int mtm_pg_exec_fixed(struct mtm_pg *pg, const char *sql, char *err, size_t errlen)
 {
-    drop_if_closed(pg);
-    int rc = mtm_pg_connect(pg, err, errlen);
+    int rc = ready(pg, err, errlen);
     if (rc)
         return rc;
     bool late;

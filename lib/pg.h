@@ -32,16 +32,17 @@
 #include "statements.h"
 
 struct mtm_pg {
-    char *url;         /* owned */
-    PGconn *conn;      /* owned; NULL while disconnected */
-    uint64_t prepared; /* bit i set: statement i prepared on conn */
-    int timeout_s;     /* connect timeout */
-    int deadline_ms;   /* longest wait for a statement's answer; 0: none */
-    bool goodbye;      /* the server sent a FATAL while idle: it is closing */
-    char sqlstate[6];  /* SQLSTATE of the last failure, "" if none */
-    char *options;     /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
-    int session_stmt;  /* statement re-run first on every new connection, -1: none */
-    char *session[2];  /* owned; its two parameters */
+    char *url;            /* owned */
+    PGconn *conn;         /* owned; NULL while disconnected */
+    uint64_t prepared;    /* bit i set: statement i prepared on conn */
+    int timeout_s;        /* connect timeout */
+    int deadline_ms;      /* longest wait for a statement's answer; 0: none */
+    bool goodbye;         /* the server sent a FATAL while idle: it is closing */
+    char sqlstate[6];     /* SQLSTATE of the last failure, "" if none */
+    char *options;        /* owned; libpq "options" such as "-c mtm.scope=all", or NULL */
+    int session_stmt;     /* statement re-run first on every new connection, -1: none */
+    char *session[2];     /* owned; its two parameters */
+    bool session_pending; /* set since, not run yet on this connection */
 };
 
 /* Deadlines (mtm_pg_set_deadline) of the services' connections: requests
@@ -83,11 +84,15 @@ bool mtm_pg_connected(const struct mtm_pg *pg);
 
 /*
  * Sets session state that must survive reconnects (the API's row-security
- * scope): runs stmt(p1, p2) now, and again first thing on every new
- * connection. Returns the result of running it now.
+ * scope): stmt(p1, p2) runs before the next statement of this connection
+ * (mtm_pg_exec, mtm_pg_exec_fixed), and again first thing on every new
+ * connection. Nothing runs until a statement needs it, so a request that
+ * reads nothing pays no round trip for it, and setting the state already
+ * in force runs nothing at all. When running it fails, that statement
+ * fails with its error, the connection is dropped and the state forgotten:
+ * nothing ever runs under a state other than the last one set.
  */
-int mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2,
-                       char *err, size_t errlen) MTM_MUST_CHECK;
+void mtm_pg_set_session(struct mtm_pg *pg, enum mtm_stmt stmt, const char *p1, const char *p2);
 
 /*
  * Runs a named statement. On success *res (if res is not NULL) holds the

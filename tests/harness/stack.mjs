@@ -15,6 +15,8 @@
 //   MTM_TEST_BUILD_DIR  build tree (default <repo>/build/asan)
 //   MTM_TEST_BIN_DIR    binaries (default $MTM_TEST_BUILD_DIR/bin)
 //   MTM_TEST_TMPDIR     where the throwaway folders go (default os.tmpdir())
+//   MTM_TEST_RABBIT_ERL_ARGS  the broker's Erlang flags instead of the stack's
+//                       (+swt very_high), to measure them; a single node only
 //   MTM_TEST_KEEP=1     keep the folder (data + logs) after stop()
 //   MTM_TEST_VERBOSE=1  print where things are while starting
 import fs from 'node:fs';
@@ -28,7 +30,7 @@ import { amqpProbe } from './amqp.mjs';
 export { REPO };
 // Erlang flags of the broker, as supervisord.conf sets them: wake a second
 // scheduler only under very high load (docs/operations.md).
-const RABBIT_ERL_ARGS = '+swt very_high';
+const RABBIT_ERL_ARGS = process.env.MTM_TEST_RABBIT_ERL_ARGS ?? '+swt very_high';
 // A node of a test cluster (rabbitNodes > 1): three VMs share two cores with
 // everything else, so one scheduler each, and no busy waiting of idle
 // schedulers (which burns CPU another node or PostgreSQL could use).

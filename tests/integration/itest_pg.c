@@ -390,6 +390,56 @@ static void test_notices_go_to_the_json_log(void **state)
     mtm_pg_cleanup(&pg);
 }
 
+/* The session state in force on pg's connection, read behind mtm_pg's back. */
+static void assert_scope(struct mtm_pg *pg, const char *want)
+{
+    PGresult *r =
+        PQexec(pg->conn, "SELECT coalesce(current_setting('mtm.scope', true), '')"
+                         " || '/' || coalesce(current_setting('mtm.tenant_id', true), '')");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+}
+
+/* mtm_pg_set_session runs nothing until a statement needs it, then runs
+ * before that statement, and again on every new connection. */
+static void test_session_applied_before_the_next_statement(void **state)
+{
+    (void)state;
+    struct mtm_pg pg;
+    char err[512] = "";
+    mtm_pg_init(&pg, pg_url, 5);
+    mtm_pg_set_session(&pg, MTM_STMT_SET_SCOPE, "tenant", "0192a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b");
+    assert_false(mtm_pg_connected(&pg)); /* nothing ran */
+    assert_int_equal(mtm_pg_exec(&pg, MTM_STMT_PING, NULL, NULL, err, sizeof(err)), 0);
+    assert_scope(&pg, "tenant/0192a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b");
+    assert_false(pg.session_pending);
+
+    /* A new state waits for the next statement. */
+    mtm_pg_set_session(&pg, MTM_STMT_SET_SCOPE, "all", "");
+    assert_true(pg.session_pending);
+    assert_scope(&pg, "tenant/0192a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b");
+    assert_int_equal(mtm_pg_exec_fixed(&pg, "SELECT 1", err, sizeof(err)), 0);
+    assert_scope(&pg, "all/");
+    assert_false(pg.session_pending);
+
+    /* The state in force again: nothing to run. */
+    mtm_pg_set_session(&pg, MTM_STMT_SET_SCOPE, "all", "");
+    assert_false(pg.session_pending);
+
+    /* Set twice before a statement: only the last one counts. */
+    mtm_pg_set_session(&pg, MTM_STMT_SET_SCOPE, "tenant", "0192a3b4-c5d6-7e8f-9a0b-000000000001");
+    mtm_pg_set_session(&pg, MTM_STMT_SET_SCOPE, "tenant", "0192a3b4-c5d6-7e8f-9a0b-000000000002");
+    assert_int_equal(mtm_pg_exec(&pg, MTM_STMT_PING, NULL, NULL, err, sizeof(err)), 0);
+    assert_scope(&pg, "tenant/0192a3b4-c5d6-7e8f-9a0b-000000000002");
+
+    /* A new connection starts with it. */
+    mtm_pg_disconnect(&pg);
+    assert_int_equal(mtm_pg_exec(&pg, MTM_STMT_PING, NULL, NULL, err, sizeof(err)), 0);
+    assert_scope(&pg, "tenant/0192a3b4-c5d6-7e8f-9a0b-000000000002");
+    mtm_pg_cleanup(&pg);
+}
+
 int main(void)
 {
     pg_url = getenv("MTM_PG_URL");
@@ -408,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_terminated_session_reconnects),
         cmocka_unit_test(test_exec_fixed_after_terminate),
         cmocka_unit_test(test_notices_go_to_the_json_log),
+        cmocka_unit_test(test_session_applied_before_the_next_statement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 // The responder's tenant cache (cgi-bin/tenantcache.h): a publish checks
-// the tenant (exists, not being deleted, publish limit) without a database
-// round trip, and every change must still be seen at once — by this
+// the tenant (exists, not being deleted, publish limit) and its tenant
+// token (not revoked) without a database round trip, and every change must
+// still be seen at once — by this
 // process, by another responder process (the stack's lighttpd + mtm-api
 // and a second one, tests/harness/frontend.mjs), and when the change is
 // made in SQL behind the API's back. Entries live at most 5 s
@@ -65,8 +66,21 @@ async function cacheMetrics(api) {
     hits: metricValue(res.text, 'mtm_api_tenant_cache_lookups_total', { result: 'hit' }),
     misses: metricValue(res.text, 'mtm_api_tenant_cache_lookups_total', { result: 'miss' }),
     live: metricValue(res.text, 'mtm_api_tenant_cache_live'),
+    tokenHits: metricValue(res.text, 'mtm_api_token_cache_lookups_total', { result: 'hit' }),
+    tokenMisses: metricValue(res.text, 'mtm_api_token_cache_lookups_total', { result: 'miss' }),
   };
 }
+
+/** A new tenant and a token of its own: {id, jti, one, two} (the two front ends with that token). */
+async function tenantWithToken() {
+  const id = await createTenant();
+  const res = await one.req('POST', `/api/tenants/${id}/tokens`, { json: {} });
+  assert.equal(res.status, 201, describe(res));
+  const { token, jti } = res.json;
+  return { id, jti, one: makeApi(stack, { token }), two: makeApi(fe2, { token }) };
+}
+
+const unauthorized = (r) => r.status === 401;
 
 test('repeated publishes to one tenant are answered from the cache (hits counted in /api/metrics)', async () => {
   const id = await createTenant();
@@ -77,6 +91,40 @@ test('repeated publishes to one tenant are answered from the cache (hits counted
   // One miss loads the tenant; the other 19 are hits (other requests of
   // the suite may add misses, never hits for this tenant).
   assert.ok(after.hits - before.hits >= 19, `hits ${before.hits} -> ${after.hits}`);
+});
+
+test('a tenant token is checked in the database once, then from the cache (token hits counted in /api/metrics)', async () => {
+  const tt = await tenantWithToken();
+  const before = await cacheMetrics(one);
+  for (let i = 0; i < 20; i++) assert.equal((await publish(tt.one, tt.id, i)).status, 202);
+  const after = await cacheMetrics(one);
+  // The first check reads the database; the other 19 are hits.
+  assert.ok(after.tokenHits - before.tokenHits >= 19, `token hits ${before.tokenHits} -> ${after.tokenHits}`);
+  assert.ok(after.tokenMisses - before.tokenMisses >= 1, `token misses ${before.tokenMisses} -> ${after.tokenMisses}`);
+});
+
+test('a tenant token revoked through one responder process is refused by both at once (401, never 202)', async () => {
+  const tt = await tenantWithToken();
+  // Both processes hold the token as valid in their caches.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await publish(tt.one, tt.id)).status, 202);
+    assert.equal((await publish(tt.two, tt.id)).status, 202);
+  }
+  const res = await one.req('DELETE', `/api/tenants/${tt.id}/tokens/${tt.jti}`);
+  assert.equal(res.status, 204, describe(res));
+  // The process that took the revocation refuses on its very next request.
+  const own = await publish(tt.one, tt.id);
+  assert.equal(own.status, 401, `same process, right after the revocation: ${describe(own)}`);
+  await refusedWithin(tt.two, tt.id, unauthorized, 'the other process after DELETE .../tokens/{jti}');
+  // The admin's publishes to the tenant go on: only the token was revoked.
+  assert.equal((await publish(two, tt.id)).status, 202);
+});
+
+test('a tenant token revoked in SQL behind the API is refused at once (NOTIFY on mtm_tokens)', async () => {
+  const tt = await tenantWithToken();
+  for (let i = 0; i < 3; i++) assert.equal((await publish(tt.one, tt.id)).status, 202);
+  await stack.psql(`UPDATE tenant_tokens SET revoked_at = now() WHERE jti = '${tt.jti}'`);
+  await refusedWithin(tt.one, tt.id, unauthorized, 'after UPDATE tenant_tokens in SQL');
 });
 
 test('a rate limit set through one responder process binds publishes through the other at once', async () => {
@@ -126,10 +174,10 @@ test('when the watcher loses its connection the cache is not trusted; once it li
   const id = await createTenant();
   assert.equal((await publish(one, id)).status, 202);
   assert.equal((await publish(two, id)).status, 202);
-  // The watchers' connections only ever run LISTEN (consumerd's also runs
-  // its heartbeat, so its last statement is rarely the LISTEN).
+  // The watchers' connections only ever run LISTEN, mtm_tokens last (only
+  // the responders listen on it).
   const killed = Number(await stack.psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-    WHERE query = 'LISTEN mtm_tenants' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`));
+    WHERE query = 'LISTEN mtm_tokens' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`));
   assert.ok(killed >= 2, `expected the two responders' watchers among the LISTEN connections, terminated ${killed}`);
   await stack.psql(`UPDATE tenants SET publish_rate = 1, publish_burst = 1 WHERE id = '${id}'`);
   await refusedWithin(one, id, (r) => r.status === 429, 'stack, watcher reconnecting');
