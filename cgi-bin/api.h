@@ -36,6 +36,7 @@
 #include "tenantcache.h"
 #include "tenantshare.h"
 #include "token.h"
+#include "tokenmemo.h"
 
 struct api_ctx {
     const struct mtm_config *cfg; /* borrowed from main */
@@ -44,6 +45,7 @@ struct api_ctx {
     atomic_int login_hashing; /* logins checking a password right now (auth.c) */
     struct httpmetrics metrics;
     struct tenant_cache tenants;      /* kept right by the tenant watcher */
+    struct token_memo tokens;         /* bearer tokens verified before */
     struct tenant_share share;        /* request threads each tenant holds (dispatch.c) */
     struct allowance allowance;       /* publish limit tokens held locally (allowance.h) */
     struct mtm_cursor_key cursor_key; /* from MTM_JWT_SECRET; read-only after start-up */

@@ -125,8 +125,8 @@ int api_authorize(struct api_thread *t, struct mtm_request *r, enum api_access a
         return 0; /* the scrape token reads metrics and nothing else */
     if (access == API_ALERTS && hook && mtm_password_equal(tok, hook))
         return 0; /* the webhook token posts alerts and nothing else */
-    if (mtm_token_verify(tok, t->ctx->cfg->jwt_secret, mtm_wall_ms() / 1000, &t->who, err,
-                         sizeof(err))) {
+    if (token_memo_verify(&t->ctx->tokens, tok, t->ctx->cfg->jwt_secret, mtm_wall_ms() / 1000,
+                          &t->who, err, sizeof(err))) {
         memset(&t->who, 0, sizeof(t->who));
         return challenge(t, err);
     }

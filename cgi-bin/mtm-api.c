@@ -156,12 +156,14 @@ static int ctx_init(struct api_ctx *ctx, const struct mtm_config *cfg,
     for (size_t i = 0; i < nroutes; i++)
         httpmetrics_add_route(&ctx->metrics, &routes[i].match);
     tenant_cache_init(&ctx->tenants);
+    token_memo_init(&ctx->tokens);
     char err[512];
     if (mtm_publisher_start(&ctx->publisher, cfg->amqp_url, 1000, err, sizeof(err))) {
         LOG_ERROR(log, "%s", err);
         mtm_cursor_key_cleanup(&ctx->cursor_key);
         httpmetrics_cleanup(&ctx->metrics);
         tenant_cache_cleanup(&ctx->tenants);
+        token_memo_cleanup(&ctx->tokens);
         return 1;
     }
     tenant_share_init(&ctx->share, cfg->api_threads, cfg->tenant_threads);
@@ -175,6 +177,7 @@ static void ctx_cleanup(struct api_ctx *ctx)
     tenant_share_cleanup(&ctx->share);
     allowance_cleanup(&ctx->allowance);
     tenant_cache_cleanup(&ctx->tenants);
+    token_memo_cleanup(&ctx->tokens);
     httpmetrics_cleanup(&ctx->metrics);
     mtm_cursor_key_cleanup(&ctx->cursor_key);
 }

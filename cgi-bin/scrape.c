@@ -116,6 +116,8 @@ int api_metrics_render(struct api_ctx *ctx, struct mtm_buf *out)
     if (!rc)
         rc = tenant_cache_render(&ctx->tenants, out);
     if (!rc)
+        rc = token_memo_render(&ctx->tokens, out);
+    if (!rc)
         rc = publisher_render(ctx->publisher, out);
     return rc ? rc : allowance_render(&ctx->allowance, out);
 }

@@ -128,10 +128,17 @@ int mtm_token_verify(const char *token, const char *secret, int64_t now, struct 
             rc = fail(err, errlen, "the token's role is unknown");
         }
     }
-    if (!rc && now > c->exp + MTM_TOKEN_LEEWAY_S)
-        rc = fail(err, errlen, "the token has expired");
-    if (!rc && c->nbf && now + MTM_TOKEN_LEEWAY_S < c->nbf)
-        rc = fail(err, errlen, "the token is not valid yet");
+    if (!rc)
+        rc = mtm_token_check_times(c, now, err, errlen);
     jwt_free(jwt);
     return rc;
+}
+
+int mtm_token_check_times(const struct mtm_claims *c, int64_t now, char *err, size_t errlen)
+{
+    if (now > c->exp + MTM_TOKEN_LEEWAY_S)
+        return fail(err, errlen, "the token has expired");
+    if (c->nbf && now + MTM_TOKEN_LEEWAY_S < c->nbf)
+        return fail(err, errlen, "the token is not valid yet");
+    return 0;
 }

@@ -46,4 +46,9 @@ int mtm_token_sign(const struct mtm_claims *c, const char *secret, char **out, c
 int mtm_token_verify(const char *token, const char *secret, int64_t now, struct mtm_claims *c,
                      char *err, size_t errlen) MTM_MUST_CHECK;
 
+/* The part of mtm_token_verify that depends on the time: exp and nbf of
+ * verified claims at now, with MTM_TOKEN_LEEWAY_S; MTM_EAUTH when outside. */
+int mtm_token_check_times(const struct mtm_claims *c, int64_t now, char *err,
+                          size_t errlen) MTM_MUST_CHECK;
+
 #endif

@@ -19,7 +19,7 @@ import { startStack } from '../harness/stack.mjs';
 import { startFrontend } from '../harness/frontend.mjs';
 import { run } from '../harness/proc.mjs';
 import { assertProblem, describe } from '../harness/http.mjs';
-import { assertFieldError, storedCount, makeApi } from '../harness/api.mjs';
+import { assertFieldError, storedCount, makeApi, metricValue } from '../harness/api.mjs';
 import { sleep, waitFor } from '../harness/util.mjs';
 
 const CORS_ORIGIN = 'https://ui.example';
@@ -234,6 +234,21 @@ test('JWT verification: only HS256 tokens signed with MTM_JWT_SECRET, within exp
     assert.equal(r1.status, 200, `exp 10 s ago: ${describe(r1)}`);
     const r2 = await probe(jwt(HS256, adminClaims({ nbf: nowS() + 10 }), secret));
     assert.equal(r2.status, 200, `nbf in 10 s: ${describe(r2)}`);
+  });
+
+  await t.test('a token the responder verified before still expires (its memo checks exp at every use)', async () => {
+    // exp 27 s ago: accepted within the leeway, refused 3 s later.
+    const token = jwt(HS256, adminClaims({ iat: nowS() - 600, nbf: nowS() - 600, exp: nowS() - LEEWAY_S + 3 }), secret);
+    const m0 = await call('GET', '/api/metrics', { token: admin });
+    for (let i = 0; i < 3; i++) {
+      const res = await probe(token);
+      assert.equal(res.status, 200, `within the leeway, use ${i + 1}: ${describe(res)}`);
+    }
+    const m1 = await call('GET', '/api/metrics', { token: admin });
+    const hits = (m) => metricValue(m.text, 'mtm_api_token_memo_lookups_total', { result: 'hit' });
+    assert.ok(hits(m1) - hits(m0) >= 2, `the later uses were answered from the memo: hits ${hits(m0)} -> ${hits(m1)}`);
+    await sleep(5000);
+    assertChallenge(await probe(token), 'a remembered token past exp + leeway');
   });
 
   await t.test('a payload edited after signing -> 401 (tenant token made admin; tenant_id switched; admin exp extended)', async () => {
