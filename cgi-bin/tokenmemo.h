@@ -3,8 +3,8 @@
  * and claims it has verified, so that a client sending the same token with
  * every request (a producer publishing) does not pay the HMAC, the base64
  * and the JSON of the claims each time. A profile of single publishes put
- * them at about an eighth of the responder's CPU, and OpenSSL 3 takes
- * shared locks on every HMAC, which the request threads contended for.
+ * them (libcrypto, libjansson, libjwt, libb64) at about an eighth of the
+ * responder's CPU.
  *
  * Only tokens that passed mtm_token_verify are kept, by their exact bytes
  * (a token differing in any byte, its signature included, is verified in
