@@ -155,7 +155,8 @@ void tenant_cache_token_put(struct tenant_cache *c, const char *id, const char *
     pthread_mutex_lock(&c->lock);
     struct tenant_cache_entry *e = entry_to_keep(c, key, generation);
     if (e) {
-        /* Its own slot if it has one, else a free one, else the oldest. */
+        /* Its own slot if it has one, else the one read longest ago (a
+         * free slot, zeroed, reads as the oldest). */
         struct cached_token *slot = &e->tokens[0];
         for (size_t i = 0; i < TENANT_CACHE_TOKENS; i++) {
             struct cached_token *t = &e->tokens[i];
@@ -163,9 +164,7 @@ void tenant_cache_token_put(struct tenant_cache *c, const char *id, const char *
                 slot = t;
                 break;
             }
-            if (!slot->jti[0])
-                continue; /* keep the free slot found */
-            if (!t->jti[0] || t->read_ms < slot->read_ms)
+            if (t->read_ms < slot->read_ms)
                 slot = t;
         }
         memcpy(slot->jti, token, sizeof(token));

@@ -1,12 +1,12 @@
 /*
  * tenantwatch: the responder's thread that keeps its tenant cache right.
  *
- * It owns one PostgreSQL connection, LISTENs on mtm_tenants and
- * mtm_tokens and forgets every tenant a notification names. The cache is live only while it
- * listens: after LISTEN succeeds it marks the cache live (and empty), and
- * as soon as the connection fails it marks it not live, so requests read
- * the database until it listens again. It reconnects with capped backoff
- * and stops within WATCH_POLL_MS of `stopping` being set.
+ * It owns one PostgreSQL connection, LISTENs on mtm_tenants and mtm_tokens
+ * and forgets every tenant a notification names. The cache is live only
+ * while it listens: after LISTEN succeeds it marks the cache live (and
+ * empty), and as soon as the connection fails it marks it not live, so
+ * requests read the database until it listens again. It reconnects with
+ * capped backoff and stops within WATCH_POLL_MS of `stopping` being set.
  */
 #ifndef MTM_TENANTWATCH_H
 #define MTM_TENANTWATCH_H

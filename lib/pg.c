@@ -341,15 +341,11 @@ int mtm_pg_exec(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params
     return rc;
 }
 
+/* Runs stmt on the connection the caller made (mtm_pg_connect, ready);
+ * *res, if asked for, is set only on success. */
 static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *params,
                      PGresult **res, char *err, size_t errlen)
 {
-    if (res)
-        *res = NULL;
-    drop_if_closed(pg);
-    int rc = mtm_pg_connect(pg, err, errlen);
-    if (rc)
-        return rc;
     pg->sqlstate[0] = '\0';
     bool late;
     if (!(pg->prepared & (UINT64_C(1) << stmt))) {
@@ -360,7 +356,7 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
         if (late)
             return timed_out_error(pg, err, errlen);
         if (!p || !result_ok(p)) {
-            rc = mtm_pg_classify(pg, p, err, errlen);
+            int rc = mtm_pg_classify(pg, p, err, errlen);
             PQclear(p);
             return rc;
         }
@@ -374,7 +370,7 @@ static int exec_once(struct mtm_pg *pg, enum mtm_stmt stmt, const char *const *p
     if (late)
         return timed_out_error(pg, err, errlen);
     if (!r || !result_ok(r)) {
-        rc = mtm_pg_classify(pg, r, err, errlen);
+        int rc = mtm_pg_classify(pg, r, err, errlen);
         PQclear(r);
         return rc;
     }
