@@ -207,17 +207,16 @@ async function createTenants(prefix, n, concurrency) {
 const sqlList = (ids) => ids.map((id) => `'${id}'`).join(',');
 
 /**
- * The publish paths of `ids` for mtm-load, each with its tenant's own
- * token (as producers publish), or with none when MTM_BENCH_PUBLISH_AS=admin
- * (the runs then pass publishAuth(), the admin token, for every request).
+ * mtm-load's arguments to publish to `ids` (a paths file written as
+ * `name`): each path with its tenant's own token (as producers publish),
+ * or all with the admin token when MTM_BENCH_PUBLISH_AS=admin.
  */
-function pathsFile(name, ids) {
+function publishTo(name, ids) {
   const f = path.join(tmp, name);
   const line = (id) => `/api/tenants/${id}/messages` + (PUBLISH_AS === 'tenant' ? `\tAuthorization: Bearer ${tenantTokens.get(id)}` : '');
   fs.writeFileSync(f, ids.map(line).join('\n') + '\n');
-  return f;
+  return ['--paths', f, ...(PUBLISH_AS === 'tenant' ? [] : authHeader())];
 }
-const publishAuth = () => (PUBLISH_AS === 'tenant' ? [] : authHeader());
 
 async function storedCount(ids) {
   return Number(await stack.psql(`SELECT count(*) FROM messages WHERE tenant_id IN (${sqlList(ids)})`));
@@ -419,8 +418,8 @@ async function throughputRun(kind, ids) {
   const since = Date.now() - 5;
   const c0 = cpuSnapshot(stack);
   const s0 = await storeCounters();
-  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-${ids.length}`, ids),
-    '--body-file', path.join(tmp, `${kind}.json`), ...publishAuth(), '--conns', String(conns), '--seconds', String(SECONDS)]);
+  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), ...publishTo(`paths-${ids.length}`, ids),
+    '--body-file', path.join(tmp, `${kind}.json`), '--conns', String(conns), '--seconds', String(SECONDS)]);
   const cpu = cpuShares(c0, cpuSnapshot(stack), load.client_cpu_s);
   const accepted = (load.status['202'] || 0) * perReq;
   const storedAtEnd = (await storedCount(ids)) - before;
@@ -473,8 +472,8 @@ async function openLoop(kind, ids, rate, seconds, conns = 32) {
   const h0 = await publishHistogram();
   const c0 = cpuSnapshot(stack);
   const startedAt = new Date().toISOString(); // to line the per-second timeline up with the servers' logs
-  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile(`paths-open-${ids.length}`, ids),
-    '--body-file', path.join(tmp, `${kind}.json`), ...publishAuth(), '--conns', String(conns), '--seconds', String(seconds), '--rate', String(rate),
+  const load = await runTool('mtm-load', ['--port', String(stack.httpPort), ...publishTo(`paths-open-${ids.length}`, ids),
+    '--body-file', path.join(tmp, `${kind}.json`), '--conns', String(conns), '--seconds', String(seconds), '--rate', String(rate),
     '--lat-out', path.join(tmp, 'open-lat.txt')]);
   const lats = fs.readFileSync(path.join(tmp, 'open-lat.txt'), 'utf8').trim().split('\n').map(Number);
   const clientOver10 = lats.filter((us) => us > 10000).length / Math.max(1, lats.length);
@@ -524,8 +523,8 @@ async function noisyNeighbour() {
   log(`  B alone:           publish p50/p99 ${fmt(quiet.publish_ms.p50, 1)}/${fmt(quiet.publish_ms.p99, 1)} ms, publish -> stored p50/p99 ${fmt(quiet.stored_ms.p50, 1)}/${fmt(quiet.stored_ms.p99, 1)} ms (${quiet.accepted} messages)${serverNote(quiet)}`);
   const floodSecs = 26;
   const c0 = cpuSnapshot(stack);
-  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-a', [a]),
-    '--body-file', path.join(tmp, 'batch.json'), ...publishAuth(), '--conns', String(CONNS_BATCH), '--seconds', String(floodSecs)]);
+  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), ...publishTo('paths-a', [a]),
+    '--body-file', path.join(tmp, 'batch.json'), '--conns', String(CONNS_BATCH), '--seconds', String(floodSecs)]);
   await sleep(3000);
   const bRun = await openLoop('single', [b], 10, 20, 2);
   const aLoad = await flood;
@@ -785,8 +784,8 @@ async function fairness() {
   const quiet = await openLoop('single', [b], 50, 10, 2);
   log(`  B alone:          HTTP publish p50/p99 ${fmt(quiet.publish_ms.p50, 1)}/${fmt(quiet.publish_ms.p99, 1)} ms (${quiet.accepted} accepted)`);
   const floodSecs = 16;
-  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), '--paths', pathsFile('paths-fair-a', [a]),
-    '--body-file', path.join(tmp, 'single.json'), ...publishAuth(), '--conns', '32', '--seconds', String(floodSecs)]);
+  const flood = runTool('mtm-load', ['--port', String(stack.httpPort), ...publishTo('paths-fair-a', [a]),
+    '--body-file', path.join(tmp, 'single.json'), '--conns', '32', '--seconds', String(floodSecs)]);
   await sleep(3000);
   const bRun = await openLoop('single', [b], 50, 10, 2);
   const aLoad = await flood;
